@@ -1,0 +1,27 @@
+import { Command } from "commander";
+import { registerEvents } from "./events.js";
+import { registerMonitor } from "./monitor.js";
+import { registerVersion } from "./version.js";
+
+export function buildProgram(): Command {
+  const program = new Command("hv")
+    .description("Security monitoring and VM management for Hyper-NixOS KVM hosts")
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  hv monitor                         watch this host live (audit log or audisp socket)
+  hv monitor --replay audit.log      run the pipeline over a recorded log and exit
+  hv events --replay audit.log --json   normalized events as JSON lines
+  hv version --json`,
+    );
+  registerVersion(program);
+  registerEvents(program);
+  registerMonitor(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,38 @@
+// Buffered writing to stdout: one write per line costs more than parsing the line did. A closed
+// pipe (`hv events … | head`) ends the program quietly instead of with an EPIPE stack trace.
+
+export class LineWriter {
+  private chunks: string[] = [];
+  private size = 0;
+  private closed = false;
+
+  constructor(private readonly stream: NodeJS.WritableStream = process.stdout, private readonly limit = 64 * 1024) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") {
+        this.closed = true;
+        process.exit(0);
+      }
+      throw err;
+    });
+  }
+
+  line(text: string): void {
+    if (this.closed) return;
+    this.chunks.push(text, "\n");
+    this.size += text.length + 1;
+    if (this.size >= this.limit) this.flushSync();
+  }
+
+  flushSync(): void {
+    if (this.chunks.length === 0 || this.closed) return;
+    this.stream.write(this.chunks.join(""));
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  /** Flushes and waits until the stream has taken everything. */
+  async end(): Promise<void> {
+    this.flushSync();
+    await new Promise<void>((resolve) => this.stream.write("", () => resolve()));
+  }
+}

@@ -1,0 +1,120 @@
+// The one normalized record every collector produces (DESIGN.md "Event").
+// Field names follow ECS; the raw source records ride along under their module's key
+// (audit.records, …) so a rule can always reach what normalization did not lift out.
+
+export type EventModule = "audit" | "libvirt" | "flow" | "hv";
+
+export interface EventMeta {
+  /** Stable id: the same source record always yields the same id (used for exactly-once storage). */
+  id: string;
+  kind: "event";
+  module: EventModule;
+  /** What happened, lower case: a syscall name, an audit record type, a libvirt lifecycle change. */
+  action: string;
+  category: string[];
+  type: string[];
+  outcome: "success" | "failure" | "unknown";
+  /** Source sequence number (audit serial). */
+  sequence?: number;
+  /** Set when normalization could not see the whole source event (lost or late records). */
+  partial?: boolean;
+}
+
+export interface ProcessRef {
+  pid?: number;
+  executable?: string;
+  name?: string;
+  args?: string[];
+  command_line?: string;
+}
+
+export interface ProcessFields extends ProcessRef {
+  ppid?: number;
+  title?: string;
+  working_directory?: string;
+  tty?: string;
+  exit_code?: number;
+  parent?: ProcessRef;
+}
+
+export interface UserFields {
+  id?: string;
+  name?: string;
+  effective?: { id?: string; name?: string };
+  saved?: { id?: string };
+  /** The login uid (auid): who logged in, whatever they became since. */
+  audit?: { id?: string; name?: string };
+  group?: { id?: string; name?: string };
+}
+
+export interface FileFields {
+  path?: string;
+  name?: string;
+  directory?: string;
+  inode?: string;
+  mode?: string;
+  uid?: string;
+  gid?: string;
+  device?: string;
+  type?: string;
+}
+
+export interface EndpointFields {
+  ip?: string;
+  port?: number;
+  path?: string;
+  mac?: string;
+}
+
+export interface NetworkFields {
+  transport?: string;
+  type?: string;
+  direction?: string;
+}
+
+export interface VmFields {
+  name?: string;
+  uuid?: string;
+}
+
+/** One raw audit record as the parser saw it, with hex-encoded values decoded. */
+export interface AuditRecord {
+  type: string;
+  /** Numeric type when the line said UNKNOWN[n] or the type is known. */
+  typeNum?: number;
+  fields: Record<string, string | null>;
+  /** Fields auditd appended after 0x1d in log_format=ENRICHED. */
+  enriched?: Record<string, string>;
+}
+
+export interface AuditFields {
+  node?: string;
+  serial: number;
+  /** Seconds since the epoch with milliseconds, as in msg=audit(sec.ms:serial). */
+  time: string;
+  /** Type of the first record (SYSCALL, USER_LOGIN, AVC, …). */
+  type: string;
+  arch?: string;
+  syscall?: string;
+  key?: string[];
+  session?: string;
+  result?: string;
+  /** The syscall's return value (negative errno on failure; the child pid for fork/clone). */
+  exit?: number;
+  records: AuditRecord[];
+}
+
+export interface HvEvent {
+  "@timestamp": string;
+  event: EventMeta;
+  host?: { name?: string };
+  process?: ProcessFields;
+  user?: UserFields;
+  file?: FileFields;
+  source?: EndpointFields;
+  destination?: EndpointFields;
+  network?: NetworkFields;
+  vm?: VmFields;
+  tags?: string[];
+  audit?: AuditFields;
+}

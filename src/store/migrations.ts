@@ -1,0 +1,101 @@
+import type Database from "better-sqlite3";
+
+export interface Migration {
+  description: string;
+  up: (db: Database.Database) => void;
+}
+
+// Append only: the position in this array (1-based) is the schema version stored in
+// PRAGMA user_version. Never edit a migration that has shipped; add a new one.
+export const migrations: readonly Migration[] = [
+  {
+    description: "events, alerts, actions, checkpoints",
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE events (
+          id      TEXT PRIMARY KEY,
+          ts      INTEGER NOT NULL, -- ms since the epoch, from @timestamp
+          module  TEXT,
+          action  TEXT,
+          vm_name TEXT,
+          host    TEXT,
+          size    INTEGER NOT NULL, -- bytes of json, what retention by size counts
+          json    TEXT NOT NULL
+        );
+        CREATE INDEX events_ts ON events(ts);
+        -- (vm_name, ts) rather than (vm_name): a per-VM listing is then read in time order from the index.
+        CREATE INDEX events_vm_name ON events(vm_name, ts);
+
+        CREATE TABLE alerts (
+          id          INTEGER PRIMARY KEY,
+          rule_id     TEXT,
+          rule_title  TEXT,
+          severity    TEXT,
+          entity_kind TEXT,
+          entity      TEXT,
+          vm_name     TEXT,
+          first_seen  INTEGER,
+          last_seen   INTEGER,
+          count       INTEGER,
+          status      TEXT DEFAULT 'open',
+          event_ids   TEXT, -- JSON array of events.id
+          json        TEXT
+        );
+        CREATE INDEX alerts_rule_entity ON alerts(rule_id, entity);
+
+        CREATE TABLE actions (
+          id          INTEGER PRIMARY KEY,
+          alert_id    INTEGER,
+          playbook    TEXT,
+          action      TEXT,
+          mode        TEXT,
+          status      TEXT,
+          approved_by TEXT,
+          started     INTEGER,
+          finished    INTEGER,
+          result      TEXT,
+          undo        TEXT,
+          json        TEXT
+        );
+
+        CREATE TABLE checkpoints (
+          source  TEXT PRIMARY KEY,
+          inode   TEXT NOT NULL,
+          "offset" INTEGER NOT NULL,
+          updated INTEGER NOT NULL
+        );
+      `);
+    },
+  },
+];
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/**
+ * Brings the database up to the newest version this code knows, one migration per transaction,
+ * so a failure leaves the database at the last version that fully applied. Returns the version.
+ */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations): number {
+  const known = list.length;
+  const found = schemaVersion(db);
+  if (found > known) {
+    // An older hv must not write into a schema it does not understand (e.g. after a downgrade).
+    throw new Error(
+      `store ${db.name} has schema version ${found}, but this hv knows only up to version ${known}; ` +
+        `run a newer hv or point it at another store`,
+    );
+  }
+  for (let version = found + 1; version <= known; version++) {
+    const migration = list[version - 1]!;
+    // IMMEDIATE takes the write lock before re-reading the version, so two processes opening the
+    // same new store cannot both apply a migration.
+    db.transaction(() => {
+      if (schemaVersion(db) >= version) return;
+      migration.up(db);
+      db.pragma(`user_version = ${version}`);
+    }).immediate();
+  }
+  return schemaVersion(db);
+}
