@@ -54,8 +54,22 @@ export function startPipeline(opts: PipelineOptions, signal: AbortSignal): Runni
   });
 
   const consumer = (async () => {
-    for await (const item of queue) writer.add(item);
-    writer.close();
+    for await (const item of queue) {
+      try {
+        writer.add(item);
+      } catch (err) {
+        // add() stores synchronously once a batch is full. A failed batch stays pending and goes
+        // with the next flush, as after a failed timer flush; the consumer must go on draining,
+        // or producers waiting on the full queue (and `done`) would wait forever.
+        opts.onError?.(err, "store");
+      }
+    }
+    try {
+      writer.close();
+    } catch (err) {
+      // What is still pending is not stored, and neither is its checkpoint: a restart reads it again.
+      opts.onError?.(err, "store");
+    }
   })();
 
   const done = (async () => {

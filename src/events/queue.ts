@@ -7,7 +7,9 @@ export class BoundedQueue<T> {
   private readonly items: T[] = [];
   private head = 0;
   private closed = false;
-  private readonly waitingPushers: Array<() => void> = [];
+  // Pushers waiting for room, oldest first, with their items. Invariant: someone waits only while
+  // the queue is full, so a freed slot always goes to the oldest of them (see dequeue).
+  private readonly waitingPushers: Array<{ item: T; resolve: () => void; reject: (err: Error) => void }> = [];
   private waitingTaker: ((item: T | undefined) => void) | undefined;
   private readonly dropsBySource = new Map<string, number>();
   private acceptedCount = 0;
@@ -29,14 +31,18 @@ export class BoundedQueue<T> {
     return Object.fromEntries(this.dropsBySource);
   }
 
-  /** Waits for room, then enqueues. Rejects if the queue is closed. */
-  async push(item: T): Promise<void> {
-    while (this.length >= this.capacity) {
-      if (this.closed) throw new Error("queue closed");
-      await new Promise<void>((resolve) => this.waitingPushers.push(resolve));
+  /**
+   * Waits for room, then enqueues; waiting pushers get in in the order they called push (a new
+   * push never overtakes one that is already waiting). Resolves once the item is in the queue.
+   * Rejects if the queue is closed, also when it is closed while this push waits.
+   */
+  push(item: T): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("queue closed"));
+    if (this.waitingPushers.length === 0 && this.length < this.capacity) {
+      this.enqueue(item);
+      return Promise.resolve();
     }
-    if (this.closed) throw new Error("queue closed");
-    this.enqueue(item);
+    return new Promise<void>((resolve, reject) => this.waitingPushers.push({ item, resolve, reject }));
   }
 
   /** Enqueues if there is room; otherwise drops the item and counts it against `source`. */
@@ -63,7 +69,7 @@ export class BoundedQueue<T> {
     const taker = this.waitingTaker;
     this.waitingTaker = undefined;
     if (taker && this.length === 0) taker(undefined);
-    for (const wake of this.waitingPushers.splice(0)) wake();
+    for (const pusher of this.waitingPushers.splice(0)) pusher.reject(new Error("queue closed"));
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
@@ -93,7 +99,14 @@ export class BoundedQueue<T> {
       this.items.splice(0, this.head);
       this.head = 0;
     }
-    this.waitingPushers.shift()?.();
+    // Hand the freed slot to the oldest waiting pusher right now, rather than waking it to compete
+    // for the slot later: that let a newer push overtake it, and lost the wake-up altogether when a
+    // second take() came before the woken pusher ran (producer and consumer then waited forever).
+    const pusher = this.waitingPushers.shift();
+    if (pusher) {
+      this.enqueue(pusher.item);
+      pusher.resolve();
+    }
     return item;
   }
 }

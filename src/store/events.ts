@@ -15,7 +15,6 @@ const transactions = new WeakMap<Database.Database, (envelopes: readonly Envelop
  * are there or neither, so a restarted collector resumes exactly where the stored events end.
  * Events already stored (same event.id, e.g. re-read after a restart) are skipped. Returns the
  * events that were new, in input order: downstream stages should see each event once, ever.
- * Throws (storing nothing) if an event has no parsable @timestamp.
  */
 export function storeBatch(db: Database.Database, envelopes: readonly Envelope[]): HvEvent[] {
   if (envelopes.length === 0) return [];
@@ -51,10 +50,13 @@ function insertAll(db: Database.Database, envelopes: readonly Envelope[]): HvEve
   return fresh;
 }
 
+/**
+ * An event whose @timestamp does not parse is still stored, filed under the time it was stored:
+ * refusing it would refuse its whole batch, and the retry after it, for ever.
+ */
 function timestampMs(event: HvEvent): number {
   const ms = Date.parse(event["@timestamp"]);
-  if (Number.isNaN(ms)) throw new RangeError(`event ${event.event.id} has an unparsable @timestamp: ${JSON.stringify(event["@timestamp"])}`);
-  return ms;
+  return Number.isNaN(ms) ? Date.now() : ms;
 }
 
 export function countEvents(db: Database.Database): number {

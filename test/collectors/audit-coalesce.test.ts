@@ -198,6 +198,11 @@ describe("AuditDecoder", () => {
     expect(events[0]?.process?.args).toEqual(["x", "aé"]);
   });
 
+  it("keeps a quoted chunk of a long argument as text even when it looks like hex", () => {
+    const { events } = decode([SYSCALL("10.000", 1), `type=EXECVE msg=audit(10.000:1): argc=2 a0="x" a1_len=8 a1[0]="4142" a1[1]="4344"`, EOE("10.000", 1)]);
+    expect(events[0]?.process?.args).toEqual(["x", "41424344"]);
+  });
+
   it("fills destination from SOCKADDR on connect and resolves relative paths against cwd", () => {
     const { events } = decode([
       `type=SYSCALL msg=audit(10.000:1): arch=c000003e syscall=42 success=no exit=-111 pid=7 uid=1000 comm="nc" exe="/usr/bin/nc"`,

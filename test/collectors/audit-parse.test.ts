@@ -65,7 +65,7 @@ describe("parseRecord", () => {
     const r = ok(`type=EXECVE msg=audit(1.000:9): argc=3 a0="sh" a1=${hex("a b")} a2_len=4 a2[0]=6162 a2[1]="cd"`);
     expect(r.fields.a1).toBe("a b");
     expect(r.fields["a2[0]"]).toBe("6162");
-    expect(r.fields["a2[1]"]).toBe("cd");
+    expect(r.fields["a2[1]"]).toBe('"cd"');
   });
 
   it.each([

@@ -2,6 +2,7 @@
 // stdin, a recorded file) feeding the decoder, emitting events with the position to resume from.
 
 import type { Checkpoint, Collector, Envelope } from "../../events/collector.js";
+import type { HvEvent } from "../../events/event.js";
 import { AuditDecoder, type DecoderStats } from "./decoder.js";
 import type { SourceLine } from "./sources/line.js";
 import { readFileLines } from "./sources/file.js";
@@ -32,21 +33,40 @@ export class AuditCollector implements Collector {
   }
 
   async run(emit: (item: Envelope) => Promise<void> | void, signal: AbortSignal): Promise<void> {
-    const followsClock = this.source.kind !== "file" || this.source.follow;
-    let lastExpire = Date.now();
-    for await (const line of this.lines(signal)) {
-      const now = followsClock ? Date.now() : 0;
-      const batch = this.decoder.pushLine(line.text, line.lineNo, line.pos?.start, line.pos?.end, now);
-      const checkpoint = this.checkpointFor(line, batch.safeOffset);
-      for (const event of batch.events) await emit({ event, checkpoint });
-      if (followsClock && now - lastExpire >= EXPIRE_EVERY_MS) {
-        lastExpire = now;
-        for (const event of this.decoder.expire(now)) await emit({ event, checkpoint });
+    // Events leave in order whether a line or the expiry timer completed them.
+    let chain: Promise<void> = Promise.resolve();
+    const send = (events: HvEvent[], checkpoint: Checkpoint | undefined): Promise<void> => {
+      if (events.length > 0) {
+        chain = chain.then(async () => {
+          for (const event of events) await emit({ event, checkpoint });
+        });
       }
+      return chain;
+    };
+    let last: { inode: string; end: number } | undefined;
+    const live = this.source.kind !== "file" || this.source.follow;
+    // A followed source may go quiet right after an event whose EOE never comes; close it anyway.
+    const timer = live
+      ? setInterval(() => void send(this.decoder.expire(Date.now()), this.checkpointAt(last, undefined)), EXPIRE_EVERY_MS)
+      : undefined;
+    try {
+      for await (const line of this.lines(signal)) {
+        const batch = this.decoder.pushLine(line.text, line.lineNo, line.pos?.start, line.pos?.end, live ? Date.now() : 0);
+        if (line.pos) last = { inode: line.pos.inode, end: line.pos.end };
+        await send(batch.events, this.checkpointAt(last, batch.safeOffset));
+      }
+    } finally {
+      clearInterval(timer);
     }
     // End of a recorded input; a followed source only ends when aborted, and then what is open
     // stays unstored so the checkpoint makes the next run read it again.
-    if (!signal.aborted) for (const event of this.decoder.flush()) await emit({ event });
+    if (!signal.aborted) await send(this.decoder.flush(), undefined);
+    await chain;
+  }
+
+  private checkpointAt(last: { inode: string; end: number } | undefined, safeOffset: number | undefined): Checkpoint | undefined {
+    if (this.source.kind !== "file" || !last) return undefined;
+    return { source: this.name, inode: last.inode, offset: safeOffset ?? this.decoder.safeOffset(last.end) };
   }
 
   private lines(signal: AbortSignal): AsyncIterable<SourceLine> {
@@ -59,10 +79,5 @@ export class AuditCollector implements Collector {
       case "stream":
         return readStreamLines(s.stream, { signal });
     }
-  }
-
-  private checkpointFor(line: SourceLine, safeOffset: number | undefined): Checkpoint | undefined {
-    if (this.source.kind !== "file" || !line.pos || safeOffset === undefined) return undefined;
-    return { source: this.name, inode: line.pos.inode, offset: safeOffset };
   }
 }

@@ -89,7 +89,10 @@ export class AuditDecoder {
     return events;
   }
 
-  private safeOffset(lineEnd: number | undefined): number | undefined {
+  /** Where a restart must resume so that nothing still open is lost, given the end of the last line read. */
+  safeOffset(lineEnd: number): number;
+  safeOffset(lineEnd: number | undefined): number | undefined;
+  safeOffset(lineEnd: number | undefined): number | undefined {
     if (lineEnd === undefined) return undefined;
     const open = this.coalescer.oldestOpenPosition();
     return open === undefined ? lineEnd : Math.min(open, lineEnd);

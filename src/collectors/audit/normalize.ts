@@ -63,10 +63,12 @@ export function normalizeGroup(group: RecordGroup): HvEvent {
   if (first.ses && first.ses !== UNSET_ID) event.audit!.session = first.ses;
   const result = first.success ?? first.res;
   if (result) event.audit!.result = result;
-  const exit = Number(syscall?.fields.exit ?? undefined);
+  // io_uring operations are audited as URINGOP, without a SYSCALL; their exit= is the op's result.
+  const exitSource = syscall ?? group.records.find((r) => r.type === "URINGOP");
+  const exit = Number(exitSource?.fields.exit ?? undefined);
   if (Number.isInteger(exit)) event.audit!.exit = exit;
 
-  const proc = processOf(group.records, records);
+  const proc = processOf(group.records);
   if (Object.keys(proc).length > 0) event.process = proc;
   const user = userOf(primary);
   if (Object.keys(user).length > 0) event.user = user;
@@ -129,7 +131,7 @@ function chunkBytes(value: string): Buffer {
   return /^(?:[0-9A-Fa-f]{2})*$/.test(value) ? Buffer.from(value, "hex") : Buffer.from(value, "utf8");
 }
 
-function processOf(raw: ParsedRecord[], records: AuditRecord[]): ProcessFields {
+function processOf(raw: ParsedRecord[]): ProcessFields {
   const proc: ProcessFields = {};
   const src = raw.find((r) => r.type === "SYSCALL") ?? raw.find((r) => r.fields.pid !== undefined);
   const f = src?.fields ?? {};
@@ -140,22 +142,27 @@ function processOf(raw: ParsedRecord[], records: AuditRecord[]): ProcessFields {
   else if (proc.executable) proc.name = basename(proc.executable);
   if (f.tty && f.tty !== "(none)") proc.tty = f.tty;
 
-  const args = execveArgs(records);
+  const args = execveArgs(raw);
   if (args) {
     proc.args = args;
     proc.command_line = args.join(" ");
   }
   const title = raw.find((r) => r.type === "PROCTITLE")?.fields.proctitle;
   if (title) proc.title = title;
-  const cwd = raw.find((r) => r.type === "CWD")?.fields.cwd;
+  // sudo's USER_CMD carries the command's directory as cwd= in its message (no CWD record).
+  const cwd = raw.find((r) => r.type === "CWD")?.fields.cwd ?? (src?.type === "USER_CMD" ? src.fields.cwd : undefined);
   if (cwd) proc.working_directory = cwd;
   return proc;
 }
 
-function execveArgs(records: AuditRecord[]): string[] | undefined {
-  const execves = records.filter((r) => r.type === "EXECVE");
+/**
+ * The chunks of one long argument may be spread over several EXECVE records (a1[0] in the first,
+ * a1[1] in the next, …), so they are joined over all of them, not record by record.
+ */
+function execveArgs(raw: ParsedRecord[]): string[] | undefined {
+  const execves = raw.filter((r) => r.type === "EXECVE");
   if (execves.length === 0) return undefined;
-  const all: Record<string, string | null> = Object.assign({}, ...execves.map((r) => r.fields));
+  const all = joinExecveChunks(Object.assign({}, ...execves.map((r) => r.fields)) as Record<string, string | null>);
   const argc = Number(all.argc);
   const count = Number.isInteger(argc) && argc >= 0 && argc <= 100_000 ? argc : countArgs(all);
   const args: string[] = [];
@@ -215,7 +222,8 @@ function pickFileItem(objects: ParsedRecord[]): ParsedRecord | undefined {
   if (objects.length === 0) return undefined;
   const created = objects.find((p) => nameType(p) === "CREATE");
   if (created) return created;
-  return objects[0];
+  // mount and friends list an UNKNOWN item without inode first; a known one says more.
+  return objects.find((p) => nameType(p) !== "UNKNOWN") ?? objects[0];
 }
 
 function addNetwork(event: HvEvent, raw: ParsedRecord[], sc: string | undefined, primary: ParsedRecord | undefined): void {

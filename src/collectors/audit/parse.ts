@@ -187,7 +187,12 @@ function parseFields(body: string, type: string, warnings: string[]): Record<str
       if (key.length === 0) warnings.push("empty field name");
       continue;
     }
-    fields[key] = quoted ? value : decodeValue(key, value, type, warnings);
+    if (quoted) {
+      // A long argument's chunks are joined as bytes later, and a quoted chunk is text, not hex.
+      fields[key] = type === "EXECVE" && EXECVE_CHUNK.test(key) ? `"${value}"` : value;
+    } else {
+      fields[key] = decodeValue(key, value, type, warnings);
+    }
   }
   return fields;
 }

@@ -1,0 +1,73 @@
+// What detectors conclude (DESIGN.md "Alert"). A Detection is one detector's finding about some
+// events; alerting (src/detectors/alerts.ts) deduplicates Detections into Alerts: the same rule
+// about the same entity within a window is one alert with a count.
+
+import type { HvEvent } from "./event.js";
+
+export type Severity = "informational" | "low" | "medium" | "high" | "critical";
+
+export const SEVERITIES: readonly Severity[] = ["informational", "low", "medium", "high", "critical"];
+
+export type EntityKind = "vm" | "host" | "user" | "process" | "ip";
+
+/** Who or what an alert is about: the most specific thing the events name, VM first. */
+export interface AlertEntity {
+  kind: EntityKind;
+  id: string;
+}
+
+export interface RuleRef {
+  /** The Sigma rule id (a UUID), or a detector-specific id such as `intel:feodo` or `anomaly:syscalls`. */
+  id: string;
+  title: string;
+  /** Which detector produced it: "sigma", "intel", "anomaly", … */
+  source: string;
+  description?: string;
+  level?: string;
+  tags?: string[];
+  /** File the rule was loaded from, when it came from one. */
+  file?: string;
+}
+
+export interface Detection {
+  rule: RuleRef;
+  severity: Severity;
+  /** The events behind the finding (one for a single-event rule, several for a correlation). */
+  events: HvEvent[];
+  /** Overrides the entity derived from the events. */
+  entity?: AlertEntity;
+  /** One line a person can read, e.g. what matched. */
+  summary?: string;
+}
+
+export interface Alert {
+  /** Store id once stored. */
+  id?: number;
+  "@timestamp": string;
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  rule: RuleRef;
+  severity: Severity;
+  mitre: { tactics: string[]; techniques: string[] };
+  entity: AlertEntity;
+  vm?: { name?: string; uuid?: string };
+  host?: { name?: string };
+  user?: { id?: string; name?: string };
+  process?: { pid?: number; executable?: string; command_line?: string };
+  source?: { ip?: string };
+  destination?: { ip?: string; port?: number };
+  /** Ids of the events behind the alert (the most recent ones when there are many). */
+  event_ids: string[];
+  summary?: string;
+  status: "open" | "acked";
+}
+
+/** One interface for every detector (Sigma rules, threat intel, anomaly models). */
+export interface Detector {
+  readonly name: string;
+  /** Looks at one event; returns what it concludes now. */
+  onEvent(event: HvEvent): Detection[];
+  /** Time passes without events (correlation windows close); `nowMs` is stream time. */
+  tick?(nowMs: number): Detection[];
+}
