@@ -1,8 +1,11 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -49,4 +52,40 @@ function describe(err: unknown): string {
   if (code === "ENOENT") return "does not exist";
   if (code === "EACCES") return "permission denied";
   return code ?? String(err);
+}
+
+/** hv's own hypervisor rules, shipped with the package. */
+export function shippedRulesDir(): string {
+  return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
+}
+
+const agentConfigSchema = z
+  .object({
+    /** Sigma rule files and directories (default: hv's shipped rules). */
+    rules: z.array(z.string()).optional(),
+    /** Structured rule exceptions: { rule, match, comment }. */
+    exceptions: z.array(z.unknown()).optional(),
+    /** Alert sinks (see src/outputs/README.md). */
+    sinks: z.array(z.unknown()).optional(),
+    /** Same rule about the same entity within this window is one alert (e.g. 10m). */
+    dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
+    stateDir: z.string().optional(),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** Reads the YAML config; every problem is reported with the file and the field. */
+export function loadAgentConfig(path: string): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = agentConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
 }

@@ -1,6 +1,8 @@
 import { Command } from "commander";
+import { registerAlerts } from "./alerts.js";
 import { registerEvents } from "./events.js";
 import { registerMonitor } from "./monitor.js";
+import { registerRules } from "./rules.js";
 import { registerVersion } from "./version.js";
 
 export function buildProgram(): Command {
@@ -19,6 +21,8 @@ Examples:
   registerVersion(program);
   registerEvents(program);
   registerMonitor(program);
+  registerAlerts(program);
+  registerRules(program);
   return program;
 }
 

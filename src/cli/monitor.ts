@@ -1,13 +1,20 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
-import { DEFAULT_RETENTION, defaultStateDir, detectAuditSource } from "../agent/config.js";
+import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { setUpDetection } from "../agent/detectors.js";
 import { startPipeline } from "../agent/pipeline.js";
 import type { HvEvent } from "../events/event.js";
+import { createSinks } from "../outputs/config.js";
+import type { AlertSink } from "../outputs/sink.js";
 import { getCheckpoint } from "../store/checkpoints.js";
 import { openStore } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
 import { formatEventLine, formatSummary } from "./events.js";
+import { MonitorState } from "./monitor-state.js";
+import { startMonitorPlain } from "./monitor-plain.js";
+import { startMonitorView } from "./monitor-view.js";
 import { LineWriter } from "./output.js";
 
 interface MonitorOptions {
@@ -15,37 +22,48 @@ interface MonitorOptions {
   auditLog?: string;
   auditSocket?: string;
   stdin?: boolean;
-  stateDir: string;
+  stateDir?: string;
+  rules?: string[];
+  config?: string;
   events?: boolean;
   json?: boolean;
+  tui: boolean;
   statusEvery: string;
 }
 
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
+/** Correlation windows close on stream time; in replay the stream's end closes them all. */
+const END_OF_REPLAY_MS = 24 * 3600 * 1000;
 
 export function registerMonitor(program: Command): void {
   program
     .command("monitor")
-    .description("run the pipeline on this host's audit stream (monitor mode: alert, never act)")
+    .description("run the pipeline on this host's audit stream and show alerts (monitor mode: alert, never act)")
     .option("--replay <file>", "run over a recorded audit log, then exit with a summary")
     .option("--audit-log <path>", "follow this audit log (rotation-safe, resumes where it stopped)")
     .option("--audit-socket <path>", "read auditd's af_unix plugin socket")
     .option("--stdin", "read raw audit records from standard input")
-    .option("--state-dir <dir>", "where the SQLite store lives", defaultStateDir())
-    .option("--events", "print every stored event")
-    .option("--json", "JSON lines instead of text (events, status)")
+    .option("--rules <paths...>", "Sigma rule files or directories (default: hv's shipped rules)")
+    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir")
+    .option("--state-dir <dir>", "where the SQLite store lives")
+    .option("--events", "also print every stored event")
+    .option("--json", "JSON lines on stdout: alerts (and events with --events)")
+    .option("--no-tui", "plain alert lines on stdout even on a terminal")
     .option("--status-every <seconds>", "status line interval on stderr (0: never)", "5")
     .addHelpText(
       "after",
       `
-With no source flag, hv uses ${"/var/run/audispd_events"} (auditd's af_unix plugin) if it exists,
+With no source flag, hv reads ${DEFAULT_AUDISP_SOCKET} (auditd's af_unix plugin) if it exists,
 else follows /var/log/audit/audit.log; if neither is readable it says why and exits.
+On a terminal it shows a live view (q quits, enter opens an alert); otherwise, or with
+--no-tui, it prints one line per alert (JSON with --json).
 
 Examples:
   hv monitor
-  hv monitor --audit-log /var/log/audit/audit.log --events
-  hv monitor --replay recorded.log --json --events
-  HV_STATE_DIR=/tmp/hv hv monitor --audit-socket /run/audit/hv.sock`,
+  hv monitor --rules rules/hv ../sigma/rules/linux
+  hv monitor --replay recorded.log --rules rules/hv --json
+  hv monitor --audit-log /var/log/audit/audit.log --no-tui
+  hv monitor --config /etc/hv/hv.yaml`,
     )
     .action(async (opts: MonitorOptions) => {
       process.exitCode = await runMonitor(opts);
@@ -53,9 +71,11 @@ Examples:
 }
 
 async function runMonitor(opts: MonitorOptions): Promise<number> {
+  const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
   const source = chooseSource(opts);
   if (source === undefined) return 2;
-  const dbPath = join(opts.stateDir, "hv.db");
+  const stateDir = opts.stateDir ?? config.stateDir ?? defaultStateDir();
+  const dbPath = join(stateDir, "hv.db");
   const db = openStore(dbPath);
   const replay = opts.replay !== undefined;
   if (source.kind === "file" && source.follow) {
@@ -64,46 +84,69 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   }
   const collector = new AuditCollector(source);
   const out = new LineWriter();
-  const printEvents = (events: HvEvent[]): void => {
-    if (!opts.events) return;
-    for (const e of events) out.line(opts.json ? JSON.stringify(e) : formatEventLine(e));
-  };
-
+  const state = new MonitorState();
+  // ink draws nothing until exit when CI is set, so CI gets the plain lines.
+  const tui = !replay && opts.tui && process.stdout.isTTY === true && !opts.events && !opts.json && !process.env.CI;
   const abort = new AbortController();
   const stop = (): void => abort.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  if (!replay) process.stderr.write(`hv monitor: reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}\n`);
+  const report = (text: string): void => {
+    if (tui) state.note(text);
+    else process.stderr.write(`hv monitor: ${text}\n`);
+  };
 
-  const pipeline = startPipeline(
-    {
-      db,
-      collectors: [collector],
-      onEvents: printEvents,
-      onError: (err, where) => process.stderr.write(`hv monitor: ${where}: ${err instanceof Error ? err.message : String(err)}\n`),
+  const sinks: AlertSink[] = createSinks(config.sinks ?? []);
+  const detection = setUpDetection({
+    rulePaths: opts.rules ?? config.rules ?? defaultRules(report),
+    exceptions: config.exceptions,
+    db,
+    dedupWindow: config.dedupWindow,
+    onAlert: ({ alert, isNew }) => {
+      state.addAlert(alert, isNew);
+      for (const s of sinks) void s.send(alert);
     },
-    abort.signal,
-  );
+    onError: (err, where) => report(`detector ${where}: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const rs = detection.summary;
+  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid — see \`hv rules check\``);
+  if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
+
+  const view = tui ? startMonitorView(state, { onQuit: stop }) : undefined;
+  const plain = tui ? undefined : startMonitorPlain(state, { out, json: opts.json });
+  let lastEventMs = 0;
+  const onEvents = (events: HvEvent[]): void => {
+    for (const e of events) {
+      if (opts.events) out.line(opts.json ? JSON.stringify(e) : formatEventLine(e));
+      lastEventMs = Math.max(lastEventMs, Date.parse(e["@timestamp"]) || 0);
+    }
+    detection.stage.onEvents(events);
+  };
+  const pipeline = startPipeline({ db, collectors: [collector], onEvents, onError: (err, where) => report(`${where}: ${err instanceof Error ? err.message : String(err)}`) }, abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
-  const statusEvery = Number(opts.statusEvery) * 1000;
-  if (!replay && statusEvery > 0) {
-    let last = 0;
-    timers.push(
-      setInterval(() => {
-        const s = pipeline.stats();
-        const d = collector.stats;
-        const status = {
-          events_per_s: Math.round(((s.stored - last) * 1000) / statusEvery),
-          stored: s.stored, queued: s.queued, drops: s.drops,
-          malformed: d.malformed, lost_serials: d.lostSerials,
-        };
-        last = s.stored;
-        process.stderr.write(opts.json ? JSON.stringify({ status }) + "\n" : `status: ${status.events_per_s} events/s, ${status.stored} stored, ${status.queued} queued, drops ${JSON.stringify(status.drops)}, ${status.malformed} malformed, ${status.lost_serials} lost serials\n`);
-      }, statusEvery),
-    );
-  }
   if (!replay) {
+    let last = 0;
+    const everyMs = tui ? 1000 : Number(opts.statusEvery) * 1000;
+    if (everyMs > 0) {
+      timers.push(
+        setInterval(() => {
+          const s = pipeline.stats();
+          const d = collector.stats;
+          const source = { name: collector.name, events: s.stored, eventsPerSec: Math.round(((s.stored - last) * 1000) / everyMs), drops: s.drops[collector.name] ?? 0, malformed: d.malformed, lostSerials: d.lostSerials };
+          last = s.stored;
+          state.setSources([source], s.stored);
+          if (!tui) {
+            process.stderr.write(
+              opts.json
+                ? JSON.stringify({ status: { ...source, queued: s.queued } }) + "\n"
+                : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials\n`,
+            );
+          }
+        }, everyMs),
+      );
+    }
+    timers.push(setInterval(() => detection.stage.tick(Date.now()), 1000));
     const trim = (): void => void applyRetention(db, DEFAULT_RETENTION);
     trim();
     timers.push(setInterval(trim, RETENTION_EVERY_MS));
@@ -111,12 +154,32 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
 
   await pipeline.done;
   for (const t of timers) clearInterval(t);
+  if (replay && lastEventMs > 0) detection.stage.tick(lastEventMs + END_OF_REPLAY_MS);
+  view?.stop();
+  await view?.waitUntilExit();
+  plain?.stop();
   await out.end();
+  await Promise.all(sinks.map((s) => s.close()));
+
   const s = pipeline.stats();
+  const snap = state.snapshot();
   process.stderr.write(formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
   process.stderr.write(`stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
+  const a = detection.alerter.counts;
+  process.stderr.write(
+    `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
+  );
+  for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
   db.close();
   return 0;
+}
+
+/** hv's shipped rules; a package without them still monitors (and says so) rather than failing. */
+function defaultRules(report: (text: string) => void): string[] {
+  const dir = shippedRulesDir();
+  if (existsSync(dir)) return [dir];
+  report(`no shipped rules at ${dir}; pass --rules PATH`);
+  return [];
 }
 
 function chooseSource(opts: MonitorOptions): AuditSource | undefined {

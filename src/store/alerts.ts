@@ -1,114 +1,101 @@
 import type Database from "better-sqlite3";
+import type { Alert } from "../events/alert.js";
 import { prepared } from "./statements.js";
 
-// The store's view of an alert. The detection work owns the Alert type (src/events/); this
-// record is what a row holds, with anything not in a column kept in `detail` (the json column).
-export interface AlertRecord {
-  id: number;
-  ruleId: string;
-  ruleTitle: string;
-  severity: string;
-  entityKind: string;
-  entity: string;
-  vmName: string | null;
-  firstSeen: number;
-  lastSeen: number;
-  count: number;
-  status: string;
-  eventIds: string[];
-  detail: unknown;
-}
-
-export type NewAlert = Omit<AlertRecord, "id" | "status" | "vmName" | "detail"> & {
-  status?: string;
-  vmName?: string | null;
-  detail?: unknown;
-};
+// Alerts are stored whole (the json column) with the fields queries filter on as columns.
 
 interface AlertRow {
   id: number;
-  rule_id: string;
-  rule_title: string;
-  severity: string;
-  entity_kind: string;
-  entity: string;
-  vm_name: string | null;
-  first_seen: number;
-  last_seen: number;
-  count: number;
+  json: string;
   status: string;
-  event_ids: string | null;
-  json: string | null;
 }
 
-const COLUMNS = `id, rule_id, rule_title, severity, entity_kind, entity, vm_name, first_seen, last_seen, count, status, event_ids, json`;
+type Params = [string, string, string, string, string, string | null, number, number, number, string, string, string];
 
-/** Inserts an alert and returns its id. */
-export function insertAlert(db: Database.Database, a: NewAlert): number {
-  const result = prepared(
+function columns(a: Alert): Params {
+  return [
+    a.rule.id, a.rule.title, a.severity, a.entity.kind, a.entity.id, a.vm?.name ?? null,
+    Date.parse(a.first_seen), Date.parse(a.last_seen), a.count, a.status, JSON.stringify(a.event_ids), JSON.stringify(withoutId(a)),
+  ];
+}
+
+function withoutId(a: Alert): Omit<Alert, "id"> {
+  const { id: _id, ...rest } = a;
+  return rest;
+}
+
+/** Inserts a new alert (no id) or updates a stored one (with id); returns the id. */
+export function saveAlert(db: Database.Database, alert: Alert): number {
+  if (alert.id === undefined) {
+    const result = prepared<Params>(
+      db,
+      `INSERT INTO alerts (rule_id, rule_title, severity, entity_kind, entity, vm_name, first_seen, last_seen, count, status, event_ids, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(...columns(alert));
+    return Number(result.lastInsertRowid);
+  }
+  prepared<[...Params, number]>(
     db,
-    `INSERT INTO alerts (rule_id, rule_title, severity, entity_kind, entity, vm_name, first_seen, last_seen, count, status, event_ids, json)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    a.ruleId,
-    a.ruleTitle,
-    a.severity,
-    a.entityKind,
-    a.entity,
-    a.vmName ?? null,
-    a.firstSeen,
-    a.lastSeen,
-    a.count,
-    a.status ?? "open",
-    JSON.stringify(a.eventIds),
-    a.detail === undefined ? null : JSON.stringify(a.detail),
-  );
-  return Number(result.lastInsertRowid);
+    `UPDATE alerts SET rule_id = ?, rule_title = ?, severity = ?, entity_kind = ?, entity = ?, vm_name = ?, first_seen = ?,
+       last_seen = ?, count = ?, status = ?, event_ids = ?, json = ? WHERE id = ?`,
+  ).run(...columns(alert), alert.id);
+  return alert.id;
 }
 
-export function getAlert(db: Database.Database, id: number): AlertRecord | undefined {
-  const row = prepared<[number], AlertRow>(db, `SELECT ${COLUMNS} FROM alerts WHERE id = ?`).get(id);
+export function getAlert(db: Database.Database, id: number): Alert | undefined {
+  const row = prepared<[number], AlertRow>(db, `SELECT id, json, status FROM alerts WHERE id = ?`).get(id);
   return row === undefined ? undefined : fromRow(row);
 }
 
 export interface ListAlertsOptions {
   status?: string;
   ruleId?: string;
+  severity?: string;
+  vmName?: string;
+  /** Only alerts last seen at or after this time (ms since the epoch). */
+  sinceMs?: number;
   /** Maximum number of alerts; all of them when absent. */
   limit?: number;
 }
 
 /** Alerts, newest first (by last_seen, then id). */
-export function listAlerts(db: Database.Database, opts: ListAlertsOptions = {}): AlertRecord[] {
+export function listAlerts(db: Database.Database, opts: ListAlertsOptions = {}): Alert[] {
   const where: string[] = [];
   const params: Array<string | number> = [];
-  if (opts.status !== undefined) {
-    where.push("status = ?");
-    params.push(opts.status);
-  }
-  if (opts.ruleId !== undefined) {
-    where.push("rule_id = ?");
-    params.push(opts.ruleId);
-  }
+  const filter = (sql: string, value: string | number | undefined): void => {
+    if (value === undefined) return;
+    where.push(sql);
+    params.push(value);
+  };
+  filter("status = ?", opts.status);
+  filter("rule_id = ?", opts.ruleId);
+  filter("severity = ?", opts.severity);
+  filter("vm_name = ?", opts.vmName);
+  filter("last_seen >= ?", opts.sinceMs);
   params.push(opts.limit ?? -1);
-  const sql = `SELECT ${COLUMNS} FROM alerts ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_seen DESC, id DESC LIMIT ?`;
+  const sql = `SELECT id, json, status FROM alerts ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_seen DESC, id DESC LIMIT ?`;
   return prepared<Array<string | number>, AlertRow>(db, sql).all(...params).map(fromRow);
 }
 
-function fromRow(row: AlertRow): AlertRecord {
-  return {
-    id: row.id,
-    ruleId: row.rule_id,
-    ruleTitle: row.rule_title,
-    severity: row.severity,
-    entityKind: row.entity_kind,
-    entity: row.entity,
-    vmName: row.vm_name,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    count: row.count,
-    status: row.status,
-    eventIds: row.event_ids === null ? [] : (JSON.parse(row.event_ids) as string[]),
-    detail: row.json === null ? undefined : (JSON.parse(row.json) as unknown),
-  };
+/** Marks an alert acknowledged; false when there is no such alert. */
+export function ackAlert(db: Database.Database, id: number): boolean {
+  const alert = getAlert(db, id);
+  if (!alert) return false;
+  saveAlert(db, { ...alert, status: "acked" });
+  return true;
+}
+
+/** The open alert of a rule about an entity last seen at or after `sinceMs`, for deduplication. */
+export function findOpenAlert(db: Database.Database, ruleId: string, entityKind: string, entity: string, sinceMs: number): Alert | undefined {
+  const row = prepared<[string, string, string, number], AlertRow>(
+    db,
+    `SELECT id, json, status FROM alerts WHERE rule_id = ? AND entity_kind = ? AND entity = ? AND status = 'open' AND last_seen >= ?
+     ORDER BY last_seen DESC LIMIT 1`,
+  ).get(ruleId, entityKind, entity, sinceMs);
+  return row === undefined ? undefined : fromRow(row);
+}
+
+function fromRow(row: AlertRow): Alert {
+  const alert = JSON.parse(row.json) as Alert;
+  return { ...alert, id: row.id, status: row.status as Alert["status"] };
 }

@@ -1,41 +1,59 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getAction, insertAction, listActions } from "../../src/store/actions.js";
-import { getAlert, insertAlert, listAlerts, type NewAlert } from "../../src/store/alerts.js";
+import { ackAlert, findOpenAlert, getAlert, listAlerts, saveAlert } from "../../src/store/alerts.js";
+import type { Alert } from "../../src/events/alert.js";
 import { openStore } from "../../src/store/open.js";
 import { tempDir } from "./tmp.js";
 
-const alert = (n: number, overrides: Partial<NewAlert> = {}): NewAlert => ({
-  ruleId: `rule-${n % 2}`,
-  ruleTitle: `Rule ${n % 2}`,
-  severity: "high",
-  entityKind: "vm",
-  entity: "vm-a",
-  firstSeen: 1000 * n,
-  lastSeen: 1000 * n + 500,
+const alert = (n: number, overrides: Partial<Alert> = {}): Alert => ({
+  "@timestamp": new Date(1000 * n + 500).toISOString(),
+  first_seen: new Date(1000 * n).toISOString(),
+  last_seen: new Date(1000 * n + 500).toISOString(),
   count: n,
-  eventIds: [`evt-${n}`, `evt-${n + 1}`],
+  rule: { id: `rule-${n % 2}`, title: `Rule ${n % 2}`, source: "sigma" },
+  severity: "high",
+  mitre: { tactics: ["execution"], techniques: ["T1059"] },
+  entity: { kind: "vm", id: "vm-a" },
+  event_ids: [`evt-${n}`, `evt-${n + 1}`],
+  status: "open",
   ...overrides,
 });
 
 describe("alerts", () => {
-  it("round-trip through insert and get, with defaults", () => {
+  it("round-trip through save and get, and update in place", () => {
     const db = openStore(join(tempDir(), "hv.db"));
-    const id = insertAlert(db, alert(1, { vmName: "vm-a", detail: { mitre: ["T1059"] } }));
-    expect(getAlert(db, id)).toEqual({ id, ...alert(1), vmName: "vm-a", status: "open", detail: { mitre: ["T1059"] } });
-    const bare = insertAlert(db, alert(2));
-    expect(getAlert(db, bare)).toMatchObject({ vmName: null, status: "open", detail: undefined });
+    const id = saveAlert(db, alert(1, { vm: { name: "vm-a" } }));
+    expect(getAlert(db, id)).toEqual({ id, ...alert(1), vm: { name: "vm-a" } });
+    expect(saveAlert(db, { ...getAlert(db, id)!, count: 7 })).toBe(id);
+    expect(getAlert(db, id)?.count).toBe(7);
+    expect(listAlerts(db)).toHaveLength(1);
     expect(getAlert(db, 999)).toBeUndefined();
     db.close();
   });
 
-  it("list newest first, filtered by status and rule", () => {
+  it("list newest first, filtered by status, rule, severity and VM", () => {
     const db = openStore(join(tempDir(), "hv.db"));
-    for (const n of [1, 2, 3, 4]) insertAlert(db, alert(n, n === 4 ? { status: "closed" } : {}));
+    for (const n of [1, 2, 3, 4]) saveAlert(db, alert(n, n === 4 ? { status: "acked", severity: "low" } : n === 2 ? { vm: { name: "web" } } : {}));
     expect(listAlerts(db).map((a) => a.count)).toEqual([4, 3, 2, 1]);
     expect(listAlerts(db, { status: "open" }).map((a) => a.count)).toEqual([3, 2, 1]);
     expect(listAlerts(db, { ruleId: "rule-1", status: "open" }).map((a) => a.count)).toEqual([3, 1]);
+    expect(listAlerts(db, { severity: "low" }).map((a) => a.count)).toEqual([4]);
+    expect(listAlerts(db, { vmName: "web" }).map((a) => a.count)).toEqual([2]);
     expect(listAlerts(db, { limit: 1 }).map((a) => a.count)).toEqual([4]);
+    db.close();
+  });
+
+  it("acks, and finds only open alerts of the same rule and entity inside the window", () => {
+    const db = openStore(join(tempDir(), "hv.db"));
+    const id = saveAlert(db, alert(3));
+    expect(findOpenAlert(db, "rule-1", "vm", "vm-a", 3000)?.id).toBe(id);
+    expect(findOpenAlert(db, "rule-1", "vm", "vm-a", 3501)).toBeUndefined();
+    expect(findOpenAlert(db, "rule-1", "vm", "vm-b", 0)).toBeUndefined();
+    expect(ackAlert(db, id)).toBe(true);
+    expect(getAlert(db, id)?.status).toBe("acked");
+    expect(findOpenAlert(db, "rule-1", "vm", "vm-a", 0)).toBeUndefined();
+    expect(ackAlert(db, 999)).toBe(false);
     db.close();
   });
 });
@@ -43,7 +61,7 @@ describe("alerts", () => {
 describe("actions", () => {
   it("round-trip through insert and get, and list by alert and status in order", () => {
     const db = openStore(join(tempDir(), "hv.db"));
-    const alertId = insertAlert(db, alert(1));
+    const alertId = saveAlert(db, alert(1));
     const first = insertAction(db, { alertId, playbook: "quarantine", action: "firewall.isolate", mode: "monitor", status: "recorded", detail: { tap: "vnet0" } });
     const second = insertAction(db, {
       alertId,

@@ -1,0 +1,59 @@
+// The detection stage: every newly stored event goes through every detector; what they conclude
+// becomes alerts (deduplicated, stored) and goes to whoever listens (sinks, the live view). A
+// detector that throws is counted and skipped for that event — one broken rule never stops the
+// pipeline.
+
+import type { Detector } from "../events/alert.js";
+import type { HvEvent } from "../events/event.js";
+import type { Alerter, AlertUpdate } from "../detectors/alerts.js";
+
+export interface DetectionStageOptions {
+  detectors: Detector[];
+  alerter: Alerter;
+  onAlert: (update: AlertUpdate) => void;
+  onError?: (err: unknown, detector: string) => void;
+}
+
+export interface DetectionStats {
+  events: number;
+  detections: number;
+  errors: Record<string, number>;
+}
+
+export interface DetectionStage {
+  onEvents(events: HvEvent[]): void;
+  /** Lets correlation windows close when no events arrive; `nowMs` is stream time. */
+  tick(nowMs: number): void;
+  stats(): DetectionStats;
+}
+
+export function createDetectionStage(opts: DetectionStageOptions): DetectionStage {
+  const stats: DetectionStats = { events: 0, detections: 0, errors: {} };
+  const guarded = <T>(d: Detector, run: () => T[]): T[] => {
+    try {
+      return run();
+    } catch (err) {
+      stats.errors[d.name] = (stats.errors[d.name] ?? 0) + 1;
+      opts.onError?.(err, d.name);
+      return [];
+    }
+  };
+  const raise = (detections: ReturnType<Detector["onEvent"]>): void => {
+    for (const det of detections) {
+      stats.detections++;
+      opts.onAlert(opts.alerter.process(det));
+    }
+  };
+  return {
+    onEvents(events) {
+      for (const event of events) {
+        stats.events++;
+        for (const d of opts.detectors) raise(guarded(d, () => d.onEvent(event)));
+      }
+    },
+    tick(nowMs) {
+      for (const d of opts.detectors) if (d.tick) raise(guarded(d, () => d.tick!(nowMs)));
+    },
+    stats: () => ({ ...stats, errors: { ...stats.errors } }),
+  };
+}

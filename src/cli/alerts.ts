@@ -1,0 +1,112 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { defaultStateDir } from "../agent/config.js";
+import { SEVERITIES, type Alert } from "../events/alert.js";
+import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
+import { openStore } from "../store/open.js";
+import { LineWriter } from "./output.js";
+
+interface CommonOptions {
+  stateDir: string;
+  json?: boolean;
+}
+
+export function registerAlerts(program: Command): void {
+  const alerts = program.command("alerts").description("list, show and acknowledge stored alerts");
+  alerts.addHelpText(
+    "after",
+    `
+Examples:
+  hv alerts list
+  hv alerts list --severity high --since 2h --json
+  hv alerts show 42
+  hv alerts ack 42`,
+  );
+
+  alerts
+    .command("list")
+    .description("alerts, newest first")
+    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--status <status>", "open or acked")
+    .option("--severity <level>", `one of ${SEVERITIES.join(", ")}`)
+    .option("--rule <id>", "only this rule id")
+    .option("--vm <name>", "only this VM")
+    .option("--since <age>", "only alerts seen in the last AGE (30m, 2h, 7d)")
+    .option("--limit <n>", "at most N alerts", "100")
+    .option("--json", "one JSON alert per line")
+    .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string }) => {
+      if (opts.severity && !SEVERITIES.includes(opts.severity as Alert["severity"])) throw new Error(`--severity must be one of ${SEVERITIES.join(", ")}`);
+      const db = openStore(join(opts.stateDir, "hv.db"));
+      const found = listAlerts(db, {
+        status: opts.status, severity: opts.severity, ruleId: opts.rule, vmName: opts.vm,
+        sinceMs: opts.since ? Date.now() - parseAge(opts.since) : undefined,
+        limit: Number(opts.limit),
+      });
+      db.close();
+      const out = new LineWriter();
+      for (const a of found) out.line(opts.json ? JSON.stringify(a) : formatAlertLine(a));
+      if (!opts.json && found.length === 0) out.line("no alerts");
+      await out.end();
+    });
+
+  alerts
+    .command("show <id>")
+    .description("one alert in full")
+    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--json", "the alert as JSON")
+    .action((id: string, opts: CommonOptions) => {
+      const db = openStore(join(opts.stateDir, "hv.db"));
+      const alert = getAlert(db, parseId(id));
+      db.close();
+      if (!alert) throw new Error(`no alert ${id}`);
+      process.stdout.write(opts.json ? JSON.stringify(alert) + "\n" : formatAlertDetail(alert));
+    });
+
+  alerts
+    .command("ack <id>")
+    .description("acknowledge an alert (a new detection then opens a new alert)")
+    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--json", "print the result as JSON")
+    .action((id: string, opts: CommonOptions) => {
+      const db = openStore(join(opts.stateDir, "hv.db"));
+      const ok = ackAlert(db, parseId(id));
+      db.close();
+      if (!ok) throw new Error(`no alert ${id}`);
+      process.stdout.write(opts.json ? JSON.stringify({ id: Number(id), status: "acked" }) + "\n" : `alert ${id} acknowledged\n`);
+    });
+}
+
+function parseId(id: string): number {
+  const n = Number(id);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`alert id must be a positive integer, got ${JSON.stringify(id)}`);
+  return n;
+}
+
+export function parseAge(text: string): number {
+  const m = /^(\d+)\s*(s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new Error(`age must look like 30s, 15m, 2h or 7d, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+export function formatAlertLine(a: Alert): string {
+  const where = a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`;
+  const count = a.count > 1 ? ` ×${a.count}` : "";
+  return `${a.id ?? "-"} ${a.last_seen} ${a.severity.toUpperCase()} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}`;
+}
+
+export function formatAlertDetail(a: Alert): string {
+  const lines = [
+    `alert ${a.id ?? "-"}: ${a.rule.title}`,
+    `  severity   ${a.severity}   status ${a.status}   count ${a.count}`,
+    `  rule       ${a.rule.id} (${a.rule.source}${a.rule.file ? `, ${a.rule.file}` : ""})`,
+    `  entity     ${a.entity.kind} ${a.entity.id}${a.vm?.name ? `   vm ${a.vm.name}` : ""}`,
+    `  seen       ${a.first_seen} … ${a.last_seen}`,
+  ];
+  if (a.mitre.techniques.length + a.mitre.tactics.length > 0) lines.push(`  mitre      ${[...a.mitre.tactics, ...a.mitre.techniques].join(", ")}`);
+  if (a.process?.command_line ?? a.process?.executable) lines.push(`  process    ${a.process?.pid ?? ""} ${a.process?.command_line ?? a.process?.executable}`);
+  if (a.user) lines.push(`  user       ${a.user.name ?? ""}${a.user.id !== undefined ? ` (uid ${a.user.id})` : ""}`);
+  if (a.rule.description) lines.push(`  about      ${a.rule.description.trim().replace(/\s+/g, " ")}`);
+  if (a.summary) lines.push(`  summary    ${a.summary}`);
+  lines.push(`  events     ${a.event_ids.join(" ")}`);
+  return lines.join("\n") + "\n";
+}

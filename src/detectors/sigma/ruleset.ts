@@ -1,0 +1,107 @@
+// Load + compile a set of rule files: the compiled rules, correlations and filters, and a
+// report line for every document (loaded, dormant, unsupported or invalid, and exactly why).
+
+import { compileFilter, compileRule, type CompiledFilter, type CompiledRule, type CompileOptions, type Reason } from "./compile.js";
+import { compileCorrelation, type CompiledCorrelation } from "./correlation.js";
+import { loadDocs, parseDocs, type SigmaDoc } from "./load.js";
+import { describeLogsource } from "./mapping.js";
+
+export type RuleStatus = "loaded" | "dormant" | "unsupported" | "invalid";
+
+export interface RuleReport {
+  file: string;
+  line: number;
+  kind: "rule" | "correlation" | "filter" | "document";
+  status: RuleStatus;
+  title?: string;
+  id?: string;
+  logsource?: string;
+  /** Why it is dormant, unsupported or invalid (each with the line it is about). */
+  reasons: Reason[];
+}
+
+export interface RuleSet {
+  /** Rules whose logsource an hv source produces. */
+  rules: CompiledRule[];
+  /** Rules that compiled but that no hv source can feed. */
+  dormant: CompiledRule[];
+  correlations: CompiledCorrelation[];
+  filters: CompiledFilter[];
+  report: RuleReport[];
+}
+
+/** Files and directories (recursively: *.yml, *.yaml). */
+export function loadRules(paths: string[], options: CompileOptions = {}): RuleSet {
+  return compileDocs(loadDocs(paths), options);
+}
+
+/** One YAML text (tests, configuration snippets). */
+export function loadRulesFromText(text: string, file = "<text>", options: CompileOptions = {}): RuleSet {
+  return compileDocs(parseDocs(text, file), options);
+}
+
+export function compileDocs(docs: SigmaDoc[], options: CompileOptions = {}): RuleSet {
+  const set: RuleSet = { rules: [], dormant: [], correlations: [], filters: [], report: [] };
+  const byRef = new Map<string, CompiledRule>();
+  const later: Array<() => void> = [];
+  for (const doc of docs) {
+    const head = { file: doc.file, line: doc.line, ...(doc.title !== undefined && { title: doc.title }), ...(doc.id !== undefined && { id: doc.id }) };
+    if (doc.kind === "invalid" || doc.kind === "unsupported") {
+      set.report.push({ ...head, kind: "document", status: doc.kind, reasons: [{ line: doc.line, reason: doc.reason }] });
+    } else if (doc.kind === "rule") {
+      const r = compileRule(doc, options);
+      const logsource = describeLogsource(doc.logsource);
+      if (r.status === "loaded" || r.status === "dormant") {
+        (r.status === "loaded" ? set.rules : set.dormant).push(r.rule);
+        if (doc.id) byRef.set(doc.id, r.rule);
+        if (doc.name) byRef.set(doc.name, r.rule);
+        set.report.push({ ...head, kind: "rule", status: r.status, logsource, reasons: r.status === "dormant" ? [{ line: doc.line, reason: r.reason }] : [] });
+      } else set.report.push({ ...head, kind: "rule", status: r.status, logsource, reasons: r.reasons });
+    } else if (doc.kind === "filter") {
+      const r = compileFilter(doc, options);
+      if ("filter" in r) {
+        set.filters.push(r.filter);
+        set.report.push({ ...head, kind: "filter", status: "loaded", logsource: describeLogsource(doc.logsource), reasons: [] });
+      } else set.report.push({ ...head, kind: "filter", status: r.status, reasons: r.reasons });
+    } else if (doc.kind === "correlation") {
+      // Correlations may name rules defined later in the same set.
+      const entry: RuleReport = { ...head, kind: "correlation", status: "loaded", reasons: [] };
+      set.report.push(entry);
+      const cdoc = doc;
+      later.push(() => {
+        const c = compileCorrelation(cdoc, byRef);
+        if (typeof c === "string") {
+          entry.status = "unsupported";
+          entry.reasons.push({ line: cdoc.line, reason: c });
+          return;
+        }
+        set.correlations.push(c);
+        const dormant = [...c.members.keys()].every((id) => set.dormant.some((r) => r.ref.id === id));
+        if (dormant) {
+          entry.status = "dormant";
+          entry.reasons.push({ line: cdoc.line, reason: "every rule it correlates is dormant" });
+        }
+      });
+    }
+  }
+  for (const f of later) f();
+  return set;
+}
+
+export interface ReportSummary {
+  loaded: number;
+  dormant: number;
+  unsupported: number;
+  invalid: number;
+}
+
+export function summarize(report: RuleReport[]): ReportSummary {
+  const s: ReportSummary = { loaded: 0, dormant: 0, unsupported: 0, invalid: 0 };
+  for (const r of report) {
+    if (r.status === "dormant") {
+      s.loaded++;
+      s.dormant++;
+    } else s[r.status]++;
+  }
+  return s;
+}

@@ -1,0 +1,169 @@
+// The live view over a MonitorState, rendered by ink-testing-library (100 columns, no rows: the
+// narrow layout with the rules/VM panel below the feed).
+import { cleanup, render } from "ink-testing-library";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Alert, Severity } from "../../src/events/alert.js";
+import { MonitorState } from "../../src/cli/monitor-state.js";
+import { MonitorView } from "../../src/cli/monitor-view.js";
+
+let seq = 0;
+function alert(title: string, severity: Severity, vm: string | undefined, extra: Partial<Alert> = {}): Alert {
+  const n = ++seq;
+  const t = new Date(Date.now() - 60_000 + n * 1000).toISOString();
+  return {
+    id: n,
+    "@timestamp": t,
+    first_seen: t,
+    last_seen: t,
+    count: 1,
+    rule: { id: `rule-${n}-${title.toLowerCase().replace(/\W+/g, "-")}`, title, source: "sigma", description: `Fires on ${title}.` },
+    severity,
+    mitre: { tactics: ["execution"], techniques: ["T1059.004"] },
+    entity: vm ? { kind: "vm", id: vm } : { kind: "host", id: "hv-host" },
+    ...(vm ? { vm: { name: vm } } : {}),
+    process: { pid: 4000 + n, executable: "/bin/sh", command_line: `sh -c step-${n}` },
+    user: { id: "0", name: "root" },
+    event_ids: [`audit::1800000000.${n}:${n}`, `audit::1800000001.${n}:${n + 100}`],
+    status: "open",
+    ...extra,
+  };
+}
+
+/** Polls the last frame: the view re-renders on a timer (throttled), not on every change. */
+async function frameWith(app: ReturnType<typeof render>, ...wanted: string[]): Promise<string> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const f = app.lastFrame() ?? "";
+    if (wanted.every((w) => f.includes(w))) return f;
+    if (Date.now() > deadline) throw new Error(`frame never showed ${JSON.stringify(wanted)}; last frame:\n${f}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function linesOf(frame: string): string[] {
+  return frame.split("\n");
+}
+
+afterEach(() => cleanup());
+
+describe("monitor view", () => {
+  it("shows alerts newest first, counts, VMs and sources; opens details; quits", async () => {
+    const state = new MonitorState();
+    state.addVm("idle-vm");
+    const onQuit = vi.fn();
+    const app = render(<MonitorView state={state} onQuit={onQuit} />);
+    await frameWith(app, "hv monitor", "no alerts yet", "idle-vm");
+
+    const a1 = alert("Reverse shell spawned", "critical", "web-1");
+    const a2 = alert("Suspicious crontab edit", "high", "db-1");
+    const a3 = alert("Shell history cleared", "medium", undefined);
+    const a4 = alert("Package manager used", "low", "web-1");
+    for (const a of [a1, a2, a3, a4]) state.addAlert(a, true);
+    // a1 fires again: its count grows and it moves to the top.
+    const a1b = { ...a1, count: 3, last_seen: new Date().toISOString(), event_ids: [...a1.event_ids, "audit::1800000009.9:999"] };
+    state.addAlert(a1b, false);
+    state.setSources([{ name: "audit:/var/log/audit/audit.log", events: 1234, eventsPerSec: 56, drops: 7, malformed: 0, lostSerials: 2 }], 1234);
+
+    const f = await frameWith(app, "Reverse shell spawned", "Package manager used", "drops 7");
+    const lines = linesOf(f);
+    const row = (title: string): number => lines.findIndex((l) => l.includes(title));
+    // newest first: a1 (updated last), then a4, a3, a2
+    expect(row("Reverse shell spawned")).toBeLessThan(row("Package manager used"));
+    expect(row("Package manager used")).toBeLessThan(row("Shell history cleared"));
+    expect(row("Shell history cleared")).toBeLessThan(row("Suspicious crontab edit"));
+    expect(lines[row("Reverse shell spawned")]).toMatch(/^.*> .*CRIT Reverse shell spawned ×3 vm=web-1/);
+    expect(lines[row("Shell history cleared")]).toContain("host=hv-host");
+    // counts by severity (a1's update is not a new alert)
+    expect(f).toMatch(/critical 1 .*high 1 .*medium 1 .*low 1 .*info 0/);
+    // header: events total and rate
+    expect(f).toMatch(/events 1234 · 56\/s/);
+    // per-VM rows: name, alerts, worst severity; a VM without alerts is ok
+    expect(f).toMatch(/web-1\s+3 critical/);
+    expect(f).toMatch(/db-1\s+1 high/);
+    expect(f).toMatch(/idle-vm\s+0 ok/);
+    // rules by detections: the rule that fired twice first
+    expect(row("2 Reverse shell spawned")).toBeGreaterThan(-1);
+    // sources with losses
+    expect(f).toMatch(/audit:\/var\/log\/audit\/audit\.log 56\/s drops 7 malformed 0 lost 2/);
+
+    // ↓ then Enter: the second alert in the feed (a4) in detail
+    app.stdin.write("\u001B[B");
+    await frameWith(app, "> ");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(linesOf(app.lastFrame() ?? "").find((l) => l.includes("> "))).toContain("Package manager used");
+    app.stdin.write("\r");
+    const d = await frameWith(app, "event ids");
+    expect(d).toContain(a4.rule.id);
+    expect(d).toContain(a4.event_ids[0]);
+    expect(d).toContain(a4.event_ids[1]);
+    expect(d).toMatch(/severity\s+low/);
+    expect(d).toMatch(/vm\s+web-1/);
+    expect(d).toContain("T1059.004");
+    expect(d).toContain("sh -c step-4");
+    expect(d).toContain("root (uid 0)");
+    expect(d).toContain("Fires on Package manager used.");
+    expect(d).not.toContain("Alerts");
+
+    // Esc returns to the feed, with the same alert still selected
+    app.stdin.write("\u001B");
+    const back = await frameWith(app, "Alerts", "Suspicious crontab edit");
+    expect(linesOf(back).find((l) => l.includes("> "))).toContain("Package manager used");
+
+    // ? shows the keys; any key returns
+    app.stdin.write("?");
+    await frameWith(app, "Keys", "quit");
+    app.stdin.write("x");
+    await frameWith(app, "Alerts");
+
+    expect(onQuit).not.toHaveBeenCalled();
+    app.stdin.write("q");
+    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1));
+  });
+
+  it("keeps the selection on its alert as new ones arrive, and scrolls to keep it in sight", async () => {
+    const state = new MonitorState();
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    const all = Array.from({ length: 30 }, (_, i) => alert(`Rule number ${String(i).padStart(2, "0")}`, "medium", `vm-${i % 3}`));
+    for (const a of all) state.addAlert(a, true);
+    await frameWith(app, "Rule number 29");
+    // j/k move too; go 12 rows down, past the bottom of the visible feed
+    for (let i = 0; i < 12; i++) app.stdin.write("j");
+    await new Promise((r) => setTimeout(r, 100));
+    let f = await frameWith(app, "> ");
+    expect(f.split("\n").find((l) => l.includes("> "))).toContain("Rule number 17");
+    expect(f).not.toContain("Rule number 29");
+    // a new alert at the top does not move the selection to another alert
+    state.addAlert(alert("Brand new", "high", "vm-1"), true);
+    await new Promise((r) => setTimeout(r, 400));
+    f = app.lastFrame() ?? "";
+    expect(f.split("\n").find((l) => l.includes("> "))).toContain("Rule number 17");
+    app.stdin.write("k");
+    await vi.waitFor(() => expect((app.lastFrame() ?? "").split("\n").find((l) => l.includes("> "))).toContain("Rule number 18"));
+    expect(app.lastFrame()).toMatch(/critical 0 .*high 1 .*medium 30/);
+  });
+
+  it("re-renders at most a few times a second during an alert storm", async () => {
+    const state = new MonitorState();
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    await frameWith(app, "no alerts yet");
+    const before = app.frames.length;
+    const base = alert("Storm rule", "high", "vm-storm");
+    const started = Date.now();
+    for (let i = 0; i < 2000; i++) {
+      state.addAlert({ ...base, count: i + 1 }, i === 0);
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    const f = await frameWith(app, "Storm rule ×2000");
+    const seconds = (Date.now() - started) / 1000;
+    expect(f).toContain("vm=vm-storm");
+    // 4 fps, plus the once-a-second clock and a little slack
+    expect(app.frames.length - before).toBeLessThanOrEqual(Math.ceil(seconds * 5) + 4);
+  });
+
+  it("shows the latest note from the pipeline", async () => {
+    const state = new MonitorState();
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    state.note("store: database is locked");
+    await frameWith(app, "! ", "store: database is locked");
+  });
+});

@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { MAPPED_FIELDS } from "../../../src/detectors/sigma/mapping.js";
+import { compileOne, decodeFixture, loadText, matches, ruleYaml } from "./helpers.js";
+
+const execs = decodeFixture("real-execve.log");
+const echo = execs.find((e) => e.process?.args?.[1] === "hv-fx" && e.event.action === "execve")!;
+
+describe("logsource and field mapping on real audit events", () => {
+  it("the fixture has the recorded echo exec", () => {
+    expect(echo.process?.executable).toBe("/usr/bin/echo");
+  });
+
+  it("process_creation: Image|endswith + CommandLine|contains match the echo exec", () => {
+    const r = compileOne(ruleYaml("    sel:\n        Image|endswith: /echo\n        CommandLine|contains: hv-fx\n    condition: sel", "product: linux\ncategory: process_creation"));
+    expect(matches(r, echo)).toBe(true);
+    const hits = execs.filter((e) => matches(r, e));
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.every((e) => e.event.action === "execve")).toBe(true);
+    // Non-exec events are not process_creation at all.
+    const other = decodeFixture("real-file.log").filter((e) => r.source!.applies(e));
+    expect(other.every((e) => e.event.action.startsWith("execve"))).toBe(true);
+  });
+
+  it("process_creation: User, CurrentDirectory, ProcessId", () => {
+    const r = compileOne(ruleYaml(`    sel:\n        User: root\n        CurrentDirectory: ${echo.process!.working_directory}\n        ProcessId: ${echo.process!.pid}\n    condition: sel`, "product: linux\ncategory: process_creation"));
+    expect(matches(r, echo)).toBe(true);
+  });
+
+  it("auditd: type: EXECVE + a1: hv-fx matches the EXECVE argument", () => {
+    const r = compileOne(ruleYaml("    sel:\n        type: EXECVE\n        a1: hv-fx\n    condition: sel", "product: linux\nservice: auditd"));
+    expect(matches(r, echo)).toBe(true);
+  });
+
+  it("auditd: SYSCALL by name and by number", () => {
+    for (const v of ["execve", "59"]) {
+      const r = compileOne(ruleYaml(`    sel:\n        type: SYSCALL\n        syscall: '${v}'\n    condition: sel`, "product: linux\nservice: auditd"));
+      expect(matches(r, echo)).toBe(true);
+      const r2 = compileOne(ruleYaml(`    sel:\n        SYSCALL: ${v}\n    condition: sel`, "product: linux\nservice: auditd"));
+      expect(matches(r2, echo)).toBe(true);
+    }
+  });
+
+  it("auditd: any PATH record's name, exe, comm, key, cwd, proctitle", () => {
+    const r = compileOne(
+      ruleYaml(
+        "    sel:\n        name: /lib64/ld-linux-x86-64.so.2\n        exe: /usr/bin/echo\n        comm: echo\n        key: hvexec\n        cwd|startswith: /\n        proctitle|contains: hv-fx\n    condition: sel",
+        "product: linux\nservice: auditd",
+      ),
+    );
+    expect(matches(r, echo)).toBe(true);
+  });
+
+  it("file_event: TargetFilename on a recorded file creation", () => {
+    const files = decodeFixture("real-file.log");
+    const r = compileOne(ruleYaml("    sel:\n        TargetFilename|endswith: /watched/file.txt\n    condition: sel", "product: linux\ncategory: file_event"));
+    const hits = files.filter((e) => matches(r, e) && r.source!.applies(e));
+    expect(hits.length).toBeGreaterThan(0);
+  });
+
+  it("network_connection: DestinationIp, DestinationPort, Initiated on a recorded connect", () => {
+    const conns = decodeFixture("real-connect.log");
+    const r = compileOne(ruleYaml("    sel:\n        DestinationIp|cidr: 127.0.0.0/8\n        Initiated: 'true'\n        DestinationPort|gt: 0\n    condition: sel", "product: linux\ncategory: network_connection"));
+    expect(conns.filter((e) => r.source!.applies(e) && matches(r, e)).length).toBeGreaterThan(0);
+  });
+
+  it("product hv, service audit: ECS dotted names", () => {
+    const r = compileOne(ruleYaml("    sel:\n        process.executable: /usr/bin/echo\n        audit.key: hvexec\n    condition: sel", "product: hv\nservice: audit"));
+    expect(matches(r, echo)).toBe(true);
+  });
+
+  it("an unmapped field in a mapped logsource is unsupported, with the field named", () => {
+    const set = loadText(ruleYaml("    sel:\n        Bogus: x\n    condition: sel", "product: linux\ncategory: process_creation"));
+    expect(set.report[0]!.status).toBe("unsupported");
+    expect(set.report[0]!.reasons[0]!.reason).toMatch(/'Bogus'/);
+    const win = loadText(ruleYaml("    sel:\n        OriginalFileName: x.exe\n    condition: sel", "product: linux\ncategory: process_creation"));
+    expect(win.report[0]!.reasons[0]!.reason).toMatch(/OriginalFileName/);
+  });
+
+  it("an unproduced logsource is dormant: loaded, compiled, listed separately", () => {
+    const set = loadText(ruleYaml("    sel:\n        Whatever: x\n    condition: sel", "product: linux\nservice: syslog"));
+    expect(set.report[0]!.status).toBe("dormant");
+    expect(set.dormant).toHaveLength(1);
+    expect(set.rules).toHaveLength(0);
+  });
+
+  it("docs/sigma-mapping.md names every mapped field", () => {
+    const doc = readFileSync(new URL("../../../docs/sigma-mapping.md", import.meta.url), "utf8");
+    for (const names of Object.values(MAPPED_FIELDS)) for (const f of names) expect(doc).toContain(`\`${f}\``);
+  });
+});
