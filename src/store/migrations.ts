@@ -67,6 +67,23 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    description: "self_actions: what hv itself did to a VM, so its own effects are not alerted on",
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE self_actions (
+          id      INTEGER PRIMARY KEY,
+          vm_name TEXT NOT NULL,
+          vm_uuid TEXT,
+          action  TEXT NOT NULL, -- pause, resume, snapshot, dump, …
+          started INTEGER NOT NULL, -- ms since the epoch
+          ended   INTEGER,          -- NULL while running
+          pid     INTEGER           -- the hv process that did it
+        );
+        CREATE INDEX self_actions_vm ON self_actions(vm_name, started);
+      `);
+    },
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {
