@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { AuditDecoder } from "../src/collectors/audit/decoder.js";
+import { decodeAuditLines } from "../src/collectors/audit/decoder.js";
 import { parseRecord } from "../src/collectors/audit/parse.js";
 import { archName } from "../src/collectors/audit/syscalls.js";
 import type { HvEvent } from "../src/events/event.js";
@@ -81,11 +81,7 @@ export function splitLines(text: string): string[] {
 
 /** Runs hv's decoder in-process over the lines of one log (as `hv events --replay` does). */
 export function decodeLines(lines: string[]): HvEvent[] {
-  const decoder = new AuditDecoder();
-  const events: HvEvent[] = [];
-  lines.forEach((line, i) => events.push(...decoder.pushLine(line, i + 1).events));
-  events.push(...decoder.flush());
-  return events;
+  return decodeAuditLines(lines);
 }
 
 // ───────────────────────────── a. event counts vs ausearch ─────────────────────────────

@@ -8,18 +8,16 @@
 // Without ../shared the committed fixtures are used instead (and the run says so).
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { AuditCollector } from "../src/collectors/audit/collector.js";
 import { AuditDecoder } from "../src/collectors/audit/decoder.js";
 import { readStreamLines } from "../src/collectors/audit/sources/stdin.js";
 import { startPipeline } from "../src/agent/pipeline.js";
+import { largestAuditLog, ROOT } from "./data.js";
 import { openStore } from "../src/store/open.js";
 
-const ROOT = findRoot();
-const SHARED = process.env.HV_SHARED_DATA ?? join(ROOT, "..", "shared", "data");
 
 interface Args {
   lines: number;
@@ -43,31 +41,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-
 /** The biggest raw audit log available, as lines that carry msg=audit(. */
 function seedLog(): { name: string; lines: string[] } {
-  const candidates: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(log|txt)$/.test(e.name)) candidates.push(p);
-    }
-  };
-  const sharedLogs = join(SHARED, "audit-logs");
-  if (existsSync(sharedLogs)) walk(sharedLogs);
-  else {
-    process.stderr.write(`note: ${sharedLogs} not found; using the committed fixtures (a much smaller seed)\n`);
-    walk(join(ROOT, "test", "fixtures", "audit"));
-  }
-  candidates.sort((a, b) => statSync(b).size - statSync(a).size);
-  const best = candidates[0];
-  if (!best) throw new Error("no audit log found to benchmark with");
+  const best = largestAuditLog();
   const lines = readFileSync(best, "utf8").split("\n").filter((l) => l.includes("msg=audit("));
   return { name: best.slice(best.indexOf("audit-logs") >= 0 ? best.indexOf("audit-logs") : 0), lines };
 }

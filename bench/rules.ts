@@ -7,51 +7,16 @@
 // Events: the largest real log in ../shared/data/audit-logs (else the committed fixtures),
 // decoded and repeated until N events (default 200 000).
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { AuditDecoder } from "../src/collectors/audit/decoder.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeAuditLines } from "../src/collectors/audit/decoder.js";
 import { createSigmaDetector } from "../src/detectors/sigma/detector.js";
 import { loadRules, summarize } from "../src/detectors/sigma/ruleset.js";
 import type { HvEvent } from "../src/events/event.js";
-
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = findRoot();
-const SHARED = process.env.HV_SHARED_DATA ?? join(ROOT, "..", "shared", "data");
-
-function largestLog(): string {
-  const found: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(log|txt)$/.test(e.name)) found.push(p);
-    }
-  };
-  const shared = join(SHARED, "audit-logs");
-  if (existsSync(shared)) walk(shared);
-  else {
-    process.stderr.write(`note: ${shared} not found; using the committed fixtures\n`);
-    walk(join(ROOT, "test", "fixtures", "audit"));
-  }
-  found.sort((a, b) => statSync(b).size - statSync(a).size);
-  if (!found[0]) throw new Error("no audit log to benchmark with");
-  return found[0];
-}
+import { largestAuditLog, ROOT, SHARED } from "./data.js";
 
 function decode(file: string): HvEvent[] {
-  const decoder = new AuditDecoder();
-  const out: HvEvent[] = [];
-  readFileSync(file, "utf8")
-    .split("\n")
-    .forEach((l, i) => out.push(...decoder.pushLine(l, i + 1).events));
-  out.push(...decoder.flush());
-  return out;
+  return decodeAuditLines(readFileSync(file, "utf8").split("\n"));
 }
 
 function main(): void {
@@ -64,7 +29,7 @@ function main(): void {
   const loadMs = performance.now() - t0;
   const s = summarize(set.report);
 
-  const log = largestLog();
+  const log = largestAuditLog();
   const seed = decode(log);
   // Execs are what most rules look at; add the committed exec fixture so every run has some.
   const fixture = decode(join(ROOT, "test", "fixtures", "audit", "real-execve.log"));

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AuditDecoder } from "../../src/collectors/audit/decoder.js";
+import { decodeAuditLines } from "../../src/collectors/audit/decoder.js";
 import type { Detection } from "../../src/events/alert.js";
 import type { HvEvent } from "../../src/events/event.js";
 import { createSigmaDetector } from "../../src/detectors/sigma/detector.js";
@@ -66,13 +66,7 @@ export const BENIGN_HV_ALLOWED: Record<string, { max: number; why: string }> = {
 };
 
 export function decodeFile(path: string): HvEvent[] {
-  const decoder = new AuditDecoder();
-  const events: HvEvent[] = [];
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((line, i) => events.push(...decoder.pushLine(line, i + 1).events));
-  events.push(...decoder.flush());
-  return events;
+  return decodeAuditLines(readFileSync(path, "utf8").split("\n"));
 }
 
 export function detectAll(rules: RuleSet, events: HvEvent[]): Detection[] {

@@ -13,7 +13,7 @@ import type { Detection } from "../../src/events/alert.js";
 import type { HvEvent } from "../../src/events/event.js";
 import { loadRules } from "../../src/detectors/sigma/ruleset.js";
 import { createSigmaDetector } from "../../src/detectors/sigma/detector.js";
-import { AuditDecoder } from "../../src/collectors/audit/decoder.js";
+import { decodeAuditLines } from "../../src/collectors/audit/decoder.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FIXTURES = join(ROOT, "test", "fixtures", "audit");
@@ -32,13 +32,7 @@ interface Step {
 }
 
 function decodeFile(path: string): HvEvent[] {
-  const decoder = new AuditDecoder();
-  const events: HvEvent[] = [];
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((line, i) => events.push(...decoder.pushLine(line, i + 1).events));
-  events.push(...decoder.flush());
-  return events;
+  return decodeAuditLines(readFileSync(path, "utf8").split("\n"));
 }
 
 /** The step an event belongs to: the last marker `/bin/true hv-step-N` seen before it. */

@@ -102,3 +102,12 @@ export class AuditDecoder {
     if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push({ line, reason });
   }
 }
+
+/** Decodes a whole recorded input (lines without their newlines), end of input included. */
+export function decodeAuditLines(lines: Iterable<string>, decoder = new AuditDecoder()): HvEvent[] {
+  const events: HvEvent[] = [];
+  let n = 0;
+  for (const line of lines) events.push(...decoder.pushLine(line, ++n).events);
+  events.push(...decoder.flush());
+  return events;
+}

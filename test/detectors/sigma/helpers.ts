@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AuditDecoder } from "../../../src/collectors/audit/decoder.js";
+import { decodeAuditLines } from "../../../src/collectors/audit/decoder.js";
 import type { CompiledRule } from "../../../src/detectors/sigma/compile.js";
 import { EvalContext } from "../../../src/detectors/sigma/context.js";
 import { keywordText } from "../../../src/detectors/sigma/mapping.js";
@@ -40,10 +40,5 @@ export function test1(detection: string, event: HvEvent, logsource?: string): bo
 }
 
 export function decodeFixture(name: string): HvEvent[] {
-  const decoder = new AuditDecoder();
-  const lines = readFileSync(new URL(`../../fixtures/audit/${name}`, import.meta.url), "utf8").split("\n");
-  const out: HvEvent[] = [];
-  lines.forEach((l, i) => out.push(...decoder.pushLine(l, i + 1).events));
-  out.push(...decoder.flush());
-  return out;
+  return decodeAuditLines(readFileSync(new URL(`../../fixtures/audit/${name}`, import.meta.url), "utf8").split("\n"));
 }
