@@ -6,6 +6,7 @@
 import type { Detector } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
 import type { Alerter, AlertUpdate } from "../detectors/alerts.js";
+import { isSelfCaused } from "./self-actions.js";
 
 export interface DetectionStageOptions {
   detectors: Detector[];
@@ -16,6 +17,8 @@ export interface DetectionStageOptions {
 
 export interface DetectionStats {
   events: number;
+  /** Events hv caused itself (a snapshot's pause/resume, its own virsh calls): never alerted on. */
+  selfCaused: number;
   detections: number;
   errors: Record<string, number>;
 }
@@ -28,7 +31,7 @@ export interface DetectionStage {
 }
 
 export function createDetectionStage(opts: DetectionStageOptions): DetectionStage {
-  const stats: DetectionStats = { events: 0, detections: 0, errors: {} };
+  const stats: DetectionStats = { events: 0, selfCaused: 0, detections: 0, errors: {} };
   const guarded = <T>(d: Detector, run: () => T[]): T[] => {
     try {
       return run();
@@ -48,6 +51,10 @@ export function createDetectionStage(opts: DetectionStageOptions): DetectionStag
     onEvents(events) {
       for (const event of events) {
         stats.events++;
+        if (isSelfCaused(event)) {
+          stats.selfCaused++;
+          continue;
+        }
         for (const d of opts.detectors) raise(guarded(d, () => d.onEvent(event)));
       }
     },

@@ -14,6 +14,8 @@ export interface PipelineOptions {
   queueCapacity?: number;
   batchSize?: number;
   flushIntervalMs?: number;
+  /** Adds what other stages know (the VM, hv's own actions) to each event before it is stored. */
+  enrich?: (event: HvEvent) => void;
   /** Called with each batch of newly stored events. */
   onEvents?: (events: HvEvent[]) => void;
   onError?: (err: unknown, where: string) => void;
@@ -55,6 +57,15 @@ export function startPipeline(opts: PipelineOptions, signal: AbortSignal): Runni
 
   const consumer = (async () => {
     for await (const item of queue) {
+      if (opts.enrich) {
+        // In queue order and before storing: the store's vm_name column comes from here. A failing
+        // enrichment costs the event its VM, never the event.
+        try {
+          opts.enrich(item.event);
+        } catch (err) {
+          opts.onError?.(err, "enrich");
+        }
+      }
       try {
         writer.add(item);
       } catch (err) {

@@ -2,8 +2,11 @@ import { Command } from "commander";
 import { registerAlerts } from "./alerts.js";
 import { registerEvents } from "./events.js";
 import { registerMonitor } from "./monitor.js";
+import { registerNet } from "./net.js";
+import { registerPool } from "./pool.js";
 import { registerRules } from "./rules.js";
 import { registerVersion } from "./version.js";
+import { registerVm } from "./vm.js";
 
 export function buildProgram(): Command {
   const program = new Command("hv")
@@ -23,6 +26,9 @@ Examples:
   registerMonitor(program);
   registerAlerts(program);
   registerRules(program);
+  registerVm(program);
+  registerNet(program);
+  registerPool(program);
   return program;
 }
 

@@ -3,7 +3,12 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
 import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
+import { createSelfActions } from "../agent/self-actions.js";
+import { LibvirtCollector } from "../collectors/libvirt/collector.js";
+import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
+import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
 import type { HvEvent } from "../events/event.js";
 import { createSinks } from "../outputs/config.js";
@@ -25,6 +30,9 @@ interface MonitorOptions {
   stateDir?: string;
   rules?: string[];
   config?: string;
+  inventory?: string;
+  libvirt: boolean;
+  libvirtUri?: string;
   events?: boolean;
   json?: boolean;
   tui: boolean;
@@ -46,6 +54,9 @@ export function registerMonitor(program: Command): void {
     .option("--rules <paths...>", "Sigma rule files or directories (default: hv's shipped rules)")
     .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir")
     .option("--state-dir <dir>", "where the SQLite store lives")
+    .option("--inventory <file>", "VMs as JSON ([{name, uuid, interfaces: [{tap, mac, ip}]}]) instead of asking libvirt")
+    .option("--libvirt-uri <uri>", "libvirt connection for VM events and the inventory", "qemu:///system")
+    .option("--no-libvirt", "do not watch libvirt (VM attribution then needs --inventory)")
     .option("--events", "also print every stored event")
     .option("--json", "JSON lines on stdout: alerts (and events with --events)")
     .option("--no-tui", "plain alert lines on stdout even on a terminal")
@@ -83,14 +94,27 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     if (from) source.from = from;
   }
   const collector = new AuditCollector(source);
-  const out = new LineWriter();
   const state = new MonitorState();
+  const watchLibvirt = !replay && opts.libvirt && !opts.inventory && onPath("virsh");
+  const libvirt = watchLibvirt ? new LibvirtCollector({ uri: opts.libvirtUri, onReport: (t) => report(`libvirt: ${t}`) }) : undefined;
+  const inventory = opts.inventory ? loadInventoryFile(opts.inventory) : (libvirt?.inventory ?? new InventoryIndex());
+  for (const vm of inventory.all()) state.addVm(vm.name);
+  const attribute = createAttribution(inventory, { processes: collector.decoder.processes, live: !replay });
+  const self = createSelfActions(db, { processes: collector.decoder.processes });
+  const collectors: Collector[] = libvirt ? [collector, libvirt] : [collector];
+  const out = new LineWriter();
   // ink draws nothing until exit when CI is set, so CI gets the plain lines.
   const tui = !replay && opts.tui && process.stdout.isTTY === true && !opts.events && !opts.json && !process.env.CI;
   const abort = new AbortController();
   const stop = (): void => abort.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // `on`, not `once`: execa's child cleanup re-raises a signal nobody else listens to, which would
+  // end hv before it stores what is pending. A second signal means "now".
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (abort.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143);
+    stop();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const report = (text: string): void => {
     if (tui) state.note(text);
     else process.stderr.write(`hv monitor: ${text}\n`);
@@ -108,6 +132,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     },
     onError: (err, where) => report(`detector ${where}: ${err instanceof Error ? err.message : String(err)}`),
   });
+  if (!replay && opts.libvirt && !opts.inventory && !libvirt) report("virsh is not installed: no VM events, and VMs are named only with --inventory");
   const rs = detection.summary;
   report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid — see \`hv rules check\``);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
@@ -122,7 +147,14 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     }
     detection.stage.onEvents(events);
   };
-  const pipeline = startPipeline({ db, collectors: [collector], onEvents, onError: (err, where) => report(`${where}: ${err instanceof Error ? err.message : String(err)}`) }, abort.signal);
+  const enrich = (e: HvEvent): void => {
+    attribute(e);
+    self.markSelfCaused(e);
+  };
+  const pipeline = startPipeline(
+    { db, collectors, enrich, onEvents, onError: (err, where) => report(`${where}: ${err instanceof Error ? err.message : String(err)}`) },
+    abort.signal,
+  );
 
   const timers: NodeJS.Timeout[] = [];
   if (!replay) {
@@ -135,7 +167,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           const d = collector.stats;
           const source = { name: collector.name, events: s.stored, eventsPerSec: Math.round(((s.stored - last) * 1000) / everyMs), drops: s.drops[collector.name] ?? 0, malformed: d.malformed, lostSerials: d.lostSerials };
           last = s.stored;
-          state.setSources([source], s.stored);
+          const l = libvirt?.stats;
+          const libvirtSource = libvirt && l ? [{ name: libvirt.name, events: l.events, eventsPerSec: 0, drops: s.drops[libvirt.name] ?? 0, malformed: l.unknown, lostSerials: 0 }] : [];
+          state.setSources([source, ...libvirtSource], s.stored);
           if (!tui) {
             process.stderr.write(
               opts.json
@@ -165,6 +199,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const snap = state.snapshot();
   process.stderr.write(formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
   process.stderr.write(`stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
+  if (libvirt) {
+    const l = libvirt.stats;
+    process.stderr.write(`${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
+  }
   const a = detection.alerter.counts;
   process.stderr.write(
     `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
@@ -172,6 +210,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
   db.close();
   return 0;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) => dir !== "" && existsSync(join(dir, command)));
 }
 
 /** hv's shipped rules; a package without them still monitors (and says so) rather than failing. */

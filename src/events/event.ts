@@ -104,6 +104,28 @@ export interface AuditFields {
   records: AuditRecord[];
 }
 
+/** What the libvirt collector saw (module "libvirt"). */
+export interface LibvirtFields {
+  /** virsh's event name, e.g. lifecycle, graphics, io-error. */
+  event: string;
+  uri?: string;
+  /** Lifecycle: the event type and its detail as virsh names them ("Started", "Booted"). */
+  lifecycle?: { type: string; detail: string };
+  /** Device alias (device-added/removed, tray-change, disk-change, io-error, block-job). */
+  device?: string;
+  /** "key: value" lines (tunable, job-completed, memory-failure, …) and single values (rtc-change offset, balloon KiB, watchdog action). */
+  params?: Record<string, string>;
+  /** Monitoring gap (the virsh event stream was down), on "disconnected"/"reconnected" events. */
+  gap?: { since: string; until?: string; ms?: number; reason?: string };
+  raw: string;
+}
+
+/** The network interfaces a flow was seen on (ECS observer.*): a VM's tap device names the VM. */
+export interface ObserverFields {
+  ingress?: { interface?: { name?: string } };
+  egress?: { interface?: { name?: string } };
+}
+
 export interface HvEvent {
   "@timestamp": string;
   event: EventMeta;
@@ -117,4 +139,6 @@ export interface HvEvent {
   vm?: VmFields;
   tags?: string[];
   audit?: AuditFields;
+  libvirt?: LibvirtFields;
+  observer?: ObserverFields;
 }

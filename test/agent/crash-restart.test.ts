@@ -33,7 +33,7 @@ interface Agent {
 }
 
 function startAgent(log: string, state: string): Agent {
-  const child = spawn(process.execPath, [HV, "monitor", "--audit-log", log, "--state-dir", state, "--events", "--json", "--status-every", "0"], {
+  const child = spawn(process.execPath, [HV, "monitor", "--audit-log", log, "--state-dir", state, "--events", "--json", "--status-every", "0", "--no-libvirt"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stdout: string[] = [];

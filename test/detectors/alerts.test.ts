@@ -71,6 +71,15 @@ describe("entityOf and mitreOf", () => {
 });
 
 describe("detection stage", () => {
+  it("never alerts on events hv caused itself", () => {
+    const seen: string[] = [];
+    const always: Detector = { name: "always", onEvent: (e) => [detection(e)] };
+    const stage = createDetectionStage({ detectors: [always], alerter: new Alerter(), onAlert: (u) => seen.push(u.alert.event_ids.join()) });
+    stage.onEvents([at(1, 0, { tags: ["hv:self-action"] }), at(2, 1)]);
+    expect(seen).toEqual(["evt-2"]);
+    expect(stage.stats()).toMatchObject({ events: 2, selfCaused: 1, detections: 1 });
+  });
+
   it("runs every detector on every event, raises alerts, and survives a detector that throws", () => {
     const seen: string[] = [];
     const good: Detector = { name: "good", onEvent: (e) => (e.event.id === "evt-2" ? [detection(e)] : []) };
@@ -84,7 +93,7 @@ describe("detection stage", () => {
     });
     stage.onEvents([at(1, 0), at(2, 1), at(3, 2)]);
     expect(seen).toEqual([`${RULE.id}:1`]);
-    expect(stage.stats()).toEqual({ events: 3, detections: 1, errors: { broken: 3 } });
+    expect(stage.stats()).toEqual({ events: 3, selfCaused: 0, detections: 1, errors: { broken: 3 } });
     expect(errors).toEqual(["broken", "broken", "broken"]);
   });
 });

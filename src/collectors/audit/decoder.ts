@@ -31,7 +31,8 @@ const MAX_PROBLEMS_KEPT = 20;
 
 export class AuditDecoder {
   private readonly coalescer: Coalescer;
-  private readonly processes: ProcessTable;
+  /** Shared with VM attribution, which follows qemu's children through it. */
+  readonly processes: ProcessTable;
   private readonly counts = { lines: 0, blank: 0, malformed: 0, warnings: 0 };
   private readonly problems: LineProblem[] = [];
 

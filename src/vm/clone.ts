@@ -1,0 +1,79 @@
+import { access, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { execa } from "execa";
+import type { LibvirtBackend } from "./backend.js";
+import { renameForCopy, toXml } from "./domain-edit.js";
+import { LibvirtError } from "./errors.js";
+import { checkName } from "./names.js";
+import { isLocalUri } from "./storage.js";
+import { child, elements, ensureChild, removeChildren, parseLibvirtXml } from "./xml.js";
+
+// `hv vm clone`: what virt-clone does, without needing virt-clone. Every writable disk is copied
+// (and flattened: the copy has no backing chain) with qemu-img next to the original; the
+// definition gets the new name, a fresh uuid and fresh MACs. If defining fails the copies are
+// removed again.
+
+export interface CloneResult {
+  name: string;
+  disks: { target: string; from: string; to: string }[];
+}
+
+export async function cloneDomain(backend: LibvirtBackend, source: string, newName: string): Promise<CloneResult> {
+  checkName(source);
+  checkName(newName, "new name");
+  if (!isLocalUri(backend.uri)) throw new LibvirtError("operation-invalid", `clone copies disk images with qemu-img on this host, so it needs a local URI (not ${backend.uri})`);
+  const state = await backend.domainState(source);
+  if (state !== "shut off" && state !== "paused") throw new LibvirtError("operation-invalid", `${source} is ${state}; stop or pause it before cloning so its disks are consistent`);
+  if (await exists(backend, newName)) throw new LibvirtError("already-exists", `a domain named ${newName} already exists`);
+
+  const domain = parseLibvirtXml(await backend.dumpXml(source, { inactive: true }), "domain");
+  const devices = child(domain, "devices");
+  const plan: CloneResult["disks"] = [];
+  for (const disk of devices ? elements(devices, "disk") : []) {
+    if ((disk.attrs.device ?? "disk") !== "disk" || child(disk, "readonly") || child(disk, "shareable")) continue;
+    const src = child(disk, "source");
+    const target = child(disk, "target")?.attrs.dev ?? `disk${plan.length}`;
+    if (disk.attrs.type !== "file" || !src?.attrs.file) {
+      throw new LibvirtError("operation-invalid", `disk ${target} of ${source} is not a plain file (type ${disk.attrs.type ?? "?"}); clone only copies file disks`);
+    }
+    const to = join(dirname(src.attrs.file), `${newName}-${target}.qcow2`);
+    if (await fileExists(to)) throw new LibvirtError("already-exists", `${to} already exists`);
+    plan.push({ target, from: src.attrs.file, to });
+    src.attrs = { ...src.attrs, file: to };
+    ensureChild(disk, "driver").attrs = { ...(child(disk, "driver")?.attrs ?? {}), name: "qemu", type: "qcow2" };
+    removeChildren(disk, (e) => e.name === "backingStore");
+  }
+  renameForCopy(domain, newName);
+
+  const made: string[] = [];
+  try {
+    for (const d of plan) {
+      // -U: the source may be open by a paused qemu.
+      const r = await execa("qemu-img", ["convert", "-U", "-O", "qcow2", d.from, d.to], { reject: false, timeout: 60 * 60_000 });
+      if (r.exitCode !== 0) throw new LibvirtError("other", `qemu-img convert ${d.from} failed: ${String(r.stderr).trim() || r.message}`);
+      made.push(d.to);
+    }
+    await backend.define(toXml(domain));
+  } catch (err) {
+    for (const f of made) await unlink(f).catch(() => undefined);
+    throw err;
+  }
+  return { name: newName, disks: plan };
+}
+
+async function exists(backend: LibvirtBackend, name: string): Promise<boolean> {
+  try {
+    await backend.domainState(name);
+    return true;
+  } catch (err) {
+    if (err instanceof LibvirtError && err.code === "not-found") return false;
+    throw err;
+  }
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

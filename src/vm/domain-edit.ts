@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { LibvirtError } from "./errors.js";
+import { buildXml, child, el, elements, ensureChild, parseLibvirtXml, removeChildren, setText, text, type XmlElement } from "./xml.js";
+
+// Changes to an existing definition are made on its parsed XML tree, not on the model, so that
+// elements hv does not model (cputune, numa, qemu:commandline, …) survive `set`, `clone` and
+// friends unchanged.
+
+export function setVcpus(domain: XmlElement, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > 4096) throw new LibvirtError("invalid-argument", `vcpus must be an integer from 1 to 4096, got ${count}`);
+  const vcpu = ensureChild(domain, "vcpu");
+  // `current` would cap the running count below the new maximum.
+  delete vcpu.attrs.current;
+  setText(vcpu, count);
+}
+
+export function setMemory(domain: XmlElement, bytes: number): void {
+  const kib = Math.floor(bytes / 1024);
+  if (kib < 1024) throw new LibvirtError("invalid-argument", `memory must be at least 1 MiB`);
+  for (const tag of ["memory", "currentMemory"]) {
+    const e = tag === "memory" ? ensureChild(domain, tag) : child(domain, tag);
+    if (!e) continue;
+    e.attrs = { ...e.attrs, unit: "KiB" };
+    setText(e, kib);
+  }
+}
+
+/** A random MAC in QEMU's locally administered 52:54:00 range. */
+export function randomMac(): string {
+  return ["52", "54", "00", ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, "0"))].join(":");
+}
+
+/** Gives every <interface> a fresh MAC and drops host-side names libvirt assigned (vnetN). */
+export function renewInterfaces(domain: XmlElement): void {
+  const devices = child(domain, "devices");
+  if (!devices) return;
+  for (const nic of elements(devices, "interface")) {
+    ensureChild(nic, "mac").attrs = { address: randomMac() };
+    removeChildren(nic, (e) => e.name === "target" && /^(vnet|macvtap|tap)\d+$/.test(e.attrs.dev ?? ""));
+  }
+}
+
+/**
+ * Renames a definition for a copy: new name, no uuid (libvirt makes one), new MACs, and its own
+ * console logs (two guests appending to one log file would mix their evidence).
+ */
+export function renameForCopy(domain: XmlElement, newName: string): void {
+  const oldName = text(child(domain, "name")) ?? "";
+  renameConsoleLogs(domain, oldName, newName);
+  setText(ensureChild(domain, "name"), newName);
+  removeChildren(domain, (e) => e.name === "uuid");
+  renewInterfaces(domain);
+  // Per-VM firmware variables are made fresh from their template.
+  const nvram = child(child(domain, "os"), "nvram");
+  if (nvram) nvram.children = [];
+}
+
+/** `<log file=…>` of serial/console/channel devices: the old name in the file name becomes the new one, else a suffix. */
+function renameConsoleLogs(domain: XmlElement, oldName: string, newName: string): void {
+  for (const device of elements(child(domain, "devices") ?? el("devices"))) {
+    const log = child(device, "log");
+    const file = log?.attrs.file;
+    if (!log || !file) continue;
+    const slash = file.lastIndexOf("/");
+    const dir = file.slice(0, slash + 1);
+    const base = file.slice(slash + 1);
+    log.attrs.file = oldName && base.includes(oldName) ? dir + base.split(oldName).join(newName) : `${dir}${newName}-${base}`;
+  }
+}
+
+export interface ValidationResult {
+  ok: boolean;
+  /** Which check ran: libvirt's schema (virt-xml-validate) or only a parse. */
+  validator: "virt-xml-validate" | "parse";
+  errors: string[];
+}
+
+/**
+ * Checks a definition before it is defined: always a parse (well-formed, right root, no DTD),
+ * then libvirt's RelaxNG schema through virt-xml-validate when that is installed.
+ */
+export async function validateXml(xml: string, kind: "domain" | "network" | "pool" | "vol" = "domain"): Promise<ValidationResult> {
+  try {
+    parseLibvirtXml(xml, kind === "vol" ? "volume" : kind);
+  } catch (err) {
+    return { ok: false, validator: "parse", errors: [(err as Error).message] };
+  }
+  const dir = await mkdtemp(join(tmpdir(), "hv-validate-"));
+  try {
+    const file = join(dir, "def.xml");
+    await writeFile(file, xml, { mode: 0o600 });
+    const r = await execa("virt-xml-validate", [file, kind], { reject: false, timeout: 30_000 });
+    if ((r as { code?: string }).code === "ENOENT" || r.exitCode === undefined) return { ok: true, validator: "parse", errors: [] };
+    if (r.exitCode === 0) return { ok: true, validator: "virt-xml-validate", errors: [] };
+    const errors = `${String(r.stderr)}\n${String(r.stdout)}`.split("\n").map((l) => l.replace(file, "").trim()).filter((l) => l && !/fails to validate$/.test(l));
+    return { ok: false, validator: "virt-xml-validate", errors: errors.length ? errors : ["does not validate against libvirt's schema"] };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function toXml(domain: XmlElement): string {
+  return buildXml(domain);
+}
+

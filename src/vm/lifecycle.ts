@@ -1,0 +1,71 @@
+import type { DomainState, LibvirtBackend } from "./backend.js";
+import { LibvirtError } from "./errors.js";
+import { removeDomainStorage, storageOf, type StorageRemoval } from "./storage.js";
+
+// Operations made of several libvirt calls: a graceful stop that may end in a destroy, and a
+// delete that stops, undefines and then removes storage — in that order, so a failure leaves
+// the domain defined rather than defined without its disks.
+
+export type StopResult = "already-off" | "shutdown" | "destroyed";
+
+export async function stopDomain(
+  backend: LibvirtBackend,
+  name: string,
+  opts: { timeoutSeconds?: number; force?: boolean; pollMs?: number } = {},
+): Promise<StopResult> {
+  if ((await backend.domainState(name)) === "shut off") return "already-off";
+  const timeoutMs = (opts.timeoutSeconds ?? 60) * 1000;
+  const state = await backend.domainState(name);
+  // A paused guest cannot act on the ACPI button; only destroy stops it.
+  if (state !== "paused") {
+    try {
+      await backend.shutdown(name);
+    } catch (err) {
+      if (!(err instanceof LibvirtError) || err.code !== "operation-invalid") throw err;
+    }
+    if (await waitForState(backend, name, "shut off", timeoutMs, opts.pollMs ?? 250)) return "shutdown";
+  }
+  if (!opts.force) {
+    throw new LibvirtError("timeout", `${name} is still ${await backend.domainState(name)} after ${opts.timeoutSeconds ?? 60} s (guests without ACPI support ignore shutdown); use --force to power it off`);
+  }
+  await destroyIfRunning(backend, name);
+  return "destroyed";
+}
+
+/** Polls until the domain reaches `want`; false on timeout. */
+export async function waitForState(backend: LibvirtBackend, name: string, want: DomainState, timeoutMs: number, pollMs = 250): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await backend.domainState(name)) === want) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+async function destroyIfRunning(backend: LibvirtBackend, name: string): Promise<void> {
+  try {
+    await backend.destroy(name);
+  } catch (err) {
+    // It may have stopped on its own between the check and the call.
+    if (!(err instanceof LibvirtError) || err.code !== "operation-invalid" || (await backend.domainState(name)) !== "shut off") throw err;
+  }
+}
+
+export interface DeleteResult {
+  name: string;
+  destroyed: boolean;
+  storage: StorageRemoval[];
+}
+
+export async function deleteDomain(backend: LibvirtBackend, name: string, opts: { removeStorage?: boolean } = {}): Promise<DeleteResult> {
+  const state = await backend.domainState(name);
+  // Storage is read before anything changes, from the definition that will be gone afterwards.
+  const storage = opts.removeStorage ? storageOf(await backend.dumpXml(name, { inactive: true }), name) : [];
+  let destroyed = false;
+  if (state !== "shut off") {
+    await destroyIfRunning(backend, name);
+    destroyed = true;
+  }
+  await backend.undefine(name);
+  return { name, destroyed, storage: opts.removeStorage ? await removeDomainStorage(backend, storage) : [] };
+}

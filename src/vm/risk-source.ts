@@ -1,0 +1,62 @@
+// Where `hv vm audit` gets domain XML: files, or libvirt through virsh (DESIGN.md: virsh through
+// execa, never a shell). Sizes are capped before anything is read into memory.
+import { open } from "node:fs/promises";
+import { execa } from "execa";
+import { MAX_XML_BYTES } from "./xml.js";
+import { DomainXmlError } from "./risk-xml.js";
+
+export interface XmlInput {
+  /** A file path or libvirt:NAME, shown in reports. */
+  source: string;
+  xml: string;
+}
+
+export async function readXmlFile(path: string, maxBytes = MAX_XML_BYTES): Promise<XmlInput> {
+  const fh = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${path}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+  });
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) throw new DomainXmlError(`${path}: XML document is too large: ${size} bytes, the limit is ${maxBytes}`);
+    return { source: path, xml: await fh.readFile("utf8") };
+  } finally {
+    await fh.close();
+  }
+}
+
+export class VirshError extends Error {
+  override name = "VirshError";
+}
+
+async function virsh(uri: string, args: string[], maxBytes: number): Promise<string> {
+  try {
+    const r = await execa("virsh", ["-q", "-c", uri, ...args], { maxBuffer: maxBytes, timeout: 30_000, stripFinalNewline: false });
+    return r.stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; shortMessage?: string; code?: string; isMaxBuffer?: boolean };
+    if (e.code === "ENOENT") throw new VirshError("virsh is not installed (package libvirt-clients)");
+    if (e.isMaxBuffer) throw new VirshError(`virsh ${args[0]}: output is larger than ${maxBytes} bytes`);
+    const msg = (e.stderr ?? "").replace(/^error:\s*/gm, "").trim().split("\n").join("; ");
+    throw new VirshError(`virsh ${args[0]} failed: ${msg || e.shortMessage || String(err)}`);
+  }
+}
+
+export async function listDomainNames(uri: string): Promise<string[]> {
+  const out = await virsh(uri, ["list", "--all", "--name"], MAX_XML_BYTES);
+  return out.split("\n").map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * The live XML of each domain (the running configuration, with the security labels libvirt
+ * really applied). --security-info is needed to see whether graphics have a password; the
+ * password itself never leaves this function's caller's findings.
+ */
+export async function readDomainXml(uri: string, names?: readonly string[]): Promise<XmlInput[]> {
+  const list = names && names.length > 0 ? names : await listDomainNames(uri);
+  const out: XmlInput[] = [];
+  for (const name of list) {
+    // --domain keeps a name such as "--help" or "-x" from being read as an option.
+    out.push({ source: `libvirt:${name}`, xml: await virsh(uri, ["dumpxml", "--security-info", "--domain", name], MAX_XML_BYTES) });
+  }
+  return out;
+}
