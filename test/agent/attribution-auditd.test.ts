@@ -18,7 +18,7 @@ import { InventoryIndex, LibvirtInventory } from "../../src/collectors/libvirt/i
 import type { HvEvent } from "../../src/events/event.js";
 import { auditctl, startAuditd, whyNoAuditd, type RunningAuditd } from "../helpers/auditd.js";
 import { makeEvent } from "../helpers/events.js";
-import { URI, ensureLibvirtd, libvirtSkipReason, removeDomain } from "../helpers/libvirt.js";
+import { ensureLibvirtd, libvirtSkipReason, removeDomain, URI, virsh, waitFor } from "../helpers/libvirt.js";
 
 const inCI = process.env.CI === "true";
 const noAuditd = await whyNoAuditd();
@@ -28,15 +28,6 @@ if (noAuditd) {
 }
 const unavailable = noAuditd ?? libvirtSkipReason(); // loud skip; throws under CI=true
 
-const virsh = (...args: string[]) => execa("virsh", ["-q", "-c", URI, ...args]);
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** One auditd per host, and other tests use it too: wait up to two minutes for our turn. */
 async function startAuditdWhenFree(): Promise<RunningAuditd> {
@@ -97,19 +88,19 @@ describe("VM attribution on a real qemu's audit events", () => {
     })();
     const expiry = setInterval(() => take(decoder.expire(Date.now())), 200);
     try {
-      await until(() => statuses.some((s) => s.state === "connected"), 5000, "the audit socket");
+      await waitFor(() => statuses.some((s) => s.state === "connected"), 5000, "the audit socket");
       const qemuBin = await realpath("/usr/bin/qemu-system-x86_64");
       await auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${qemuBin}`, "-k", "hvqemu");
       await auditctl("-w", disk, "-p", "r", "-k", "hvdisk");
 
       await virsh("define", join(dir, "dom.xml"));
-      const uuid = (await virsh("domuuid", dom)).stdout.trim();
+      const uuid = (await virsh("domuuid", dom)).trim();
       await virsh("start", dom);
       const pid = Number((await readFile(`/run/libvirt/qemu/${dom}.pid`, "utf8")).trim());
       const vm = { name: dom, uuid };
 
       const keyed = (key: string): HvEvent[] => events.filter((e) => e.audit?.key?.includes(key) && e.process?.pid === pid);
-      await until(() => keyed("hvqemu").length > 0 && keyed("hvdisk").length > 0, 20_000, `qemu's execve and disk-open events (pid ${pid})`);
+      await waitFor(() => keyed("hvqemu").length > 0 && keyed("hvdisk").length > 0, 20_000, `qemu's execve and disk-open events (pid ${pid})`);
       const exec = keyed("hvqemu")[0]!;
       expect(exec.event.action).toBe("execve");
       expect(exec.process?.args).toContain(`guest=${dom},debug-threads=on`);

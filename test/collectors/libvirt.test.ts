@@ -11,19 +11,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { LibvirtCollector } from "../../src/collectors/libvirt/collector.js";
 import type { LibvirtEvent } from "../../src/collectors/libvirt/events.js";
-import { URI, createIsolatedNetwork, ensureLibvirtd, libvirtSkipReason, removeDomain, removeNetwork } from "../helpers/libvirt.js";
+import { createIsolatedNetwork, ensureLibvirtd, libvirtSkipReason, removeDomain, removeNetwork, URI, virsh, waitFor } from "../helpers/libvirt.js";
 
 const unavailable = libvirtSkipReason(); // loud skip; throws under CI=true
 
-const virsh = (...args: string[]) => execa("virsh", ["-q", "-c", URI, ...args]);
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("libvirt collector against the real libvirtd", () => {
   it.skipIf(unavailable !== undefined)("sees a domain's lifecycle in order, keeps the inventory, and reconnects after libvirtd restarts", { timeout: 120_000 }, async () => {
@@ -39,7 +30,7 @@ describe("libvirt collector against the real libvirtd", () => {
     const running = collector.run((item) => void events.push(item.event as LibvirtEvent), abort.signal);
     const xmlDir = await execa("mktemp", ["-d"]).then((r) => r.stdout);
     try {
-      await until(() => collector.stats.connected, 10_000, "the collector to connect");
+      await waitFor(() => collector.stats.connected, 10_000, "the collector to connect");
       // An isolated network (no <forward>, 10.x): nothing leaves the host.
       await createIsolatedNetwork(net);
       await execa("sh", ["-c", `cat > ${xmlDir}/dom.xml`], {
@@ -50,11 +41,11 @@ describe("libvirt collector against the real libvirtd", () => {
           </devices></domain>`,
       });
       await virsh("define", `${xmlDir}/dom.xml`);
-      const uuid = (await virsh("domuuid", dom)).stdout.trim();
+      const uuid = (await virsh("domuuid", dom)).trim();
       await virsh("start", dom);
 
       // The inventory follows the lifecycle event: qemu pid, tap device, MAC.
-      await until(() => collector.inventory.byName(dom)?.qemuPid !== undefined, 10_000, "the inventory to have the qemu pid");
+      await waitFor(() => collector.inventory.byName(dom)?.qemuPid !== undefined, 10_000, "the inventory to have the qemu pid");
       const rec = collector.inventory.byName(dom)!;
       const pid = Number(readFileSync(`/run/libvirt/qemu/${dom}.pid`, "utf8").trim());
       expect(rec.qemuPid).toBe(pid);
@@ -73,21 +64,21 @@ describe("libvirt collector against the real libvirtd", () => {
 
       await virsh("suspend", dom);
       await virsh("resume", dom);
-      await until(() => events.filter((e) => e.vm?.name === dom && e.event.action === "resumed").length >= 2, 10_000, "resumed");
+      await waitFor(() => events.filter((e) => e.vm?.name === dom && e.event.action === "resumed").length >= 2, 10_000, "resumed");
 
       // libvirtd goes away and comes back: virsh event exits, the collector reconnects.
       await execa("pkill", ["-x", "libvirtd"]);
-      await until(() => collector.stats.disconnects >= 1, 10_000, "the collector to notice");
+      await waitFor(() => collector.stats.disconnects >= 1, 10_000, "the collector to notice");
       // -d forks: with pipes, the daemon would hold them open and execa would wait for ever.
       await execa("libvirtd", ["-d"], { reject: false, stdio: "ignore" });
-      await until(() => events.some((e) => e.event.action === "reconnected"), 30_000, "the collector to reconnect");
+      await waitFor(() => events.some((e) => e.event.action === "reconnected"), 30_000, "the collector to reconnect");
 
       await virsh("suspend", dom);
       await virsh("resume", dom);
       await virsh("destroy", dom);
       await virsh("undefine", dom);
-      await until(() => events.some((e) => e.vm?.name === dom && e.event.action === "undefined"), 10_000, "undefined");
-      await until(() => collector.inventory.byName(dom) === undefined, 5000, "the inventory to drop the domain");
+      await waitFor(() => events.some((e) => e.vm?.name === dom && e.event.action === "undefined"), 10_000, "undefined");
+      await waitFor(() => collector.inventory.byName(dom) === undefined, 5000, "the inventory to drop the domain");
 
       const seen = events.filter((e) => e.vm?.name === dom || e.libvirt.event === "connection").map((e) => e.event.action);
       const expected = ["defined", "started", "suspended", "resumed", "disconnected", "reconnected", "suspended", "resumed", "stopped", "undefined"];
