@@ -41,10 +41,8 @@ import {
   type IsolatedNetwork,
   type RunningLibvirt,
 } from "../helpers/libvirt.js";
+import { HV_BIN, HV_BUILT as BUILT, mustSucceed, runHv, type HvResult } from "../helpers/hv-cli.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const HV_BIN = join(ROOT, "bin/hv.js");
-const BUILT = join(ROOT, "dist/src/cli/main.js");
 
 // A tag per run: several engineers (or CI jobs) may run this file on one host at the same time;
 // each run creates, and cleans up, only its own hvtest-lc-<tag>-… resources.
@@ -58,43 +56,11 @@ const PWNED = "/tmp/hvtest-pwned"; // what the metacharacter names would create 
 
 const skip = libvirtSkipReason({ guest: true });
 
-interface HvResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** The last stdout line parsed as JSON, when it is JSON. */
-  json: unknown;
-}
-
 let stateDir = "";
 
 /** One hv command in its own process. */
-async function hv(...args: string[]): Promise<HvResult> {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run npm run build (npm test does it first)`);
-  const r = await execa("node", [HV_BIN, ...args], {
-    reject: false,
-    timeout: 240_000,
-    cwd: ROOT,
-    env: { HV_STATE_DIR: stateDir, LC_ALL: "C" },
-    extendEnv: true,
-  });
-  const stdout = String(r.stdout ?? "");
-  const last = stdout.trim().split("\n").pop() ?? "";
-  let json: unknown;
-  try {
-    json = last ? JSON.parse(last) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr ?? ""), json };
-}
-
-/** hv must succeed: on failure the message shows the command, exit code and stderr. */
-async function hvOk(...args: string[]): Promise<HvResult> {
-  const r = await hv(...args);
-  if (r.code !== 0) throw new Error(`hv ${args.join(" ")} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r;
-}
+const hv = (...args: string[]): Promise<HvResult> => runHv(args, { stateDir, timeoutMs: 240_000 });
+const hvOk = async (...args: string[]): Promise<HvResult> => mustSucceed(args, await hv(...args));
 
 describe.skipIf(skip !== undefined)("hv vm: the whole life of a real VM through the CLI", () => {
   let daemons: RunningLibvirt | undefined;

@@ -46,10 +46,8 @@ import {
   waitForBoot,
   type RunningLibvirt,
 } from "../helpers/libvirt.js";
+import { HV_BUILT as BUILT, mustSucceed, runHv, type HvResult } from "../helpers/hv-cli.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const HV_BIN = join(ROOT, "bin/hv.js");
-const BUILT = join(ROOT, "dist/src/cli/main.js");
 
 const TAG = randomBytes(3).toString("hex");
 const PREFIX = `hvtest-ops-${TAG}-`;
@@ -59,13 +57,6 @@ const NET = `${PREFIX}net`;
 const POOL = `${PREFIX}pool`;
 
 const skip = libvirtSkipReason({ guest: true });
-
-interface HvResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: unknown;
-}
 
 let stateDir = "";
 let daemons: RunningLibvirt | undefined;
@@ -86,30 +77,8 @@ async function hv(args: string[], env: Record<string, string> = {}): Promise<HvR
   return r;
 }
 
-async function hvOnce(args: string[], env: Record<string, string>): Promise<HvResult> {
-  const r = await execa("node", [HV_BIN, ...args], {
-    reject: false,
-    timeout: 120_000,
-    cwd: ROOT,
-    env: { HV_STATE_DIR: stateDir, LC_ALL: "C", ...env },
-    extendEnv: true,
-  });
-  const stdout = String(r.stdout ?? "");
-  const last = stdout.trim().split("\n").pop() ?? "";
-  let json: unknown;
-  try {
-    json = last ? JSON.parse(last) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr ?? ""), json };
-}
-
-async function hvOk(...args: string[]): Promise<HvResult> {
-  const r = await hv(args);
-  if (r.code !== 0) throw new Error(`hv ${args.join(" ")} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r;
-}
+const hvOnce = (args: string[], env: Record<string, string>): Promise<HvResult> => runHv(args, { stateDir, env, timeoutMs: 120_000 });
+const hvOk = async (...args: string[]): Promise<HvResult> => mustSucceed(args, await hv(args));
 
 /** `virsh dominfo` as a key → value map. */
 async function dominfo(name: string): Promise<Record<string, string>> {
