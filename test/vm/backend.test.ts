@@ -5,11 +5,11 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../helpers/vm-errors.js";
 import { cloneDomain } from "../../src/vm/clone.js";
 import { parseDomainXml } from "../../src/vm/domain-xml.js";
 import { interfaceToTree } from "../../src/vm/domain-xml.js";
 import { setMemory, setVcpus, toXml } from "../../src/vm/domain-edit.js";
-import { LibvirtError } from "../../src/vm/errors.js";
 import { deleteDomain, stopDomain, waitForState } from "../../src/vm/lifecycle.js";
 import { withSelfAction } from "../../src/vm/self-action.js";
 import { VirshBackend } from "../../src/vm/virsh.js";
@@ -26,16 +26,6 @@ const PREFIX = "hvtest-bk-";
 const NAME = `${PREFIX}vm`;
 const CLONE = `${PREFIX}clone`;
 const skip = libvirtSkipReason({ guest: true });
-
-async function failure(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(LibvirtError);
-    return err as LibvirtError;
-  }
-  throw new Error("expected a LibvirtError");
-}
 
 describe.skipIf(skip !== undefined)("LibvirtBackend against the real libvirtd", () => {
   const b = new VirshBackend({ uri: "qemu:///system" });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../helpers/vm-errors.js";
 import { codeForMessage, LibvirtError, libvirtMessageOf } from "../../src/vm/errors.js";
 import { checkName } from "../../src/vm/names.js";
 import { parseSize } from "../../src/vm/size.js";
@@ -16,16 +17,6 @@ import { resolveUri, VirshBackend } from "../../src/vm/virsh.js";
 
 const hasVirsh = (await execa("virsh", ["--version"], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!hasVirsh) console.warn("\n*** virsh is not installed: skipping test-driver tests (apt-get install libvirt-clients) ***\n");
-
-async function failure(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(LibvirtError);
-    return err as LibvirtError;
-  }
-  throw new Error("expected a LibvirtError");
-}
 
 describe("names, sizes, messages (no virsh)", () => {
   it("refuses unsafe names before any call", () => {
