@@ -1,6 +1,10 @@
 import { Command } from "commander";
 import { registerAlerts } from "./alerts.js";
 import { registerEvents } from "./events.js";
+import { registerFeeds } from "./feeds.js";
+import { registerFirewall } from "./firewall.js";
+import { registerFlows } from "./flows.js";
+import { registerModel } from "./model.js";
 import { registerMonitor } from "./monitor.js";
 import { registerNet } from "./net.js";
 import { registerPool } from "./pool.js";
@@ -29,6 +33,10 @@ Examples:
   registerVm(program);
   registerNet(program);
   registerPool(program);
+  registerFlows(program);
+  registerFeeds(program);
+  registerFirewall(program);
+  registerModel(program);
   return program;
 }
 

@@ -51,6 +51,9 @@ export class Alerter {
         last_seen: maxIso(existing.last_seen, seenAt),
         count: existing.count + 1,
         event_ids: ids.slice(-this.maxEventIds),
+        // The newest evidence explains the alert best (a higher score, the latest feed entry).
+        ...(d.threat ? { threat: d.threat } : {}),
+        ...(d.anomaly ? { anomaly: d.anomaly } : {}),
       };
       return { alert: this.keep(key, updated), isNew: false };
     }
@@ -70,6 +73,8 @@ export class Alerter {
       ...contextOf(last),
     };
     if (d.summary) alert.summary = d.summary;
+    if (d.threat) alert.threat = d.threat;
+    if (d.anomaly) alert.anomaly = d.anomaly;
     return { alert: this.keep(key, alert), isNew: true };
   }
 
@@ -133,7 +138,7 @@ function contextOf(e: HvEvent | undefined): Partial<Alert> {
     const { pid, executable, command_line } = e.process;
     ctx.process = { ...(pid !== undefined ? { pid } : {}), ...(executable ? { executable } : {}), ...(command_line ? { command_line } : {}) };
   }
-  if (e.source?.ip) ctx.source = { ip: e.source.ip };
+  if (e.source?.ip) ctx.source = { ip: e.source.ip, ...(e.source.port !== undefined ? { port: e.source.port } : {}) };
   if (e.destination?.ip) ctx.destination = { ip: e.destination.ip, ...(e.destination.port !== undefined ? { port: e.destination.port } : {}) };
   return ctx;
 }

@@ -29,6 +29,31 @@ export interface RuleRef {
   file?: string;
 }
 
+/** A threat-intelligence hit: which feed entry matched which value of the event. */
+export interface ThreatMatch {
+  feed: string;
+  /** The entry as the feed lists it: an address, a CIDR, a domain (suffix), a URL, a hash. */
+  indicator: string;
+  kind: "ip" | "cidr" | "domain" | "url" | "hash";
+  /** The event's value that matched (an address inside the CIDR, a subdomain, …). */
+  matched: string;
+  /** Which field of the event held it: destination.ip, source.ip, destination.domain, … */
+  field: string;
+  first_seen?: string;
+  last_seen?: string;
+  /** What the feed says of it: malware family, threat type, confidence, reference. */
+  description?: string;
+}
+
+/** An anomaly model's finding: the score against the calibrated threshold, and why. */
+export interface AnomalyScore {
+  model: string;
+  score: number;
+  threshold: number;
+  /** Human-readable reasons: rare n-grams, the features furthest from normal and their baseline. */
+  explanation: string[];
+}
+
 export interface Detection {
   rule: RuleRef;
   severity: Severity;
@@ -38,6 +63,8 @@ export interface Detection {
   entity?: AlertEntity;
   /** One line a person can read, e.g. what matched. */
   summary?: string;
+  threat?: ThreatMatch;
+  anomaly?: AnomalyScore;
 }
 
 export interface Alert {
@@ -55,11 +82,13 @@ export interface Alert {
   host?: { name?: string };
   user?: { id?: string; name?: string };
   process?: { pid?: number; executable?: string; command_line?: string };
-  source?: { ip?: string };
+  source?: { ip?: string; port?: number };
   destination?: { ip?: string; port?: number };
   /** Ids of the events behind the alert (the most recent ones when there are many). */
   event_ids: string[];
   summary?: string;
+  threat?: ThreatMatch;
+  anomaly?: AnomalyScore;
   status: "open" | "acked";
 }
 

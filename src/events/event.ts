@@ -64,12 +64,26 @@ export interface EndpointFields {
   port?: number;
   path?: string;
   mac?: string;
+  /** Flows: bytes and packets sent by this side (ECS source.bytes = from source to destination). */
+  bytes?: number;
+  packets?: number;
+  /** A domain name when the event names one (DNS, a URL). */
+  domain?: string;
 }
 
 export interface NetworkFields {
+  /** tcp, udp, icmp, ipv6-icmp, … (lower case IANA keyword). */
   transport?: string;
+  /** ipv4 or ipv6. */
   type?: string;
+  /** ingress, egress, internal, external, unknown (from the host's or the VM's point of view). */
   direction?: string;
+  iana_number?: number;
+  /** Flows: both directions together. */
+  bytes?: number;
+  packets?: number;
+  /** Community ID v1 (the flow hash Zeek and Suricata print), so hv flows join with their logs. */
+  community_id?: string;
 }
 
 export interface VmFields {
@@ -120,6 +134,37 @@ export interface LibvirtFields {
   raw: string;
 }
 
+/**
+ * What a flow collector saw (module "flow"). `source` is the side that opened the connection
+ * (conntrack's original direction; the exporter's record for NetFlow/IPFIX).
+ */
+export interface FlowFields {
+  collector: "conntrack" | "netflow" | "ipfix";
+  /**
+   * new: the connection was just seen (no counters yet); update: a state change or an interim
+   * record; end: the connection is over and the counters are final (conntrack DESTROY, NetFlow record).
+   */
+  phase: "new" | "update" | "end";
+  /** conntrack's id, or the exporter's flow id. */
+  id?: string;
+  /** TCP state as conntrack names it (SYN_SENT, ESTABLISHED, TIME_WAIT, CLOSE, …). */
+  state?: string;
+  /** conntrack status flags: ASSURED, UNREPLIED, … */
+  flags?: string[];
+  zone?: number;
+  mark?: number;
+  /** ISO times: when the flow started and ended, where the source says. */
+  start?: string;
+  end?: string;
+  duration_ms?: number;
+  /** The reply tuple when it differs from the mirrored original (NAT). */
+  reply?: { source: { ip: string; port?: number }; destination: { ip: string; port?: number } };
+  /** TCP flags seen over the flow (NetFlow/IPFIX). */
+  tcp_flags?: string[];
+  /** NetFlow/IPFIX: who exported it. */
+  exporter?: { address: string; port?: number; version: number; domain?: number; template?: number };
+}
+
 /** The network interfaces a flow was seen on (ECS observer.*): a VM's tap device names the VM. */
 export interface ObserverFields {
   ingress?: { interface?: { name?: string } };
@@ -140,5 +185,6 @@ export interface HvEvent {
   tags?: string[];
   audit?: AuditFields;
   libvirt?: LibvirtFields;
+  flow?: FlowFields;
   observer?: ObserverFields;
 }
