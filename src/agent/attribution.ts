@@ -11,7 +11,8 @@
 //     or machine-qemu\x2dN\x2dNAME.scope (with systemd).
 // Flow events (module "flow"): the tap device the packets crossed, else the MAC, else the IP —
 // source first, then destination. Fields read (ECS): observer.ingress.interface.name,
-// observer.egress.interface.name, source.mac/destination.mac, source.ip/destination.ip.
+// observer.egress.interface.name, source.mac/destination.mac, source.ip/destination.ip, and last
+// flow.reply.* (the VM behind a port forward).
 
 import { readFileSync } from "node:fs";
 import type { HvEvent, VmFields } from "../events/event.js";
@@ -117,6 +118,9 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
     for (const t of taps) rec ??= t ? inventory.byTap(t) : undefined;
     for (const ep of [event.source, event.destination]) rec ??= ep?.mac ? inventory.byMac(ep.mac) : undefined;
     for (const ep of [event.source, event.destination]) rec ??= ep?.ip ? inventory.byIp(ep.ip) : undefined;
+    // A connection port-forwarded (DNAT) to a VM names the VM's address only in the reply tuple.
+    const reply = event.flow?.reply;
+    for (const ep of [reply?.source, reply?.destination]) rec ??= ep?.ip ? inventory.byIp(ep.ip) : undefined;
     if (rec) event.vm = { name: rec.name, uuid: rec.uuid };
   };
 

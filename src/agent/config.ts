@@ -70,6 +70,22 @@ const agentConfigSchema = z
     /** Same rule about the same entity within this window is one alert (e.g. 10m). */
     dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
     stateDir: z.string().optional(),
+    /** Flow sources: conntrack (default on when hv is root and conntrack is installed), NetFlow/IPFIX (off unless set). */
+    flows: z
+      .object({
+        conntrack: z.boolean().optional(),
+        netflow: z.object({ port: z.number().int().min(0).max(65535).optional(), address: z.string().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Thresholds of the flow detectors (docs/flow-detectors.md); validated by src/detectors/flows/config.ts. */
+    flowDetectors: z.unknown().optional(),
+    /** Networks no feed may list (on top of loopback, link-local and the host's own addresses). */
+    feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
+    /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
+    firewall: z.object({ enabled: z.boolean().optional() }).strict().optional(),
+    /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
+    anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
   })
   .strict();
 

@@ -1,7 +1,10 @@
 // Builds the detection side of the agent from its configuration: the Sigma detector over the
-// configured rules, the alerter over the store.
+// configured rules, the flow detectors, whatever else the caller brings (threat intel, anomaly
+// models), and the alerter over the store.
 
 import type Database from "better-sqlite3";
+import type { Detector } from "../events/alert.js";
+import { createFlowDetectors } from "../detectors/flows/index.js";
 import { parseAge } from "../cli/alerts.js";
 import { Alerter, type AlertUpdate } from "../detectors/alerts.js";
 import { createSigmaDetector } from "../detectors/sigma/detector.js";
@@ -20,12 +23,17 @@ export function setUpDetection(opts: {
   exceptions?: unknown[];
   db?: Database.Database;
   dedupWindow?: string;
+  /** The `flowDetectors:` config section (defaults when absent). */
+  flowDetectors?: unknown;
+  /** Further detectors: threat intel, anomaly models. */
+  detectors?: Detector[];
   onAlert: (update: AlertUpdate) => void;
   onError?: (err: unknown, detector: string) => void;
 }): DetectionSetup {
   const rules = loadRules(opts.rulePaths);
   const sigma = createSigmaDetector({ rules, exceptions: opts.exceptions ?? [] });
   const alerter = new Alerter({ db: opts.db, windowMs: opts.dedupWindow ? parseAge(opts.dedupWindow) : undefined });
-  const stage = createDetectionStage({ detectors: [sigma], alerter, onAlert: opts.onAlert, onError: opts.onError });
+  const detectors = [sigma, ...createFlowDetectors(opts.flowDetectors), ...(opts.detectors ?? [])];
+  const stage = createDetectionStage({ detectors, alerter, onAlert: opts.onAlert, onError: opts.onError });
   return { stage, alerter, rules, summary: summarize(rules.report) };
 }

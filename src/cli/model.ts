@@ -1,6 +1,319 @@
-import type { Command } from "commander";
+// `hv model`: train, inspect, score and evaluate the one-class anomaly models (docs/anomaly.md).
 
-// Placeholder: replaced by the real `hv model` command group.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Command } from "commander";
+import { defaultStateDir } from "../agent/config.js";
+import { decodeAuditLines } from "../collectors/audit/decoder.js";
+import { detectionAtFpr, rateAbove, rocAuc } from "../detectors/anomaly/calibrate.js";
+import { describeGraph, readMetadata } from "../detectors/anomaly/onnx-build.js";
+import { explainTrace, loadSyscallModel, scoreTraces } from "../detectors/anomaly/syscall-model.js";
+import { trainSyscallModel, type TrainedSyscallModel } from "../detectors/anomaly/train-syscalls.js";
+import { loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
+import { scoreFlowLog, trainFlowModelFromFile } from "../detectors/anomaly/train-flows.js";
+import { listEvents } from "../store/events.js";
+import { openStore } from "../store/open.js";
+import { LineWriter } from "./output.js";
+import { progress, type Progress } from "./progress.js";
+
+interface TrainOpts {
+  kind: string;
+  traces?: string;
+  audit?: string;
+  flows?: string;
+  inventory?: string;
+  out: string;
+  seed: string;
+  calibrate?: string;
+  fpr: string;
+  epochs?: string;
+  context?: string;
+  hidden?: string;
+  minLength: string;
+  json?: boolean;
+}
+
 export function registerModel(program: Command): void {
-  program.command("model").description("(in progress)");
+  const model = program.command("model").description("one-class anomaly models: train, score, evaluate, inspect");
+  model.addHelpText(
+    "after",
+    `
+Examples:
+  hv model train --kind syscalls --traces adfa/Training_Data_Master --calibrate adfa/Validation_Data_Master --out syscalls.onnx
+  hv model train --kind syscalls --audit /var/log/audit/audit.log --out host.onnx
+  hv model train --kind flows --flows conntrack.log --inventory vms.json --out flows.onnx
+  hv model score --model models/syscalls-adfa.onnx --traces DIR
+  hv model eval --model models/syscalls-adfa.onnx --normal NORMAL_DIR --attack ATTACK_DIR --json
+  hv model info models/syscalls-adfa.onnx
+  hv model baseline --since 7d`,
+  );
+
+  model
+    .command("train")
+    .description("train a model on normal data only and calibrate its threshold")
+    .requiredOption("--kind <kind>", "syscalls or flows")
+    .option("--traces <dir>", "syscalls: a folder of trace files (syscall numbers separated by whitespace)")
+    .option("--audit <file>", "syscalls: an audit log; one trace per process")
+    .option("--flows <file>", "flows: a conntrack event log (conntrack -E -o timestamp,extended,id)")
+    .option("--inventory <file>", "flows: VM inventory JSON for attributing flows to VMs")
+    .requiredOption("--out <file>", "where to write the .onnx model")
+    .option("--seed <n>", "random seed (same seed and data → the same bytes)", "1")
+    .option("--calibrate <dir>", "syscalls: normal traces kept out of training to set the threshold (half) and measure FPR (other half)")
+    .option("--fpr <rate>", "target false-positive rate of the threshold", "0.01")
+    .option("--epochs <n>", "training epochs (default: the model's own)")
+    .option("--context <n>", "syscalls: calls before each predicted call (default 10)")
+    .option("--hidden <n>", "syscalls: width of the first hidden layer; the second is half (default 128)")
+    .option("--min-length <n>", "syscalls from audit: ignore processes with fewer calls", "20")
+    .option("--json", "print the training report as JSON")
+    .addHelpText("after", `
+Examples:
+  hv model train --kind syscalls --traces train/ --calibrate validation/ --out syscalls.onnx --seed 7
+  hv model train --kind syscalls --audit audit.log --out host.onnx --fpr 0.005 --json`)
+    .action(async (opts: TrainOpts) => {
+      const fpr = Number(opts.fpr);
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer: ${opts.seed}`);
+      if (!(fpr > 0 && fpr < 1)) throw new Error(`--fpr must be between 0 and 1: ${opts.fpr}`);
+      const epochs = opts.epochs !== undefined ? Number(opts.epochs) : undefined;
+      let report: Record<string, unknown>;
+      if (opts.kind === "syscalls") report = await trainSyscallsCommand(opts, seed, fpr, epochs);
+      else if (opts.kind === "flows") {
+        if (!opts.flows) throw new Error("--kind flows needs --flows FILE");
+        const bar = progress({ label: "flows" });
+        const r = await trainFlowModelFromFile(opts.flows, { seed, fpr, inventoryPath: opts.inventory, onProgress: (d, t) => { bar.setTotal(t); bar.update(d); } });
+        bar.done();
+        writeModel(opts.out, r.onnx);
+        report = { out: opts.out, bytes: r.onnx.length, ...r.report };
+      } else throw new Error(`--kind must be syscalls or flows: ${opts.kind}`);
+      printReport(report, opts.json);
+    });
+
+  model
+    .command("score")
+    .description("score traces (or VM-minutes of flows): one JSON line each, higher = more anomalous")
+    .requiredOption("--model <file>", "a syscall or flow model (.onnx)")
+    .option("--traces <dir>", "a folder of trace files")
+    .option("--audit <file>", "an audit log; one trace per process")
+    .option("--flows <file>", "flow model: a conntrack event log; one line per VM and minute")
+    .option("--inventory <file>", "flow model: VM inventory JSON for attributing flows to VMs")
+    .option("--explain", "add the reasons (most surprising windows) to each line")
+    .option("--json", "JSON lines (the default output is already JSON lines)")
+    .addHelpText("after", `
+Examples:
+  hv model score --model models/syscalls-adfa.onnx --traces traces/
+  hv model score --model host.onnx --audit audit.log --explain
+  hv model score --model models/flows-lab.onnx --flows conntrack.log --inventory vms.json`)
+    .action(async (opts: { model: string; traces?: string; audit?: string; flows?: string; inventory?: string; explain?: boolean }) => {
+      if (opts.flows) {
+        const out = new LineWriter();
+        for (const m of await scoreFlowLog(opts.model, opts.flows, opts.inventory)) {
+          const line: Record<string, unknown> = { vm: m.vm, minute: m.minute, score: round(m.score), anomalous: m.anomalous };
+          if (opts.explain) Object.assign(line, { explanation: m.explanation, features: m.features });
+          out.line(JSON.stringify(line));
+        }
+        await out.end();
+        return;
+      }
+      const m = await loadSyscallModel(opts.model);
+      const traces = readTraces(opts.traces, opts.audit, 1);
+      const bar = progress({ label: "scoring", total: traces.length });
+      const results = await scoreTraces(m, traces, (d) => bar.update(d));
+      bar.done();
+      const out = new LineWriter();
+      traces.forEach((t, i) => {
+        const r = results[i]!;
+        const line: Record<string, unknown> = { trace: t.id, score: round(r.score), anomalous: r.anomalous };
+        if (opts.explain) line.explanation = explainTrace(m.meta, t.calls, r.nll);
+        out.line(JSON.stringify(line));
+      });
+      await out.end();
+      await m.session.release();
+    });
+
+  model
+    .command("eval")
+    .description("ROC AUC and detection rate at 1% and 5% FPR on labelled traces")
+    .requiredOption("--model <file>", "a syscall model (.onnx)")
+    .requiredOption("--normal <dir>", "normal traces")
+    .requiredOption("--attack <dir>", "attack traces")
+    .option("--json", "print the result as JSON")
+    .addHelpText("after", `
+Example:
+  hv model eval --model models/syscalls-adfa.onnx --normal validation/ --attack attacks/ --json`)
+    .action(async (opts: { model: string; normal: string; attack: string; json?: boolean }) => {
+      const m = await loadSyscallModel(opts.model);
+      const normal = (await scoreTraces(m, readTraces(opts.normal, undefined, 1))).map((r) => r.score);
+      const attack = (await scoreTraces(m, readTraces(opts.attack, undefined, 1))).map((r) => r.score);
+      await m.session.release();
+      const at1 = detectionAtFpr(normal, attack, 0.01);
+      const at5 = detectionAtFpr(normal, attack, 0.05);
+      const result = {
+        model: opts.model, normal: normal.length, attack: attack.length,
+        roc_auc: round(rocAuc(normal, attack)),
+        detection_at_1pct_fpr: round(at1.detection), detection_at_5pct_fpr: round(at5.detection),
+        model_threshold: round(m.meta.threshold),
+        at_model_threshold: { fpr: round(rateAbove(normal, m.meta.threshold)), detection: round(rateAbove(attack, m.meta.threshold)) },
+      };
+      if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+      else {
+        process.stdout.write(
+          `ROC AUC ${result.roc_auc.toFixed(4)} (${normal.length} normal, ${attack.length} attack)\n` +
+            `detection at 1% FPR: ${(at1.detection * 100).toFixed(1)}%   at 5% FPR: ${(at5.detection * 100).toFixed(1)}%\n` +
+            `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n`,
+        );
+      }
+    });
+
+  model
+    .command("info <file>")
+    .description("what a model is: inputs, features, training data, threshold")
+    .option("--json", "print as JSON")
+    .addHelpText("after", `
+Example:
+  hv model info models/syscalls-adfa.onnx --json`)
+    .action((file: string, opts: { json?: boolean }) => {
+      const bytes = readFileSync(file);
+      const meta = readMetadata(bytes);
+      const graph = describeGraph(bytes);
+      // The n-gram table is for explanations; it would drown everything else here.
+      const shown = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, k === "ngram_counts" ? `(${Object.keys(JSON.parse(v) as object).length} n-grams)` : tryJson(v)]));
+      const info = { file, bytes: bytes.length, ...graph, metadata: shown };
+      if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
+      else {
+        const lines = [`${file} (${bytes.length} bytes, ${graph.nodes} nodes, ${graph.opsets.join(" ")})`, `inputs:  ${graph.inputs.join("; ")}`, `outputs: ${graph.outputs.join("; ")}`];
+        for (const [k, v] of Object.entries(shown)) {
+          const text = typeof v === "string" ? v : JSON.stringify(v);
+          lines.push(`${k}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
+        }
+        process.stdout.write(lines.join("\n") + "\n");
+      }
+    });
+
+  model
+    .command("baseline")
+    .description("retrain the syscall model from this host's own recent audit events in the store")
+    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--since <age>", "events from the last AGE (30m, 2h, 7d)", "7d")
+    .option("--out <file>", "where to write the model (default STATE_DIR/models/syscalls-host.onnx)")
+    .option("--seed <n>", "random seed", "1")
+    .option("--fpr <rate>", "target false-positive rate", "0.01")
+    .option("--epochs <n>", "training epochs")
+    .option("--min-length <n>", "ignore processes with fewer calls", "20")
+    .option("--json", "print the training report as JSON")
+    .addHelpText("after", `
+Examples:
+  hv model baseline
+  hv model baseline --since 24h --out /var/lib/hv/models/syscalls-host.onnx --json`)
+    .action(async (opts: { stateDir: string; since: string; out?: string; seed: string; fpr: string; epochs?: string; minLength: string; json?: boolean }) => {
+      const db = openStore(join(opts.stateDir, "hv.db"));
+      const events = listEvents(db, { sinceMs: Date.now() - parseAge(opts.since) });
+      db.close();
+      const { traces, unmapped } = tracesFromEvents(events, Number(opts.minLength));
+      if (traces.length < 4) throw new Error(`only ${traces.length} processes with ≥${opts.minLength} syscalls in the store since ${opts.since}: too little to learn a baseline`);
+      const out = opts.out ?? join(opts.stateDir, "models", "syscalls-host.onnx");
+      const trained = await trainWithBar(traces, { seed: Number(opts.seed), fpr: Number(opts.fpr), epochs: opts.epochs ? Number(opts.epochs) : undefined, source: `hv store ${opts.stateDir}, audit events since ${opts.since}` });
+      writeModel(out, trained.onnx);
+      printReport({ out, events: events.length, unmapped_syscalls: Object.fromEntries(unmapped), ...trainReport(trained) }, opts.json);
+    });
+}
+
+async function trainSyscallsCommand(opts: TrainOpts, seed: number, fpr: number, epochs: number | undefined): Promise<Record<string, unknown>> {
+  if (Boolean(opts.traces) === Boolean(opts.audit)) throw new Error("--kind syscalls needs exactly one of --traces DIR or --audit FILE");
+  const traces = readTraces(opts.traces, opts.audit, Number(opts.minLength));
+  const calibration = opts.calibrate ? readTraces(opts.calibrate, undefined, 1) : undefined;
+  const source = opts.traces ? `trace files in ${opts.traces}` : `audit log ${opts.audit}`;
+  const size = {
+    context: opts.context !== undefined ? positiveInt(opts.context, "--context") : undefined,
+    hidden1: opts.hidden !== undefined ? positiveInt(opts.hidden, "--hidden") : undefined,
+    hidden2: opts.hidden !== undefined ? Math.max(1, Math.floor(positiveInt(opts.hidden, "--hidden") / 2)) : undefined,
+  };
+  const trained = await trainWithBar(traces, { seed, fpr, epochs, ...size, calibration, source: calibration ? `${source}; calibrated on ${opts.calibrate}` : source });
+  writeModel(opts.out, trained.onnx);
+  return { out: opts.out, ...trainReport(trained) };
+}
+
+async function trainWithBar(traces: Trace[], opts: Parameters<typeof trainSyscallModel>[1]): Promise<TrainedSyscallModel> {
+  let bar: Progress | undefined;
+  let phase = "";
+  const trained = await trainSyscallModel(traces, {
+    ...opts,
+    onProgress: (p, done, total, note) => {
+      if (p !== phase) {
+        bar?.done();
+        phase = p;
+        bar = progress({ label: p, total });
+      }
+      bar!.update(done, note);
+    },
+  });
+  bar?.done();
+  return trained;
+}
+
+function trainReport(t: TrainedSyscallModel): Record<string, unknown> {
+  return {
+    kind: "syscalls", bytes: t.onnx.length, training_traces: t.trainingTraces, training_windows: t.trainingWindows,
+    distinct_windows: t.distinctWindows, vocabulary: t.weights.vocab.length, seconds: round(t.seconds), calibration: t.calibration,
+  };
+}
+
+/** Traces from a folder of trace files or from an audit log (one per process); problems go to stderr, counted. */
+function readTraces(dir: string | undefined, audit: string | undefined, minLength: number): Trace[] {
+  if (dir) {
+    const { traces, problems } = loadTraceDir(dir);
+    reportProblems(problems);
+    return traces;
+  }
+  if (audit) {
+    const lines = readFileSync(audit, "utf8").split("\n");
+    const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
+    if (unmapped.size > 0) process.stderr.write(`note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
+    if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);
+    return traces;
+  }
+  throw new Error("give --traces DIR or --audit FILE");
+}
+
+function reportProblems(problems: TraceProblem[]): void {
+  for (const p of problems.slice(0, 10)) process.stderr.write(`warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
+  if (problems.length > 10) process.stderr.write(`warning: ${problems.length - 10} more problems\n`);
+  if (problems.length > 0) process.stderr.write(`${problems.length} bad tokens/files skipped\n`);
+}
+
+function writeModel(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+}
+
+function printReport(report: Record<string, unknown>, json?: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(report) + "\n");
+    return;
+  }
+  for (const [k, v] of Object.entries(report)) process.stdout.write(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
+}
+
+function tryJson(v: string): unknown {
+  if (!/^[[{]/.test(v)) return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer: ${text}`);
+  return n;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+function parseAge(age: string): number {
+  const m = /^(\d+)([smhd])$/.exec(age);
+  if (!m) throw new Error(`not an age (30m, 2h, 7d): ${age}`);
+  return Number(m[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as "s" | "m" | "h" | "d"];
 }

@@ -5,7 +5,10 @@ import { AuditCollector, type AuditSource } from "../collectors/audit/collector.
 import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
+import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
+import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
+import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import type { Collector } from "../events/collector.js";
@@ -52,7 +55,7 @@ export function registerMonitor(program: Command): void {
     .option("--audit-socket <path>", "read auditd's af_unix plugin socket")
     .option("--stdin", "read raw audit records from standard input")
     .option("--rules <paths...>", "Sigma rule files or directories (default: hv's shipped rules)")
-    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir")
+    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir, flows, flowDetectors, feeds, firewall, anomaly")
     .option("--state-dir <dir>", "where the SQLite store lives")
     .option("--inventory <file>", "VMs as JSON ([{name, uuid, interfaces: [{tap, mac, ip}]}]) instead of asking libvirt")
     .option("--libvirt-uri <uri>", "libvirt connection for VM events and the inventory", "qemu:///system")
@@ -101,7 +104,6 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   for (const vm of inventory.all()) state.addVm(vm.name);
   const attribute = createAttribution(inventory, { processes: collector.decoder.processes, live: !replay });
   const self = createSelfActions(db, { processes: collector.decoder.processes });
-  const collectors: Collector[] = libvirt ? [collector, libvirt] : [collector];
   const out = new LineWriter();
   // ink draws nothing until exit when CI is set, so CI gets the plain lines.
   const tui = !replay && opts.tui && process.stdout.isTTY === true && !opts.events && !opts.json && !process.env.CI;
@@ -120,12 +122,17 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     else process.stderr.write(`hv monitor: ${text}\n`);
   };
 
+  const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
+  const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
+  const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls }) : undefined;
   const sinks: AlertSink[] = createSinks(config.sinks ?? []);
   const detection = setUpDetection({
     rulePaths: opts.rules ?? config.rules ?? defaultRules(report),
     exceptions: config.exceptions,
     db,
     dedupWindow: config.dedupWindow,
+    flowDetectors: config.flowDetectors,
+    detectors: [network.intel.detector, ...(anomaly ? [anomaly] : [])],
     onAlert: ({ alert, isNew }) => {
       state.addAlert(alert, isNew);
       for (const s of sinks) void s.send(alert);
@@ -155,6 +162,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     { db, collectors, enrich, onEvents, onError: (err, where) => report(`${where}: ${err instanceof Error ? err.message : String(err)}`) },
     abort.signal,
   );
+  network.start(abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
   if (!replay) {
@@ -169,7 +177,8 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           last = s.stored;
           const l = libvirt?.stats;
           const libvirtSource = libvirt && l ? [{ name: libvirt.name, events: l.events, eventsPerSec: 0, drops: s.drops[libvirt.name] ?? 0, malformed: l.unknown, lostSerials: 0 }] : [];
-          state.setSources([source, ...libvirtSource], s.stored);
+          const flowSources = flowSourceRows(network, s.drops);
+          state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
           if (!tui) {
             process.stderr.write(
               opts.json
@@ -188,7 +197,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
 
   await pipeline.done;
   for (const t of timers) clearInterval(t);
+  // Anomaly scoring runs off the hot path: what is still being scored belongs to this run.
+  await anomaly?.drain();
   if (replay && lastEventMs > 0) detection.stage.tick(lastEventMs + END_OF_REPLAY_MS);
+  await anomaly?.close();
   view?.stop();
   await view?.waitUntilExit();
   plain?.stop();
@@ -203,6 +215,14 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     const l = libvirt.stats;
     process.stderr.write(`${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
   }
+  if (network.conntrack) {
+    const c = network.conntrack.stats;
+    process.stderr.write(`${network.conntrack.name}: ${c.events} flow events (${c.new} new, ${c.destroy} ended), ${c.malformed} malformed, ${c.lostBuffer} buffer overruns, ${c.unmatchedNew} NEW never ended, ${c.starts} starts\n`);
+  }
+  if (network.netflow) {
+    const n = network.netflow.stats();
+    process.stderr.write(`${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
+  }
   const a = detection.alerter.counts;
   process.stderr.write(
     `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
@@ -212,8 +232,18 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   return 0;
 }
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? "").split(":").some((dir) => dir !== "" && existsSync(join(dir, command)));
+/** Live-view rows for the flow collectors. */
+function flowSourceRows(network: NetworkSetup, drops: Record<string, number>): Array<{ name: string; events: number; eventsPerSec: number; drops: number; malformed: number; lostSerials: number }> {
+  const rows = [];
+  if (network.conntrack) {
+    const c = network.conntrack.stats;
+    rows.push({ name: network.conntrack.name, events: c.events, eventsPerSec: 0, drops: (drops[network.conntrack.name] ?? 0) + c.lostBuffer, malformed: c.malformed, lostSerials: c.unmatchedNew });
+  }
+  if (network.netflow) {
+    const n = network.netflow.stats();
+    rows.push({ name: network.netflow.name, events: n.flows, eventsPerSec: 0, drops: drops[network.netflow.name] ?? 0, malformed: n.malformed, lostSerials: 0 });
+  }
+  return rows;
 }
 
 /** hv's shipped rules; a package without them still monitors (and says so) rather than failing. */

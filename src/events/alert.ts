@@ -43,6 +43,8 @@ export interface ThreatMatch {
   last_seen?: string;
   /** What the feed says of it: malware family, threat type, confidence, reference. */
   description?: string;
+  /** The same as fields, as the feed gave them. */
+  meta?: Record<string, string>;
 }
 
 /** An anomaly model's finding: the score against the calibrated threshold, and why. */

@@ -57,6 +57,14 @@ export interface FileFields {
   gid?: string;
   device?: string;
   type?: string;
+  hash?: HashFields;
+}
+
+export interface HashFields {
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+  sha512?: string;
 }
 
 export interface EndpointFields {
@@ -187,4 +195,8 @@ export interface HvEvent {
   libvirt?: LibvirtFields;
   flow?: FlowFields;
   observer?: ObserverFields;
+  /** A URL the event names (ECS url.*). */
+  url?: { full?: string; original?: string; domain?: string };
+  /** A DNS question the event names (ECS dns.question.name). */
+  dns?: { question?: { name?: string } };
 }

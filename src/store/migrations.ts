@@ -84,6 +84,54 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    description: "threat feeds: specs and sync state, entries with provenance, sync history",
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE feeds (
+          name          TEXT PRIMARY KEY,
+          spec          TEXT NOT NULL,    -- FeedSpec as JSON
+          added         INTEGER NOT NULL, -- ms since the epoch
+          last_attempt  INTEGER,
+          last_success  INTEGER,          -- last sync that applied or confirmed the set
+          last_error    TEXT,
+          etag          TEXT,
+          last_modified TEXT,
+          entries       INTEGER NOT NULL DEFAULT 0, -- size of the last good set
+          rejected      INTEGER NOT NULL DEFAULT 0, -- entries rejected by the last applied sync
+          version       INTEGER NOT NULL DEFAULT 0  -- grows each time the set changes
+        );
+
+        CREATE TABLE feed_entries (
+          feed       TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+          value      TEXT NOT NULL, -- canonical indicator value
+          kind       TEXT NOT NULL, -- ip, cidr, domain, url, hash
+          meta       TEXT,          -- JSON object, or NULL
+          first_seen TEXT NOT NULL, -- ISO time of the first sync that listed it
+          last_seen  TEXT NOT NULL, -- ISO time of the latest sync that listed it
+          PRIMARY KEY (feed, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX feed_entries_value ON feed_entries(value);
+
+        CREATE TABLE feed_syncs (
+          id        INTEGER PRIMARY KEY,
+          feed      TEXT NOT NULL,
+          started   INTEGER NOT NULL,
+          ms        INTEGER NOT NULL,
+          status    TEXT NOT NULL, -- updated, unchanged, not-modified, rejected, failed
+          reason    TEXT,
+          http_status INTEGER,
+          bytes     INTEGER,
+          entries   INTEGER NOT NULL,
+          added     INTEGER NOT NULL,
+          removed   INTEGER NOT NULL,
+          rejected  INTEGER NOT NULL,
+          json      TEXT           -- rejects by reason, skipped by reason
+        );
+        CREATE INDEX feed_syncs_feed ON feed_syncs(feed, started);
+      `);
+    },
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

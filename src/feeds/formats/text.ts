@@ -1,0 +1,90 @@
+// Line-oriented feeds: plain IP/CIDR lists, FireHOL netsets, Spamhaus DROP/EDROP/DROPv6 text,
+// and domain lists (one per line, or hosts-file style "0.0.0.0 domain").
+
+import { canonicalDomain, canonicalNet } from "../canonical.js";
+import { FeedBuilder, isCommentLine, MAX_LINE_CHARS, splitComment, textLines, type FeedFormat, type ParsedFeed } from "./result.js";
+
+type LineHandler = (entry: string, comment: string | undefined, lineNo: number, b: FeedBuilder) => void;
+
+function eachEntry(text: string, format: FeedFormat, source: string, handle: LineHandler, onComment?: (line: string, b: FeedBuilder) => void): ParsedFeed {
+  const b = new FeedBuilder(format, source);
+  const lines = textLines(text);
+  // A file ending in a newline yields one empty last element; that is not a blank line of the feed.
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, i) => {
+    const lineNo = i + 1;
+    if (raw.length > MAX_LINE_CHARS) {
+      b.reject(raw, `line longer than ${MAX_LINE_CHARS} characters`, lineNo);
+      return;
+    }
+    const trimmed = raw.trim();
+    if (trimmed === "" || isCommentLine(trimmed)) {
+      onComment?.(trimmed, b);
+      b.skip();
+      return;
+    }
+    const [entry, comment] = splitComment(trimmed);
+    if (entry === "") {
+      b.skip();
+      return;
+    }
+    handle(entry, comment, lineNo, b);
+  });
+  return b.done();
+}
+
+/**
+ * One IP or CIDR per line. A line of several addresses separated by blanks or commas (a
+ * "freetext" export) gives each; otherwise the first word is the entry and the rest a note.
+ */
+function addressLine(entry: string, comment: string | undefined, lineNo: number, b: FeedBuilder): void {
+  const words = entry.split(/[\s,]+/).filter((w) => w !== "");
+  const canons = words.map((w) => canonicalNet(w));
+  if (words.length > 1 && canons.every((c) => c.ok)) {
+    canons.forEach((c, i) => b.add(c, words[i]!, lineNo));
+    return;
+  }
+  const note = [words.slice(1).join(" "), comment].filter((s) => s).join(" ");
+  b.add(canons[0]!, words[0]!, lineNo, note ? { note: note.slice(0, 200) } : undefined);
+}
+
+export function parsePlain(text: string, source: string): ParsedFeed {
+  return eachEntry(text, "plain", source, addressLine, footerCheck);
+}
+
+export function parseNetset(text: string, source: string): ParsedFeed {
+  return eachEntry(text, "netset", source, addressLine);
+}
+
+/** "1.10.16.0/20 ; SBL256894": the SBL id is kept as meta. */
+export function parseSpamhausDrop(text: string, source: string): ParsedFeed {
+  return eachEntry(text, "spamhaus-drop", source, (entry, comment, lineNo, b) => {
+    const sbl: Record<string, string> | undefined = comment && /^SBL\d+$/i.test(comment) ? { sblid: comment.toUpperCase() } : comment ? { note: comment.slice(0, 200) } : undefined;
+    b.add(canonicalNet(entry), entry, lineNo, sbl);
+  });
+}
+
+// Hosts files point blocked names at a sink address; the address itself is not the indicator.
+const SINK_ADDRESSES = new Set(["0.0.0.0", "127.0.0.1", "::", "::1", "::0"]);
+
+export function parseDomains(text: string, source: string): ParsedFeed {
+  return eachEntry(text, "domains", source, (entry, _comment, lineNo, b) => {
+    const words = entry.split(/\s+/);
+    if (words.length >= 2 && SINK_ADDRESSES.has(words[0]!)) {
+      for (const w of words.slice(1)) b.add(canonicalDomain(w), w, lineNo);
+      return;
+    }
+    // Adblock-style "||example.com^" lines are common in domain feeds.
+    const adblock = /^\|\|([^/^$]+)\^?$/.exec(entry);
+    const name = adblock ? adblock[1]! : words[0]!;
+    b.add(canonicalDomain(name), name, lineNo);
+  });
+}
+
+/** abuse.ch lists end with "# END 244 entries": a different count means the copy was cut. */
+function footerCheck(line: string, b: FeedBuilder): void {
+  const m = /^#\s*END\s+(\d+)\s+entries/i.exec(line);
+  if (m && Number(m[1]) !== b.count + b.done().rejectedCount + b.done().duplicates) {
+    b.truncated(`footer declares ${m[1]} entries, found ${b.count + b.done().rejectedCount + b.done().duplicates}`);
+  }
+}

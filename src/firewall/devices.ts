@@ -1,0 +1,17 @@
+// Network devices as `ip -j link show` lists them (inside a namespace when one is given): which
+// taps exist, and libvirt's tap devices (vnetN) when the caller names none.
+
+import { execa } from "execa";
+import type { NftOptions } from "./state.js";
+
+/** Names of the network devices present. */
+export async function presentDevices(opts: Pick<NftOptions, "netns"> = {}): Promise<Set<string>> {
+  const args = ["-j", "link", "show"];
+  const r = opts.netns ? await execa("ip", ["netns", "exec", opts.netns, "ip", ...args]) : await execa("ip", args);
+  return new Set((JSON.parse(String(r.stdout) || "[]") as Array<{ ifname: string }>).map((l) => l.ifname));
+}
+
+/** libvirt names the tap of a VM's bridged or network interface vnetN (unless its XML sets a target dev). */
+export async function libvirtTaps(opts: Pick<NftOptions, "netns"> = {}): Promise<string[]> {
+  return [...(await presentDevices(opts))].filter((d) => /^vnet\d+$/.test(d)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { parseFlowDetectorsConfig } from "../../src/detectors/flows/config.js";
+import { createPortScanDetector } from "../../src/detectors/flows/port-scan.js";
+import { conn, rng, run, T0, timeline, type Conn } from "./flows-sim.js";
+
+const cfg = parseFlowDetectorsConfig({});
+const detector = () => createPortScanDetector(cfg.portScan, 1000);
+
+describe("flow:port-scan", () => {
+  it("fires on a vertical SYN scan (closed ports refused, a few open) attributed to the scanning VM", () => {
+    const conns: Conn[] = [];
+    for (let p = 1; p <= 1000; p++) conns.push({ t: T0 + p * 10, src: "10.0.0.5", dst: "10.0.0.9", dport: p, outcome: [22, 80, 443].includes(p) ? "ok" : "refused", vm: "attacker" });
+    const ds = run([detector()], timeline(conns));
+    expect(ds.length).toBe(1);
+    const d = ds[0]!;
+    expect(d.rule.id).toBe("flow:port-scan");
+    expect(d.entity).toEqual({ kind: "vm", id: "attacker" });
+    expect(d.summary).toMatch(/^10\.0\.0\.5 probed \d+ ports on 10\.0\.0\.9/);
+    expect(d.events.length).toBeGreaterThan(0);
+    expect(d.events.length).toBeLessThanOrEqual(5);
+    expect(d.rule.tags).toContain("attack.t1046");
+  });
+
+  it("fires on a horizontal sweep of one port across a /24 where most hosts never answer", () => {
+    const conns: Conn[] = [];
+    for (let h = 1; h <= 254; h++) conns.push({ t: T0 + h * 20, src: "10.0.0.5", dst: `10.0.1.${h}`, dport: 22, outcome: h % 10 === 0 ? "ok" : "timeout" });
+    const ds = run([detector()], timeline(conns));
+    expect(ds.map((d) => d.rule.title)).toEqual(["Port scan (one port on many hosts)"]);
+    expect(ds[0]!.entity).toEqual({ kind: "ip", id: "10.0.0.5" });
+    expect(ds[0]!.summary).toContain("port 22/tcp");
+  });
+
+  it("stays quiet on a browser: many connections to one CDN host and to 60 different web hosts on 443", () => {
+    const r = rng(7);
+    const conns: Conn[] = [];
+    for (let i = 0; i < 40; i++) conns.push({ t: T0 + Math.floor(r() * 120_000), src: "10.0.0.7", dst: "203.0.113.80", dport: 443, durationMs: 5000 + r() * 60_000 });
+    for (let h = 0; h < 60; h++) conns.push({ t: T0 + Math.floor(r() * 120_000), src: "10.0.0.7", dst: `198.51.100.${h + 1}`, dport: h % 5 === 0 ? 80 : 443, durationMs: 2000 + r() * 30_000 });
+    expect(run([detector()], timeline(conns))).toEqual([]);
+  });
+
+  it("stays quiet on DNS lookups and an NTP client", () => {
+    const conns: Conn[] = [];
+    for (let i = 0; i < 300; i++) conns.push({ t: T0 + i * 500, src: "10.0.0.7", dst: "10.0.0.1", dport: 53, proto: "udp", sent: 60, recv: 120 });
+    for (let i = 0; i < 20; i++) conns.push({ t: T0 + i * 64_000, src: "10.0.0.7", dst: "192.0.2.123", dport: 123, proto: "udp", sent: 76, recv: 76 });
+    expect(run([detector()], timeline(conns))).toEqual([]);
+  });
+
+  it("weights failures above established connections: 20 refused ports fire, 20 established ones do not", () => {
+    const make = (outcome: "ok" | "refused") => timeline(Array.from({ length: 20 }, (_, i) => ({ t: T0 + i * 100, src: "10.0.0.5", dst: "10.0.0.9", dport: 8000 + i, outcome })));
+    expect(run([detector()], make("refused")).length).toBe(1);
+    expect(run([detector()], make("ok"))).toEqual([]);
+  });
+
+  it("a slow scan whose probes are spread beyond the window does not add up, and ticks forget old state", () => {
+    const d = detector();
+    const conns: Conn[] = Array.from({ length: 40 }, (_, i) => ({ t: T0 + i * 60_000, src: "10.0.0.5", dst: "10.0.0.9", dport: 1000 + i, outcome: "refused" as const }));
+    // 5 probes per 5-minute window: never 15.
+    expect(run([d], timeline(conns))).toEqual([]);
+    expect(d.tracked()).toBeGreaterThan(0);
+    d.tick!(T0 + 40 * 60_000 + 3600_000);
+    expect(d.tracked()).toBe(0);
+  });
+
+  it("keeps memory bounded with many sources", () => {
+    const d = createPortScanDetector(cfg.portScan, 500);
+    for (let i = 0; i < 4000; i++) {
+      for (const e of conn({ t: T0 + i, src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: "10.200.0.1", dport: 443, noEnd: true })) d.onEvent(e);
+    }
+    // 500 sources at most, each with one host group and one port group.
+    expect(d.tracked()).toBeLessThanOrEqual(500 * 3);
+  });
+
+  it("leaves allowlisted sources alone (a vulnerability scanner)", () => {
+    const d = createPortScanDetector(parseFlowDetectorsConfig({ portScan: { allow: [{ source: "10.0.0.0/29", comment: "scanner" }] } }).portScan, 100);
+    const conns: Conn[] = Array.from({ length: 100 }, (_, i) => ({ t: T0 + i * 10, src: "10.0.0.5", dst: "10.0.0.9", dport: 1 + i, outcome: "refused" as const }));
+    expect(run([d], timeline(conns))).toEqual([]);
+  });
+});
+
+describe("outcomeOf", () => {
+  it("reads conntrack's states and flags: an ACK probe picked up as NEW ESTABLISHED is not established", async () => {
+    const { outcomeOf } = await import("../../src/detectors/flows/common.js");
+    const [ackProbe] = conn({ t: T0, src: "10.0.0.5", dst: "10.0.0.9", dport: 80, outcome: "timeout" });
+    ackProbe!.flow!.state = "ESTABLISHED";
+    expect(outcomeOf(ackProbe!)).toBe("pending");
+    const refused = conn({ t: T0, src: "10.0.0.5", dst: "10.0.0.9", dport: 81, outcome: "refused", noUpdates: true });
+    expect(refused.map(outcomeOf)).toEqual(["pending", "failed"]);
+    const ok = conn({ t: T0, src: "10.0.0.5", dst: "10.0.0.9", dport: 443, noUpdates: true });
+    expect(ok.map(outcomeOf)).toEqual(["pending", "established"]);
+    const unanswered = conn({ t: T0, src: "10.0.0.5", dst: "10.0.0.9", dport: 444, outcome: "timeout" });
+    expect(unanswered.map(outcomeOf)).toEqual(["pending", "failed"]);
+  });
+});
