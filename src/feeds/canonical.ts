@@ -4,6 +4,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { domainToASCII } from "node:url";
 import type { Indicator } from "../events/indicator.js";
+import { formatIPv6Groups } from "../events/address.js";
 
 export type Canon = { ok: true; indicator: Indicator } | { ok: false; reason: string };
 
@@ -47,28 +48,11 @@ export function formatIPv4(n: bigint): string {
   return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join(".");
 }
 
-/** RFC 5952: lower case, no leading zeros, the first longest run (2+) of zero groups as "::". */
+/** RFC 5952 text of a 128-bit address. */
 export function formatIPv6(n: bigint): string {
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return formatIPv6Groups(groups);
 }
 
 /** Parses "addr" or "addr/len"; host bits are kept (see canonicalNet for what is done with them). */

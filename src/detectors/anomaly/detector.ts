@@ -9,7 +9,7 @@ import type { Detection, Detector, Severity } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
 import { aggregateWindows } from "./aggregate.js";
 import { traceWindows } from "./syscall-lm.js";
-import { BATCH, explainTrace, loadSyscallModel, windowNll, type SyscallModel } from "./syscall-model.js";
+import { BATCH, explainTrace, loadSyscallModel, scoreWindowParts, type SyscallModel } from "./syscall-model.js";
 import { eventSyscall } from "./traces.js";
 
 export interface AnomalyDetectorOptions {
@@ -107,20 +107,10 @@ export async function createAnomalyDetector(opts: AnomalyDetectorOptions): Promi
           const skip = s.history.length;
           return { ctx: w.ctx.subarray(skip * k), next: w.next.subarray(skip) };
         });
-        const ctx = new Int32Array(windows * k);
-        const next = new Int32Array(windows);
-        let at = 0;
-        for (const p of parts) {
-          ctx.set(p.ctx, at * k);
-          next.set(p.next, at);
-          at += p.next.length;
-        }
-        const nll = await windowNll(model.session, k, ctx, next);
+        const scored = await scoreWindowParts(model, parts);
         stats.windowsScored += windows;
-        at = 0;
         batch.forEach((s, i) => {
-          const own = nll.subarray(at, at + parts[i]!.next.length);
-          at += own.length;
+          const own = scored[i]!;
           stats.segmentsScored++;
           const score = aggregateWindows(own, model.meta.aggregation);
           if (score > model.meta.threshold) ready.push(detection(s, score, own));

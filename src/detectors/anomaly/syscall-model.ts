@@ -87,6 +87,27 @@ export async function scoreCalls(model: SyscallModel, calls: readonly number[]):
   return { score, anomalous: score > model.meta.threshold, nll };
 }
 
+/** The windows of several sequences in one packed inference; each part's window scores, in order. */
+export async function scoreWindowParts(model: SyscallModel, parts: ReadonlyArray<{ ctx: Int32Array; next: Int32Array }>): Promise<Float32Array[]> {
+  const k = model.meta.context;
+  const total = parts.reduce((n, p) => n + p.next.length, 0);
+  const ctx = new Int32Array(total * k);
+  const next = new Int32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    ctx.set(p.ctx, at * k);
+    next.set(p.next, at);
+    at += p.next.length;
+  }
+  const nll = await windowNll(model.session, k, ctx, next);
+  at = 0;
+  return parts.map((p) => {
+    const own = nll.slice(at, at + p.next.length);
+    at += p.next.length;
+    return own;
+  });
+}
+
 /** Scores many traces with their windows packed into shared batches (far fewer onnxruntime calls). */
 export async function scoreTraces(model: SyscallModel, traces: ReadonlyArray<{ calls: readonly number[] }>, onProgress?: (done: number) => void): Promise<TraceScore[]> {
   const results: TraceScore[] = [];
@@ -94,21 +115,7 @@ export async function scoreTraces(model: SyscallModel, traces: ReadonlyArray<{ c
   let windows = 0;
   const flush = async (): Promise<void> => {
     if (group.length === 0) return;
-    const parts = group.map((t) => traceWindows(t.calls, model.meta));
-    const k = model.meta.context;
-    const ctx = new Int32Array(windows * k);
-    const next = new Int32Array(windows);
-    let at = 0;
-    for (const p of parts) {
-      ctx.set(p.ctx, at * k);
-      next.set(p.next, at);
-      at += p.next.length;
-    }
-    const nll = await windowNll(model.session, k, ctx, next);
-    at = 0;
-    for (const p of parts) {
-      const own = nll.slice(at, at + p.next.length);
-      at += p.next.length;
+    for (const own of await scoreWindowParts(model, group.map((t) => traceWindows(t.calls, model.meta)))) {
       const score = aggregateWindows(own, model.meta.aggregation);
       results.push({ score, anomalous: score > model.meta.threshold, nll: own });
     }

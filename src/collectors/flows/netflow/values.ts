@@ -1,5 +1,7 @@
 // Reading one field value out of a packet. Callers have already checked that the bytes exist.
 
+import { formatIPv6Groups } from "../../../events/address.js";
+
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
 const NTP_UNIX_OFFSET_S = 2208988800;
 
@@ -18,25 +20,11 @@ export function readIPv4(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 }
 
-/** RFC 5952 text: lower case, no leading zeros, the longest run of two or more zero groups as "::". */
+/** RFC 5952 text of 16 address bytes. */
 export function readIPv6(buf: Buffer, off: number): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return formatIPv6Groups(groups);
 }
 
 /** Lower case with colons, the form libvirt and hv's inventory use. */
