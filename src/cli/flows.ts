@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import split2 from "split2";
 import { parse as parseYaml } from "yaml";
 import { createAttribution } from "../agent/attribution.js";
-import { createConntrackDecoder } from "../collectors/flows/conntrack-decode.js";
+import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import { Alerter } from "../detectors/alerts.js";
 import { createFlowDetectors } from "../detectors/flows/index.js";
@@ -43,15 +43,15 @@ export interface ReplayFlowsStats {
   /** Flow events decoded. */
   flows: number;
   malformed: number;
-  problems: Array<{ line: number; reason: string; text?: string }>;
+  problems: ConntrackProblem[];
   /** Events that named a VM after attribution. */
   attributed: number;
   detections: number;
   alerts: number;
   alertsByRule: Record<string, number>;
   feeds: Array<{ name: string; indicators: number; rejected: number }>;
-  /** The decoder's own counters, as it reports them. */
-  decoder: Record<string, unknown>;
+  /** The decoder's own counters (NEW/DESTROY, losses, …). */
+  decoder: ConntrackStats;
 }
 
 const TICK_MS = 1000;
@@ -129,14 +129,14 @@ export async function replayFlows(opts: ReplayFlowsOptions): Promise<{ alerts: A
   if (lastMs !== undefined) tick(lastMs + TICK_MS);
   bar.done();
 
-  const ds = decoder.stats() as unknown as Record<string, unknown> & { malformed?: number; problems?: ReplayFlowsStats["problems"] };
+  const ds = decoder.stats();
   return {
     alerts: [...alerts.values()],
     stats: {
       lines,
       flows,
-      malformed: ds.malformed ?? 0,
-      problems: ds.problems ?? [],
+      malformed: ds.malformed,
+      problems: ds.problems,
       attributed,
       detections,
       alerts: alerter.counts.alerts,
