@@ -61,11 +61,11 @@ export function createBeaconDetector(cfg: BeaconConfig, maxKeys: number): FlowDe
     if (period < cfg.minPeriod || period > cfg.maxPeriod) return undefined;
     const mad = median(intervals.map((x) => Math.abs(x - period)));
     const jitter = mad / period;
-    if (jitter > cfg.maxJitter) return undefined;
+    const internal = isInternal(s.dstIp);
+    if (jitter > (internal ? cfg.internalMaxJitter : cfg.maxJitter)) return undefined;
     const regular = intervals.filter((x) => x >= period * 0.5 && x <= period * 1.5).length / intervals.length;
     if (regular < cfg.minRegular) return undefined;
     s.firedMs = ms;
-    const internal = isInternal(s.dstIp);
     const severity: Severity = internal ? "low" : "medium";
     const dst = endpoint(s.dstIp, e.destination?.port, e.network?.transport);
     const sent = s.sent > 0 ? `, ${formatBytes(s.sent)} sent` : "";

@@ -75,8 +75,10 @@ const beacon = z
     maxPeriod: duration.default(2 * 3600_000),
     /** The beats must span at least this (a burst of retries is not a beacon). */
     minSpan: duration.default(90_000),
-    /** Median absolute deviation of the intervals over their median. */
-    maxJitter: z.number().positive().default(0.12),
+    /** Median absolute deviation of the intervals over their median, for destinations outside the private ranges. */
+    maxJitter: z.number().positive().default(0.2),
+    /** The same for private, CGNAT, link-local and ULA destinations (caches, proxies, the host itself: human-paced but close). */
+    internalMaxJitter: z.number().positive().default(0.12),
     /** Share of intervals within ±50% of the median (a missed beat or two is tolerated). */
     minRegular: z.number().min(0).max(1).default(0.7),
     /** Last beats kept per source→destination. */
