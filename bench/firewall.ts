@@ -24,22 +24,12 @@ import { reconcile } from "../src/firewall/reconcile.js";
 import type { FirewallState } from "../src/firewall/state.js";
 import { addFeed } from "../src/store/feeds.js";
 import { openStore } from "../src/store/open.js";
+import { createRng } from "../src/detectors/anomaly/rng.js";
 
 // A small seeded PRNG so runs are comparable.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random public-looking entries: 60% v4 /32, 20% v4 /16–/30, 10% v6 /128, 10% v6 /32–/64. */
 function entries(n: number, seed: number): string[] {
-  const r = rng(seed);
+  const r = createRng(seed).next;
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const k = r();

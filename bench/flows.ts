@@ -8,17 +8,7 @@
 import { flowEvent } from "../src/collectors/flows/flow-event.js";
 import { createFlowDetectors } from "../src/detectors/flows/index.js";
 import type { HvEvent } from "../src/events/event.js";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng } from "../src/detectors/anomaly/rng.js";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -48,7 +38,7 @@ function connection(out: HvEvent[], id: number, t: number, proto: "tcp" | "udp",
 }
 
 function generate(total: number, vms: number): HvEvent[] {
-  const r = rng(42);
+  const r = createRng(42).next;
   const out: HvEvent[] = [];
   const t0 = Date.parse("2026-11-20T00:00:00Z");
   let id = 1;

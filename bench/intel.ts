@@ -16,20 +16,9 @@ import { buildIntelIndex, type IntelIndex } from "../src/detectors/intel/index.j
 import { parseV6 } from "../src/detectors/intel/ip.js";
 import type { Indicator } from "../src/events/indicator.js";
 import { SHARED } from "./data.js";
+import { createRng } from "../src/detectors/anomaly/rng.js";
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = rng(20261126);
+const random = createRng(20261126).next;
 const u32 = (): number => Math.floor(random() * 4294967296);
 const v4 = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 const hex16 = (): string => Math.floor(random() * 65536).toString(16);

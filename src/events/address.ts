@@ -1,5 +1,8 @@
 // The text form addresses have in events, feeds and nft sets, so the same address is always the
-// same string wherever it came from (a packet, a feed, the kernel's ruleset).
+// same string wherever it came from (a packet, a feed, the kernel's ruleset). Addresses as bigints
+// (32 or 128 bits wide) are what feeds and the firewall compute prefixes and intervals with.
+
+import { isIPv4, isIPv6 } from "node:net";
 
 /** RFC 5952: eight 16-bit groups → lower case, no leading zeros, the first longest run (two or more) of zero groups as "::". */
 export function formatIPv6Groups(groups: readonly number[]): string {
@@ -21,4 +24,44 @@ export function formatIPv6Groups(groups: readonly number[]): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(":");
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+}
+
+export function parseIPv4(text: string): bigint | undefined {
+  if (!isIPv4(text)) return undefined;
+  let n = 0n;
+  for (const part of text.split(".")) n = (n << 8n) | BigInt(Number(part));
+  return n;
+}
+
+/** An IPv6 address (compressed, or with an IPv4 tail); a zone id ("%eth0") is refused. */
+export function parseIPv6(text: string): bigint | undefined {
+  if (text.includes("%") || !isIPv6(text)) return undefined;
+  let head = text;
+  let tailV4: bigint | undefined;
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".")) {
+    tailV4 = parseIPv4(text.slice(lastColon + 1));
+    if (tailV4 === undefined) return undefined;
+    head = text.slice(0, lastColon + 1) + "0:0";
+  }
+  const [left, right] = head.includes("::") ? (head.split("::") as [string, string]) : [head, undefined];
+  const l = left === "" ? [] : left.split(":");
+  const r = right === undefined || right === "" ? [] : right.split(":");
+  const groups = right === undefined ? l : [...l, ...Array<string>(8 - l.length - r.length).fill("0"), ...r];
+  if (groups.length !== 8) return undefined;
+  let n = 0n;
+  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g, 16));
+  if (tailV4 !== undefined) n = (n & ~0xffffffffn) | tailV4;
+  return n;
+}
+
+export function formatIPv4(n: bigint): string {
+  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join(".");
+}
+
+/** RFC 5952 text of a 128-bit address. */
+export function formatIPv6(n: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  return formatIPv6Groups(groups);
 }

@@ -1,10 +1,10 @@
 // Canonical forms of indicator values, so one address is one store row and one nft element
 // whatever way a feed wrote it. Every function returns the canonical value or an error reason.
 
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
 import { domainToASCII } from "node:url";
 import type { Indicator } from "../events/indicator.js";
-import { formatIPv6Groups } from "../events/address.js";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../events/address.js";
 
 export type Canon = { ok: true; indicator: Indicator } | { ok: false; reason: string };
 
@@ -13,46 +13,6 @@ export interface Net {
   v6: boolean;
   bits: bigint;
   prefix: number;
-}
-
-export function parseIPv4(text: string): bigint | undefined {
-  if (!isIPv4(text)) return undefined;
-  let n = 0n;
-  for (const part of text.split(".")) n = (n << 8n) | BigInt(Number(part));
-  return n;
-}
-
-export function parseIPv6(text: string): bigint | undefined {
-  const addr = text.includes("%") ? undefined : text;
-  if (addr === undefined || !isIPv6(addr)) return undefined;
-  let head = addr;
-  let tailV4: bigint | undefined;
-  const lastColon = addr.lastIndexOf(":");
-  if (addr.includes(".")) {
-    tailV4 = parseIPv4(addr.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = addr.slice(0, lastColon + 1) + "0:0";
-  }
-  const [left, right] = head.includes("::") ? head.split("::") as [string, string] : [head, undefined];
-  const l = left === "" ? [] : left.split(":");
-  const r = right === undefined || right === "" ? [] : right.split(":");
-  const groups = right === undefined ? l : [...l, ...Array<string>(8 - l.length - r.length).fill("0"), ...r];
-  if (groups.length !== 8) return undefined;
-  let n = 0n;
-  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g, 16));
-  if (tailV4 !== undefined) n = (n & ~0xffffffffn) | tailV4;
-  return n;
-}
-
-export function formatIPv4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join(".");
-}
-
-/** RFC 5952 text of a 128-bit address. */
-export function formatIPv6(n: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  return formatIPv6Groups(groups);
 }
 
 /** Parses "addr" or "addr/len"; host bits are kept (see canonicalNet for what is done with them). */

@@ -2,6 +2,8 @@
 // interval set, so feed entries are collapsed here (overlapping and adjacent ranges merged) before
 // they are loaded, and what the kernel lists is turned back into intervals to compare.
 
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../events/address.js";
+
 export type IpFamily = "ip" | "ip6";
 
 export interface Interval {
@@ -14,46 +16,11 @@ const BITS: Record<IpFamily, number> = { ip: 32, ip6: 128 };
 export function parseAddress(text: string): { family: IpFamily; n: bigint } | undefined {
   const t = text.trim();
   if (t.includes(":")) {
-    const n = parseV6(t);
+    const n = parseIPv6(t);
     return n === undefined ? undefined : { family: "ip6", n };
   }
-  const n = parseV4(t);
+  const n = parseIPv4(t);
   return n === undefined ? undefined : { family: "ip", n };
-}
-
-function parseV4(t: string): bigint | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
-  if (!m) return undefined;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const b = Number(m[i]);
-    if (b > 255) return undefined;
-    n = n * 256 + b;
-  }
-  return BigInt(n);
-}
-
-function parseV6(t: string): bigint | undefined {
-  let text = t;
-  // An embedded IPv4 tail (::ffff:192.0.2.1) becomes its two hex groups.
-  const tail4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (tail4) {
-    const v4 = parseV4(tail4[2]!);
-    if (v4 === undefined) return undefined;
-    text = `${tail4[1]}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  let n = 0n;
-  for (const g of [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail]) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    n = (n << 16n) | BigInt(parseInt(g, 16));
-  }
-  return n;
 }
 
 /** Parses "192.0.2.1", "198.51.100.0/24" or "2001:db8::/32" (host bits may be set; they are cleared). */
@@ -93,28 +60,7 @@ export function collapse(intervals: Interval[]): Interval[] {
 }
 
 export function formatAddress(n: bigint, family: IpFamily): string {
-  if (family === "ip") return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
-  const groups: number[] = [];
-  for (let s = 112n; s >= 0n; s -= 16n) groups.push(Number((n >> s) & 0xffffn));
-  // RFC 5952: the longest run (of two or more) of zero groups becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best === -1) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return family === "ip" ? formatIPv4(n) : formatIPv6(n);
 }
 
 /** An nft set element: a single address, a prefix when the interval is one, else a range. */

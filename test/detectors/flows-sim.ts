@@ -4,6 +4,7 @@
 import { flowEvent } from "../../src/collectors/flows/flow-event.js";
 import type { Detection, Detector } from "../../src/events/alert.js";
 import type { HvEvent } from "../../src/events/event.js";
+import { createRng } from "../../src/detectors/anomaly/rng.js";
 
 export const T0 = Date.parse("2026-11-20T10:00:00Z");
 
@@ -112,16 +113,9 @@ export function run(detectors: Detector[], events: HvEvent[], opts: { endMs?: nu
   return out;
 }
 
-/** A seeded random number generator (mulberry32) so the "random" traffic is the same every run. */
+/** The seeded generator the trainer uses (mulberry32), so the "random" traffic is the same every run. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 export function ids(ds: Detection[]): string[] {

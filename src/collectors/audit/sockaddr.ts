@@ -2,6 +2,8 @@
 // big-endian host writes 0002 where x86 writes 0200); ports and IPv4/IPv6 addresses are in
 // network byte order.
 
+import { formatIPv6Groups } from "../../events/address.js";
+
 export interface Sockaddr {
   family: string;
   ip?: string;
@@ -42,21 +44,10 @@ export function decodeSockaddr(hex: string): Sockaddr | undefined {
 }
 
 function formatIPv6(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  if (groups.slice(0, 5).every((g) => g === "0") && groups[5] === "ffff") {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   }
-  // Compress the longest run of zero groups, as RFC 5952 asks.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  if (bestStart < 0) return groups.join(":");
-  return `${groups.slice(0, bestStart).join(":")}::${groups.slice(bestStart + bestLen).join(":")}`;
+  return formatIPv6Groups(groups);
 }

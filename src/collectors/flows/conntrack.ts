@@ -17,6 +17,7 @@ import { hostname } from "node:os";
 import { createInterface } from "node:readline";
 import type { Collector, Envelope } from "../../events/collector.js";
 import { createConntrackDecoder, type ConntrackDecoder, type ConntrackStats } from "./conntrack-decode.js";
+import { sleep } from "../wait.js";
 
 export interface ConntrackCollectorOptions {
   /** Run inside `ip netns exec NAME` (flows of that namespace). */
@@ -269,17 +270,4 @@ async function writeSysctl(key: string, value: string, netns?: string): Promise<
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -3,6 +3,7 @@
 
 import { createHash } from "node:crypto";
 import { isIPv6 } from "node:net";
+import { parseIPv6 } from "../../events/address.js";
 import type { FlowFields, HvEvent } from "../../events/event.js";
 
 export interface FlowSide {
@@ -116,18 +117,10 @@ export function ipBytes(ip: string): Buffer | undefined {
     const parts = ip.split(".").map(Number);
     return parts.every((p) => p <= 255) ? Buffer.from(parts) : undefined;
   }
-  if (!isIPv6(ip)) return undefined;
-  let text = ip;
-  const v4 = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
-  if (v4) {
-    const [w, x, y, z] = v4[1]!.split(".").map(Number);
-    text = text.slice(0, -v4[1]!.length) + `${((w! << 8) | x!).toString(16)}:${((y! << 8) | z!).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const n = parseIPv6(ip);
+  if (n === undefined) return undefined;
   const buf = Buffer.alloc(16);
-  groups.forEach((g, i) => buf.writeUInt16BE(parseInt(g || "0", 16), i * 2));
+  buf.writeBigUInt64BE(n >> 64n, 0);
+  buf.writeBigUInt64BE(n & 0xffff_ffff_ffff_ffffn, 8);
   return buf;
 }

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import type { Collector, Envelope } from "../../events/collector.js";
 import { VirshEventParser, eventId, toHvEvent, type LibvirtEvent, type VirshEvent } from "./events.js";
 import { LibvirtInventory } from "./inventory.js";
+import { sleep } from "../wait.js";
 
 export interface LibvirtCollectorOptions {
   /** Default qemu:///system. */
@@ -191,17 +192,4 @@ export class LibvirtCollector implements Collector {
   private report(text: string): void {
     this.opts.onReport?.(text);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

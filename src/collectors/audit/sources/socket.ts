@@ -8,7 +8,7 @@ import { createConnection } from "node:net";
 import { once } from "node:events";
 import { DEFAULT_MAX_LINE_BYTES, type SourceLine } from "./line.js";
 import { splitChunks } from "./split.js";
-import { sleep } from "./wait.js";
+import { sleep } from "../../wait.js";
 
 export type SocketStatus =
   | { state: "connected"; path: string }
