@@ -16,7 +16,7 @@ import { ProcessTable } from "../../src/collectors/audit/proctable.js";
 import { readUnixSocketLines, type SocketStatus } from "../../src/collectors/audit/sources/socket.js";
 import { InventoryIndex, LibvirtInventory } from "../../src/collectors/libvirt/inventory.js";
 import type { HvEvent } from "../../src/events/event.js";
-import { auditctl, startAuditd, whyNoAuditd, type RunningAuditd } from "../helpers/auditd.js";
+import { auditctl, startAuditdWhenFree, whyNoAuditd } from "../helpers/auditd.js";
 import { makeEvent } from "../helpers/events.js";
 import { ensureLibvirtd, libvirtSkipReason, removeDomain, URI, virsh, waitFor } from "../helpers/libvirt.js";
 
@@ -29,18 +29,6 @@ if (noAuditd) {
 const unavailable = noAuditd ?? libvirtSkipReason(); // loud skip; throws under CI=true
 
 
-/** One auditd per host, and other tests use it too: wait up to two minutes for our turn. */
-async function startAuditdWhenFree(): Promise<RunningAuditd> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      return await startAuditd({ logFormat: "ENRICHED" });
-    } catch (err) {
-      if (!/another auditd/.test(String(err)) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
 
 /** An audit event of `pid` with nothing else that could name a VM. */
 function bare(i: number, pid: number, ppid: number | undefined, action = "openat", exit?: number): HvEvent {

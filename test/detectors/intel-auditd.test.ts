@@ -11,7 +11,7 @@ import { decodeAuditLines } from "../../src/collectors/audit/decoder.js";
 import { createIntelDetector } from "../../src/detectors/intel/detector.js";
 import { buildIntelIndex } from "../../src/detectors/intel/index.js";
 import type { HvEvent } from "../../src/events/event.js";
-import { auditctl, startAuditd, whyNoAuditd, type RunningAuditd } from "../helpers/auditd.js";
+import { auditctl, startAuditdWhenFree, whyNoAuditd } from "../helpers/auditd.js";
 
 const inCI = process.env.CI === "true";
 const noSocat = (await execa("socat", ["-V"], { reject: false })).exitCode === 0 ? undefined : "socat is missing (Debian package socat)";
@@ -21,18 +21,6 @@ if (unavailable) {
   console.warn(`\n*** SKIPPING intel detector test on live audit events: ${unavailable} ***\n`);
 }
 
-/** One auditd per host, and other tests use it too: wait up to two minutes for our turn. */
-async function startAuditdWhenFree(): Promise<RunningAuditd> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      return await startAuditd({ logFormat: "ENRICHED" });
-    } catch (err) {
-      if (!/another auditd/.test(String(err)) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
 
 async function connectEvents(logPath: string, key: string, want: number): Promise<HvEvent[]> {
   const deadline = Date.now() + 15_000;

@@ -182,3 +182,16 @@ async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void>
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** One auditd per host, and other tests use it too: wait up to two minutes for our turn. */
+export async function startAuditdWhenFree(opts: StartAuditdOptions = { logFormat: "ENRICHED" }): Promise<RunningAuditd> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await startAuditd(opts);
+    } catch (err) {
+      if (!/another auditd/.test(String(err)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}

@@ -3,7 +3,7 @@
 // are indicators (the rest are context: links, comments); deleted ones are skipped.
 
 import { canonicalDomain, canonicalHash, canonicalNet, canonicalUrl, type Canon } from "../canonical.js";
-import { FeedBuilder, type ParsedFeed } from "./result.js";
+import { FeedBuilder, parseJsonDocument, type ParsedFeed } from "./result.js";
 
 type Attr = Record<string, unknown>;
 
@@ -103,13 +103,9 @@ export function addMispEvent(b: FeedBuilder, doc: unknown, source: string): void
 /** A MISP event document, or a list / {"response": [...]} of them (a restSearch export). */
 export function parseMisp(text: string, source: string): ParsedFeed {
   const b = new FeedBuilder("misp", source);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (err) {
-    b.truncated(`JSON does not parse: ${(err as Error).message}`);
-    return b.done();
-  }
+  const parsed = parseJsonDocument(b, text);
+  if (!parsed) return b.done();
+  const { doc } = parsed;
   const events = Array.isArray(doc) ? doc : Array.isArray((doc as { response?: unknown })?.response) ? (doc as { response: unknown[] }).response : [doc];
   if (isManifest(doc)) {
     b.skip("manifest (events are separate files)");

@@ -86,6 +86,16 @@ export class FeedBuilder {
   }
 }
 
+/** A whole-document JSON feed (MISP, STIX); one that does not parse is a truncated copy, so undefined. */
+export function parseJsonDocument(b: FeedBuilder, text: string): { doc: unknown } | undefined {
+  try {
+    return { doc: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
+  } catch (err) {
+    b.truncated(`JSON does not parse: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 /** Lines of a text feed: BOM removed, CRLF/CR tolerated, numbered from 1. */
 export function textLines(text: string): string[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;

@@ -4,7 +4,7 @@
 // qualifiers cannot be matched against single entries and are skipped with a counted reason.
 
 import { canonicalDomain, canonicalHash, canonicalNet, canonicalUrl, type Canon } from "../canonical.js";
-import { FeedBuilder, type ParsedFeed } from "./result.js";
+import { FeedBuilder, parseJsonDocument, type ParsedFeed } from "./result.js";
 
 type Token = { t: "str"; v: string } | { t: "word"; v: string } | { t: "punct"; v: string };
 
@@ -129,13 +129,9 @@ function canonFor(path: string, value: string): { canon: Canon; meta?: Record<st
 /** A bundle ({"type":"bundle","objects":[…]}), a bare array of objects, or one indicator. */
 export function parseStix(text: string, source: string, now = Date.now()): ParsedFeed {
   const b = new FeedBuilder("stix", source);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (err) {
-    b.truncated(`JSON does not parse: ${(err as Error).message}`);
-    return b.done();
-  }
+  const parsed = parseJsonDocument(b, text);
+  if (!parsed) return b.done();
+  const { doc } = parsed;
   const objects: unknown[] = Array.isArray(doc) ? doc : Array.isArray((doc as { objects?: unknown })?.objects) ? (doc as { objects: unknown[] }).objects : [doc];
   for (const obj of objects) {
     if (typeof obj !== "object" || obj === null) {
