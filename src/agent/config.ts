@@ -59,6 +59,37 @@ export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
 }
 
+/** hv's default playbooks (all in monitor mode: out of the box hv records what it would do, and does nothing). */
+export function shippedPlaybooksDir(): string {
+  return fileURLToPath(new URL(existsSync(new URL("../../rules/playbooks", import.meta.url)) ? "../../rules/playbooks" : "../../../rules/playbooks", import.meta.url));
+}
+
+const allowlistSchema = z
+  .object({
+    vms: z.array(z.string()).optional(),
+    networks: z.array(z.string()).optional(),
+    users: z.array(z.string()).optional(),
+    processes: z.array(z.string()).optional(),
+    managementInterfaces: z.array(z.string()).optional(),
+    hostAddresses: z.boolean().optional(),
+  })
+  .strict();
+
+const responseSchema = z
+  .object({
+    /** monitor: every playbook only records what it would do, whatever its own mode (a kill switch). */
+    mode: z.enum(["monitor", "playbooks"]).optional(),
+    /** Never acted against, whatever a playbook says (docs/playbooks.md). */
+    allowlist: allowlistSchema.optional(),
+    /** Quarantines started per hour across all playbooks (default 3); more are refused and recorded. */
+    maxQuarantinesPerHour: z.number().int().min(0).optional(),
+    /** Actions that always wait for a person's approval, in every playbook. */
+    alwaysConfirm: z.array(z.string()).optional(),
+    /** Commands the `run` action may start (absolute paths). */
+    runAllowlist: z.array(z.string()).optional(),
+  })
+  .strict();
+
 const agentConfigSchema = z
   .object({
     /** Sigma rule files and directories (default: hv's shipped rules). */
@@ -84,6 +115,10 @@ const agentConfigSchema = z
     feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
     /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
     firewall: z.object({ enabled: z.boolean().optional() }).strict().optional(),
+    /** Playbook files and directories (default: hv's shipped playbooks, all in monitor mode). */
+    playbooks: z.array(z.string()).optional(),
+    /** Safety of automated response: allowlists, limits, a global monitor switch. */
+    response: responseSchema.optional(),
     /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
     anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
   })

@@ -1,13 +1,17 @@
 import { Command } from "commander";
+import { registerActions } from "./actions.js";
 import { registerAlerts } from "./alerts.js";
 import { registerEvents } from "./events.js";
 import { registerFeeds } from "./feeds.js";
 import { registerFirewall } from "./firewall.js";
 import { registerFlows } from "./flows.js";
+import { registerForensics } from "./forensics.js";
 import { registerModel } from "./model.js";
 import { registerMonitor } from "./monitor.js";
 import { registerNet } from "./net.js";
+import { registerPlaybooks } from "./playbooks.js";
 import { registerPool } from "./pool.js";
+import { registerQuarantine } from "./quarantine.js";
 import { registerRules } from "./rules.js";
 import { registerVersion } from "./version.js";
 import { registerVm } from "./vm.js";
@@ -37,6 +41,10 @@ Examples:
   registerFeeds(program);
   registerFirewall(program);
   registerModel(program);
+  registerPlaybooks(program);
+  registerActions(program);
+  registerQuarantine(program);
+  registerForensics(program);
   return program;
 }
 

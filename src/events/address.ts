@@ -65,3 +65,46 @@ export function formatIPv6(n: bigint): string {
   for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
   return formatIPv6Groups(groups);
 }
+
+// Networks as inclusive bigint intervals: what the firewall loads into sets and the allowlist
+// compares against.
+
+export type IpFamily = "ip" | "ip6";
+
+export interface Interval {
+  start: bigint;
+  end: bigint; // inclusive
+}
+
+export const ADDRESS_BITS: Record<IpFamily, number> = { ip: 32, ip6: 128 };
+
+export function parseAddress(text: string): { family: IpFamily; n: bigint } | undefined {
+  const t = text.trim();
+  if (t.includes(":")) {
+    const n = parseIPv6(t);
+    return n === undefined ? undefined : { family: "ip6", n };
+  }
+  const n = parseIPv4(t);
+  return n === undefined ? undefined : { family: "ip", n };
+}
+
+/** Parses "192.0.2.1", "198.51.100.0/24" or "2001:db8::/32" (host bits may be set; they are cleared). */
+export function parseEntry(text: string): { family: IpFamily; interval: Interval } | undefined {
+  const slash = text.indexOf("/");
+  const addr = parseAddress(slash === -1 ? text : text.slice(0, slash));
+  if (!addr) return undefined;
+  const bits = ADDRESS_BITS[addr.family];
+  let len = bits;
+  if (slash !== -1) {
+    const l = text.slice(slash + 1).trim();
+    if (!/^\d{1,3}$/.test(l) || Number(l) > bits) return undefined;
+    len = Number(l);
+  }
+  return { family: addr.family, interval: prefixInterval(addr.n, len, bits) };
+}
+
+export function prefixInterval(n: bigint, len: number, bits: number): Interval {
+  const host = (1n << BigInt(bits - len)) - 1n;
+  const start = n & ~host & ((1n << BigInt(bits)) - 1n);
+  return { start, end: start | host };
+}

@@ -2,47 +2,10 @@
 // interval set, so feed entries are collapsed here (overlapping and adjacent ranges merged) before
 // they are loaded, and what the kernel lists is turned back into intervals to compare.
 
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../events/address.js";
+import { formatIPv4, formatIPv6 } from "../events/address.js";
 
-export type IpFamily = "ip" | "ip6";
-
-export interface Interval {
-  start: bigint;
-  end: bigint; // inclusive
-}
-
-const BITS: Record<IpFamily, number> = { ip: 32, ip6: 128 };
-
-export function parseAddress(text: string): { family: IpFamily; n: bigint } | undefined {
-  const t = text.trim();
-  if (t.includes(":")) {
-    const n = parseIPv6(t);
-    return n === undefined ? undefined : { family: "ip6", n };
-  }
-  const n = parseIPv4(t);
-  return n === undefined ? undefined : { family: "ip", n };
-}
-
-/** Parses "192.0.2.1", "198.51.100.0/24" or "2001:db8::/32" (host bits may be set; they are cleared). */
-export function parseEntry(text: string): { family: IpFamily; interval: Interval } | undefined {
-  const slash = text.indexOf("/");
-  const addr = parseAddress(slash === -1 ? text : text.slice(0, slash));
-  if (!addr) return undefined;
-  const bits = BITS[addr.family];
-  let len = bits;
-  if (slash !== -1) {
-    const l = text.slice(slash + 1).trim();
-    if (!/^\d{1,3}$/.test(l) || Number(l) > bits) return undefined;
-    len = Number(l);
-  }
-  return { family: addr.family, interval: prefixInterval(addr.n, len, bits) };
-}
-
-function prefixInterval(n: bigint, len: number, bits: number): Interval {
-  const host = (1n << BigInt(bits - len)) - 1n;
-  const start = n & ~host & ((1n << BigInt(bits)) - 1n);
-  return { start, end: start | host };
-}
+export { parseAddress, parseEntry, type Interval, type IpFamily } from "../events/address.js";
+import { ADDRESS_BITS as BITS, parseAddress, prefixInterval, type Interval, type IpFamily } from "../events/address.js";
 
 /** Sorted, non-overlapping, non-adjacent intervals covering exactly the addresses of the input. */
 export function collapse(intervals: Interval[]): Interval[] {

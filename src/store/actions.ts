@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
 import { prepared } from "./statements.js";
 
-// One row per action a playbook decided on, whatever the mode: in `monitor` mode the row is the
-// record of what would have been done. The playbook work will add the status transitions.
+// One row per action a playbook (or a person) decided on, whatever the mode: in `monitor` mode the
+// row is the record of what would have been done.
 export interface ActionRecord {
   id: number;
   alertId: number | null;
@@ -17,6 +17,19 @@ export interface ActionRecord {
   /** How to reverse the action, when the world allows it. */
   undo: string | null;
   detail: unknown;
+  /** What it acts on: vm:NAME, ip:ADDR, process:PID, user:NAME, host. */
+  target: string | null;
+  params: Record<string, unknown> | null;
+  /** ms since the epoch. */
+  created: number | null;
+  /** Automatic with a delay: not run before this time. */
+  notBefore: number | null;
+  /** TTL: a reversible action is undone at this time. */
+  expires: number | null;
+  undone: number | null;
+  undoneBy: string | null;
+  /** The hv process running it while status is running. */
+  ownerPid: number | null;
 }
 
 export type NewAction = Pick<ActionRecord, "playbook" | "action" | "mode" | "status"> &
@@ -35,16 +48,24 @@ interface ActionRow {
   result: string | null;
   undo: string | null;
   json: string | null;
+  target: string | null;
+  params: string | null;
+  created: number | null;
+  not_before: number | null;
+  expires: number | null;
+  undone: number | null;
+  undone_by: string | null;
+  owner_pid: number | null;
 }
 
-const COLUMNS = `id, alert_id, playbook, action, mode, status, approved_by, started, finished, result, undo, json`;
+const COLUMNS = `id, alert_id, playbook, action, mode, status, approved_by, started, finished, result, undo, json, target, params, created, not_before, expires, undone, undone_by, owner_pid`;
 
 /** Inserts an action and returns its id. */
 export function insertAction(db: Database.Database, a: NewAction): number {
   const result = prepared(
     db,
-    `INSERT INTO actions (alert_id, playbook, action, mode, status, approved_by, started, finished, result, undo, json)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO actions (alert_id, playbook, action, mode, status, approved_by, started, finished, result, undo, json, target, params, created, not_before, expires, undone, undone_by, owner_pid)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     a.alertId ?? null,
     a.playbook,
@@ -57,6 +78,14 @@ export function insertAction(db: Database.Database, a: NewAction): number {
     a.result ?? null,
     a.undo ?? null,
     a.detail === undefined ? null : JSON.stringify(a.detail),
+    a.target ?? null,
+    a.params == null ? null : JSON.stringify(a.params),
+    a.created ?? Date.now(),
+    a.notBefore ?? null,
+    a.expires ?? null,
+    a.undone ?? null,
+    a.undoneBy ?? null,
+    a.ownerPid ?? null,
   );
   return Number(result.lastInsertRowid);
 }
@@ -104,5 +133,13 @@ function fromRow(row: ActionRow): ActionRecord {
     result: row.result,
     undo: row.undo,
     detail: row.json === null ? undefined : (JSON.parse(row.json) as unknown),
+    target: row.target,
+    params: row.params === null ? null : (JSON.parse(row.params) as Record<string, unknown>),
+    created: row.created,
+    notBefore: row.not_before,
+    expires: row.expires,
+    undone: row.undone,
+    undoneBy: row.undone_by,
+    ownerPid: row.owner_pid,
   };
 }

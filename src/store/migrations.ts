@@ -132,6 +132,42 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    description: "response: actions get target, params, schedule, TTL and undo; enforcements (quarantines, blocks, rate limits) in force",
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE actions ADD COLUMN target TEXT;        -- what it acts on: vm:NAME, ip:ADDR, process:PID, user:NAME, host
+        ALTER TABLE actions ADD COLUMN params TEXT;        -- the playbook's parameters, JSON
+        ALTER TABLE actions ADD COLUMN created INTEGER;    -- ms since the epoch
+        ALTER TABLE actions ADD COLUMN not_before INTEGER; -- automatic with a delay: not run before this
+        ALTER TABLE actions ADD COLUMN expires INTEGER;    -- TTL: a reversible action is undone at this time
+        ALTER TABLE actions ADD COLUMN undone INTEGER;     -- when it was undone
+        ALTER TABLE actions ADD COLUMN undone_by TEXT;     -- who undid it: a user, "ttl", …
+        ALTER TABLE actions ADD COLUMN owner_pid INTEGER;  -- the hv process running it (status running)
+        CREATE INDEX actions_status ON actions(status, not_before);
+        CREATE INDEX actions_alert ON actions(alert_id);
+
+        -- What is in force in nftables because of an action or a person: the firewall's desired
+        -- state is built from the active rows, so they survive restarts and every process agrees.
+        CREATE TABLE enforcements (
+          id             INTEGER PRIMARY KEY,
+          kind           TEXT NOT NULL,    -- quarantine, block, rate_limit
+          target         TEXT NOT NULL,    -- VM name, or an address/CIDR
+          json           TEXT,             -- kind-specific: vm uuid, last known taps, kept addresses, rate
+          action_id      INTEGER,          -- the action that made it (NULL: by hand)
+          created        INTEGER NOT NULL,
+          created_by     TEXT,
+          expires        INTEGER,          -- NULL: until released
+          released       INTEGER,
+          released_by    TEXT,
+          release_reason TEXT
+        );
+        -- One active row per kind and target: enforcing twice is a no-op (idempotent actions).
+        CREATE UNIQUE INDEX enforcements_active ON enforcements(kind, target) WHERE released IS NULL;
+        CREATE INDEX enforcements_expires ON enforcements(expires) WHERE released IS NULL;
+      `);
+    },
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {
