@@ -62,7 +62,7 @@ describe("actions", () => {
   it("round-trip through insert and get, and list by alert and status in order", () => {
     const db = openStore(join(tempDir(), "hv.db"));
     const alertId = saveAlert(db, alert(1));
-    const first = insertAction(db, { alertId, playbook: "quarantine", action: "firewall.isolate", mode: "monitor", status: "recorded", detail: { tap: "vnet0" } });
+    const first = insertAction(db, { alertId, playbook: "quarantine", action: "firewall.isolate", mode: "monitor", status: "recorded", detail: { tap: "vnet0" }, target: "vm:web1", params: { keep: ["10.0.0.5"] }, created: 5, expires: 3_600_005 });
     const second = insertAction(db, {
       alertId,
       playbook: "quarantine",
@@ -90,6 +90,14 @@ describe("actions", () => {
       result: null,
       undo: null,
       detail: { tap: "vnet0" },
+      target: "vm:web1",
+      params: { keep: ["10.0.0.5"] },
+      created: 5,
+      notBefore: null,
+      expires: 3_600_005,
+      undone: null,
+      undoneBy: null,
+      ownerPid: null,
     });
     expect(getAction(db, second)).toMatchObject({ approvedBy: "alice", started: 10, finished: 20, result: "ok", undo: "vm.resume", detail: undefined });
     expect(listActions(db, { alertId }).map((a) => a.id)).toEqual([first, second]);
