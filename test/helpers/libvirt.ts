@@ -251,6 +251,8 @@ export interface TestGuestOptions {
   mac?: string;
   /** Kernel files; guestFiles() by default. */
   guest?: GuestFiles;
+  /** Added to the kernel command line, e.g. "hv.ping" (the guest pings its router every second, printing HV-PING ok|fail). */
+  cmdlineExtra?: string;
 }
 
 export interface TestGuest {
@@ -290,7 +292,7 @@ export function testGuestXml(name: string, g: GuestFiles, disk: string, serialLo
     "    <type arch='x86_64' machine='pc'>hvm</type>",
     `    <kernel>${g.kernel}</kernel>`,
     `    <initrd>${g.initrd}</initrd>`,
-    `    <cmdline>${GUEST_CMDLINE}</cmdline>`,
+    `    <cmdline>${GUEST_CMDLINE}${opts.cmdlineExtra ? ` ${opts.cmdlineExtra}` : ""}</cmdline>`,
     "  </os>",
     "  <features><acpi/></features>",
     "  <on_poweroff>destroy</on_poweroff>",
