@@ -168,6 +168,23 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    description: "REST API bearer tokens (only their SHA-256 is kept)",
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE api_tokens (
+          id         INTEGER PRIMARY KEY,
+          name       TEXT NOT NULL UNIQUE,
+          role       TEXT NOT NULL,    -- viewer, operator, admin
+          sha256     TEXT NOT NULL UNIQUE,
+          created    INTEGER NOT NULL,
+          created_by TEXT,
+          last_used  INTEGER,
+          revoked    INTEGER
+        );
+      `);
+    },
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {
