@@ -15,7 +15,7 @@ import type { SyncResult } from "../feeds/sync.js";
 import type { AgentConfig } from "./config.js";
 import { createFirewallSyncer, type FirewallSyncer, type FirewallSyncResult } from "./firewall-sync.js";
 import { createStoreIntel, type StoreIntel } from "./intel.js";
-import { isRoot, onPath } from "./system.js";
+import { hasNetAdmin, onPath } from "./system.js";
 
 export interface NetworkOptions {
   db: Database.Database;
@@ -79,7 +79,7 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
 function conntrackCollector(config: AgentConfig, report: (t: string) => void): ConntrackCollector | undefined {
   const wanted = config.flows?.conntrack;
   if (wanted === false) return undefined;
-  const missing = !onPath("conntrack") ? "conntrack is not installed" : !isRoot() ? "reading conntrack events needs root (CAP_NET_ADMIN)" : undefined;
+  const missing = !onPath("conntrack") ? "conntrack is not installed" : !hasNetAdmin() ? "reading conntrack events needs root or CAP_NET_ADMIN" : undefined;
   if (missing) {
     // Asked for explicitly: say why it is off. By default: say it once, quietly.
     report(`flows: ${missing}; no conntrack flows${wanted ? "" : " (set flows.conntrack: false to silence this)"}`);
@@ -90,8 +90,8 @@ function conntrackCollector(config: AgentConfig, report: (t: string) => void): C
 
 function firewallSyncer(opts: NetworkOptions): FirewallSyncer | undefined {
   if (opts.config.firewall?.enabled === false) return undefined;
-  if (!onPath("nft") || !isRoot()) {
-    if (opts.config.firewall?.enabled) opts.report("firewall: needs root and nft; block feeds are not applied");
+  if (!onPath("nft") || !hasNetAdmin()) {
+    if (opts.config.firewall?.enabled) opts.report("firewall: needs nft and root or CAP_NET_ADMIN; block feeds and quarantines are not applied");
     return undefined;
   }
   return createFirewallSyncer(opts.db, { taps: tapsOf(opts.inventory) });
