@@ -113,15 +113,20 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
   };
 
   const flow = (event: HvEvent): void => {
-    const taps = [event.observer?.ingress?.interface?.name, event.observer?.egress?.interface?.name];
-    let rec: VmRecord | undefined;
-    for (const t of taps) rec ??= t ? inventory.byTap(t) : undefined;
-    for (const ep of [event.source, event.destination]) rec ??= ep?.mac ? inventory.byMac(ep.mac) : undefined;
-    for (const ep of [event.source, event.destination]) rec ??= ep?.ip ? inventory.byIp(ep.ip) : undefined;
-    // A connection port-forwarded (DNAT) to a VM names the VM's address only in the reply tuple.
-    const reply = event.flow?.reply;
-    for (const ep of [reply?.source, reply?.destination]) rec ??= ep?.ip ? inventory.byIp(ep.ip) : undefined;
-    if (rec) event.vm = { name: rec.name, uuid: rec.uuid };
+    // Packets that entered the host from a tap were sent by its VM; packets leaving by a tap go to it.
+    const found =
+      tapEnd(event.observer?.ingress?.interface?.name, "source") ??
+      tapEnd(event.observer?.egress?.interface?.name, "destination") ??
+      endpointVm(event.source?.mac, event.destination?.mac, (m) => inventory.byMac(m)) ??
+      endpointVm(event.source?.ip, event.destination?.ip, (ip) => inventory.byIp(ip)) ??
+      // A connection port-forwarded (DNAT) to a VM names the VM's address only in the reply tuple,
+      // whose source is the original destination.
+      endpointVm(event.flow?.reply?.destination?.ip, event.flow?.reply?.source?.ip, (ip) => inventory.byIp(ip));
+    if (found) event.vm = { name: found.rec.name, uuid: found.rec.uuid, side: found.side };
+  };
+  const tapEnd = (tap: string | undefined, side: "source" | "destination"): { rec: VmRecord; side: "source" | "destination" } | undefined => {
+    const rec = tap ? inventory.byTap(tap) : undefined;
+    return rec && { rec, side };
   };
 
   const libvirt = (event: HvEvent): void => {
@@ -144,6 +149,14 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
         return undefined;
     }
   };
+}
+
+/** The VM at the source end, else at the destination end, with the end it was found at. */
+function endpointVm(source: string | undefined, destination: string | undefined, lookup: (key: string) => VmRecord | undefined): { rec: VmRecord; side: "source" | "destination" } | undefined {
+  const atSource = source ? lookup(source) : undefined;
+  if (atSource) return { rec: atSource, side: "source" };
+  const atDestination = destination ? lookup(destination) : undefined;
+  return atDestination && { rec: atDestination, side: "destination" };
 }
 
 /** libvirtd's VIRT_CONTROL / VIRT_RESOURCE / VIRT_MACHINE_ID records carry vm="NAME" uuid=UUID. */

@@ -97,6 +97,8 @@ export interface NetworkFields {
 export interface VmFields {
   name?: string;
   uuid?: string;
+  /** Flows: which end of the flow is the VM (a scan of a VM is not a scan by it). */
+  side?: "source" | "destination";
 }
 
 /** One raw audit record as the parser saw it, with hex-encoded values decoded. */

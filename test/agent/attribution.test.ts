@@ -96,7 +96,7 @@ describe("createAttribution", () => {
     expect(reads).toBe(2); // one read per process, the negative answer cached too
   });
 
-  it("attributes flows by tap device, then MAC, then IP", () => {
+  it("attributes flows by tap device, then MAC, then IP, and says which end is the VM", () => {
     const attribute = createAttribution(inventory());
     const flow = (extra: object): HvEvent => {
       const e = makeEvent(1, { event: { module: "flow", action: "flow" }, ...extra });
@@ -107,8 +107,14 @@ describe("createAttribution", () => {
     const byMac = flow({ destination: { mac: "52:54:00:00:00:01" } });
     const byIp = flow({ source: { ip: "192.0.2.7" }, destination: { ip: "10.0.0.5" } });
     const none = flow({ source: { ip: "192.0.2.7" } });
-    for (const e of [byTap, byMac, byIp, none]) attribute(e);
-    expect([byTap.vm, byMac.vm, byIp.vm, none.vm]).toEqual([WEB, WEB, WEB, undefined]);
+    const fromVm = flow({ source: { ip: "10.0.0.5" }, destination: { ip: "192.0.2.7" } });
+    const toTap = Object.assign(flow({}), { observer: { egress: { interface: { name: "vnet3" } } } });
+    // Port-forwarded to the VM: the reply comes from the VM, so the VM is the original destination.
+    const forwarded = flow({ source: { ip: "192.0.2.7" }, destination: { ip: "198.51.100.1" }, flow: { reply: { source: { ip: "10.0.0.5" }, destination: { ip: "192.0.2.7" } } } });
+    for (const e of [byTap, byMac, byIp, none, fromVm, toTap, forwarded]) attribute(e);
+    const src = { ...WEB, side: "source" };
+    const dst = { ...WEB, side: "destination" };
+    expect([byTap.vm, byMac.vm, byIp.vm, none.vm, fromVm.vm, toTap.vm, forwarded.vm]).toEqual([src, dst, dst, undefined, src, dst, dst]);
   });
 });
 

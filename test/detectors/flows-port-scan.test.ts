@@ -21,6 +21,14 @@ describe("flow:port-scan", () => {
     expect(d.rule.tags).toContain("attack.t1046");
   });
 
+  it("makes the alert about the scanner's address, not the VM, when the VM is the one scanned", () => {
+    const conns: Conn[] = [];
+    for (let p = 1; p <= 1000; p++) conns.push({ t: T0 + p * 10, src: "203.0.113.66", dst: "10.0.0.9", dport: p, outcome: "refused", vm: "victim", vmSide: "destination" });
+    const ds = run([detector()], timeline(conns));
+    expect(ds.length).toBe(1);
+    expect(ds[0]!.entity).toEqual({ kind: "ip", id: "203.0.113.66" });
+  });
+
   it("fires on a horizontal sweep of one port across a /24 where most hosts never answer", () => {
     const conns: Conn[] = [];
     for (let h = 1; h <= 254; h++) conns.push({ t: T0 + h * 20, src: "10.0.0.5", dst: `10.0.1.${h}`, dport: 22, outcome: h % 10 === 0 ? "ok" : "timeout" });

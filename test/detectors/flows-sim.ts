@@ -25,6 +25,8 @@ export interface Conn {
   sentPackets?: number;
   recvPackets?: number;
   vm?: string;
+  /** Which end of the flow the VM is (default: the source). */
+  vmSide?: "source" | "destination";
   /** Report only NEW and DESTROY (conntrack -e NEW,DESTROY): no state updates. */
   noUpdates?: boolean;
   /** Leave the end out (a lost DESTROY, or the recording stopped first). */
@@ -57,7 +59,7 @@ export function conn(c: Conn): HvEvent[] {
         ...(extra.duration !== undefined ? { duration_ms: extra.duration } : {}),
       },
     });
-    if (c.vm) e.vm = { name: c.vm };
+    if (c.vm) e.vm = { name: c.vm, side: c.vmSide ?? "source" };
     return e;
   };
   const tcp = proto === "tcp";

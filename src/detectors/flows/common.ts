@@ -87,12 +87,15 @@ export function sourceEntity(srcIp: string, vmNames: ReadonlySet<string>, sawUna
   return { kind: "ip", id: srcIp };
 }
 
-/** Tracks which VM names a key's events carried, to tell a VM source from VM destinations. */
+/**
+ * Tracks which VM names a key's events carried at their source end, to tell a VM doing something
+ * from a VM it is done to: a scan of one VM must not make the alert (and a playbook) about the victim.
+ */
 export class VmSeen {
   names = new Set<string>();
   unattributed = false;
   add(e: HvEvent): void {
-    const n = e.vm?.name;
+    const n = e.vm?.side === "destination" ? undefined : e.vm?.name;
     if (n === undefined) this.unattributed = true;
     else if (this.names.size < 4) this.names.add(n);
   }
