@@ -2,7 +2,9 @@
 //   1. cold: 100k random entries (v4 /32 and CIDRs, v6 /128 and prefixes) → one feed set applied;
 //   2. update: 10% of the entries replaced → the set's contents rewritten in one transaction;
 //   3. no-op reconcile (read back 100k elements and compare);
-//   4. a 100k-line feed served over loopback HTTP → syncFeed → store → reconcile → set applied.
+//   4. a 100k-line feed served over loopback HTTP → syncFeed → store → reconcile → set applied;
+//   5. quarantine latency: enforce (store) → syncFirewall returns with the quarantine in force,
+//      with no feeds and next to the 100k-entry feed (its set and chains are not rewritten).
 // Prints seconds, and the peak RSS of the nft processes when /usr/bin/time exists (Debian: time).
 //
 //   npm run build && node dist/bench/firewall.js [--entries N]
@@ -14,7 +16,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { desiredFirewallState } from "../src/agent/firewall-sync.js";
+import { desiredFirewallState, syncFirewall } from "../src/agent/firewall-sync.js";
 import { syncFeed } from "../src/feeds/sync.js";
 import { validateFeedSpec } from "../src/feeds/spec.js";
 import { formatAddress } from "../src/firewall/addresses.js";
@@ -22,6 +24,7 @@ import { buildTables } from "../src/firewall/build.js";
 import { listObjects } from "../src/firewall/nft.js";
 import { reconcile } from "../src/firewall/reconcile.js";
 import type { FirewallState } from "../src/firewall/state.js";
+import { enforce, releaseEnforcement } from "../src/store/enforcements.js";
 import { addFeed } from "../src/store/feeds.js";
 import { openStore } from "../src/store/open.js";
 import { createRng } from "../src/detectors/anomaly/rng.js";
@@ -125,6 +128,13 @@ async function main(): Promise<void> {
       const fw = await reconcile(desired.state, { ...opts, tables: { inet: "hvfeed", netdev: "hvfeed" } });
       const fwS = (performance.now() - t2) / 1000;
       console.log(`feed over HTTP: ${(body.length / 1e6).toFixed(1)} MB, sync ${syncS.toFixed(2)} s (${s.status}, ${s.entries} entries, ${s.rejected} rejected) + desired state from the store ${storeS.toFixed(2)} s + reconcile ${fwS.toFixed(2)} s (${fw.action}) = ${(syncS + storeS + fwS).toFixed(2)} s; nft peak ${await peak()}`);
+
+      // Quarantine latency, both with an empty store and next to the feed just loaded.
+      await execa("ip", ["netns", "exec", ns, "ip", "link", "add", "hvfwq-bt0", "type", "veth", "peer", "name", "hvfwq-bt1"]);
+      const empty = openStore(join(dir, "empty.db"));
+      await quarantineLatency("no feeds", empty, { ...opts, tables: { inet: "hvq0", netdev: "hvq0" } });
+      await quarantineLatency(`next to ${s.entries} feed entries`, db, { ...opts, tables: { inet: "hvfeed", netdev: "hvfeed" } });
+      empty.close();
       db.close();
     } finally {
       server.close();
@@ -133,6 +143,27 @@ async function main(): Promise<void> {
     await execa("ip", ["netns", "del", ns], { reject: false });
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** enforce → syncFirewall → the quarantine's chains are in; then release. Prints each run and the median. */
+async function quarantineLatency(label: string, db: ReturnType<typeof openStore>, opts: { netns: string; nft: string; tables: { inet: string; netdev: string } }): Promise<void> {
+  const runs = 5;
+  const on: number[] = [];
+  const off: number[] = [];
+  let last = "";
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    enforce(db, { kind: "quarantine", target: "bench-vm", detail: { taps: ["hvfwq-bt0"], keep: ["10.0.0.5"] } });
+    const r = await syncFirewall(db, opts);
+    on.push(performance.now() - t);
+    last = `${r.tables.map((x) => `${x.table} ${x.action}`).join(", ")}; ${r.commands} commands`;
+    t = performance.now();
+    releaseEnforcement(db, "quarantine", "bench-vm", "bench", "bench");
+    await syncFirewall(db, opts);
+    off.push(performance.now() - t);
+  }
+  const median = (xs: number[]): string => ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! / 1000).toFixed(3);
+  console.log(`quarantine ${label}: enforce → syncFirewall returned, median of ${runs}: ${median(on)} s (${last}); release ${median(off)} s`);
 }
 
 await main();

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -114,11 +115,39 @@ const agentConfigSchema = z
     /** Networks no feed may list (on top of loopback, link-local and the host's own addresses). */
     feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
     /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
-    firewall: z.object({ enabled: z.boolean().optional() }).strict().optional(),
+    firewall: z
+      .object({
+        enabled: z.boolean().optional(),
+        /** Names of hv's two tables (default hv/hv): a second instance or a test keeps its own. */
+        tables: z.object({ inet: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/), netdev: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/) }).strict().optional(),
+        /** Run nft inside this network namespace (labs and tests); default: the host's. */
+        netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+      })
+      .strict()
+      .optional(),
     /** Playbook files and directories (default: hv's shipped playbooks, all in monitor mode). */
     playbooks: z.array(z.string()).optional(),
     /** Safety of automated response: allowlists, limits, a global monitor switch. */
     response: responseSchema.optional(),
+    /** The REST API (docs/api.md); off unless enabled, loopback by default. */
+    api: apiConfigSchema.optional(),
+    /** Prometheus /metrics (docs/api.md): served with the API, or on a port of its own. */
+    metrics: metricsConfigSchema.optional(),
+    /** The fleet over NATS JetStream (docs/fleet.md): alerts and action results out, fleet-wide blocks in. */
+    fleet: z
+      .object({
+        enabled: z.boolean().optional(),
+        servers: z.array(z.string().regex(/^(nats|tls):\/\/\S+$/, "must be a nats:// or tls:// URL")).min(1),
+        host: z.string().min(1).max(255).optional(),
+        credentials: z.string().optional(),
+        tokenFile: z.string().optional(),
+        streamReplicas: z.number().int().min(1).max(5).optional(),
+        /** Apply fleet-wide blocks here (default true). */
+        blocks: z.boolean().optional(),
+      })
+      .strict()
+      .refine((f) => !(f.credentials && f.tokenFile), "set credentials or tokenFile, not both")
+      .optional(),
     /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
     anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
   })

@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import { registerActions } from "./actions.js";
 import { registerAlerts } from "./alerts.js";
+import { registerApi } from "./api.js";
 import { registerEvents } from "./events.js";
 import { registerFeeds } from "./feeds.js";
 import { registerFirewall } from "./firewall.js";
+import { registerFleet } from "./fleet.js";
 import { registerFlows } from "./flows.js";
 import { registerForensics } from "./forensics.js";
 import { registerModel } from "./model.js";
@@ -11,6 +13,7 @@ import { registerMonitor } from "./monitor.js";
 import { registerNet } from "./net.js";
 import { registerPlaybooks } from "./playbooks.js";
 import { registerPool } from "./pool.js";
+import { registerPrivileged } from "./privileged.js";
 import { registerQuarantine } from "./quarantine.js";
 import { registerRules } from "./rules.js";
 import { registerVersion } from "./version.js";
@@ -45,6 +48,9 @@ Examples:
   registerActions(program);
   registerQuarantine(program);
   registerForensics(program);
+  registerPrivileged(program);
+  registerFleet(program);
+  registerApi(program);
   return program;
 }
 

@@ -1,14 +1,20 @@
 // Desired state → table models → nft JSON commands.
 //
-// inet hv: base chains input/forward/output (priority filter - 10, policy accept) and, per feed,
-// sets feed_NAME_v4 / feed_NAME_v6 with one rule per path, direction and family.
-// netdev hv: only when some feed uses the taps path and there are taps — one ingress chain per tap
-// (tap_DEV) and a copy of those feeds' sets (a rule can only reference a set of its own table).
+// inet hv: per feed, sets feed_NAME_v4 / feed_NAME_v6 matched in base chains input/forward/output
+// (priority filter - 10, policy accept); the response sections (response.ts) add their own base
+// chains (block_*, quarantine_*) and the block sets.
+// netdev hv: per VM tap, base chains on its device — tap_DEV for feeds on the taps path (with a
+// copy of those feeds' sets: a rule can only reference a set of its own table), and the response
+// chains (block_DEV, quarantine_DEV_ingress/_egress, ratelimit_DEV_ingress/_egress).
+// Every chain is a base chain of its own that drops what it must and accepts the rest, so chains
+// never depend on each other: reconcile can add, rewrite or remove one without touching the
+// others (and their counters), and their order on a hook does not matter.
 
 import { collapse, intervalToElement, parseEntry, type Interval, type IpFamily } from "./addresses.js";
 import type { ChainModel, RuleModel, SetModel, TableFamily, TableModel } from "./model.js";
 import { ruleComment } from "./model.js";
 import type { NftCommand } from "./nft.js";
+import { addResponse, validateResponse } from "./response.js";
 import { DEFAULT_TABLES, type FeedPath, type FeedSet, type FirewallState, type TableNames } from "./state.js";
 
 export class FirewallStateError extends Error {
@@ -17,7 +23,7 @@ export class FirewallStateError extends Error {
 
 export const BASE_PRIORITY = -10;
 const FEED_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const DEV_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+export const DEV_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const HOOK_CHAINS: Array<Exclude<FeedPath, "taps">> = ["input", "forward", "output"];
 /** Elements per `add element` command; all of them still go in the same transaction. */
 const ELEMENT_CHUNK = 20_000;
@@ -32,11 +38,16 @@ export function tapChainName(dev: string): string {
 
 /** Parses and collapses a feed's entries; a bad entry or a family mismatch is an error naming both. */
 export function feedIntervals(feed: string, entries: string[], family: IpFamily): Interval[] {
+  return entryIntervals(`feed ${feed}`, entries, family);
+}
+
+/** The same for any list of entries; `what` names the list in the error. */
+export function entryIntervals(what: string, entries: string[], family: IpFamily): Interval[] {
   const out: Interval[] = [];
   for (const e of entries) {
     const parsed = parseEntry(e);
-    if (!parsed) throw new FirewallStateError(`feed ${feed}: "${e}" is not an address or CIDR`);
-    if (parsed.family !== family) throw new FirewallStateError(`feed ${feed}: "${e}" is not an ${family === "ip" ? "IPv4" : "IPv6"} entry`);
+    if (!parsed) throw new FirewallStateError(`${what}: "${e}" is not an address or CIDR`);
+    if (parsed.family !== family) throw new FirewallStateError(`${what}: "${e}" is not an ${family === "ip" ? "IPv4" : "IPv6"} entry`);
     out.push(parsed.interval);
   }
   return collapse(out);
@@ -51,6 +62,7 @@ function validate(state: FirewallState): void {
     if (f.mode !== "monitor" && f.mode !== "enforce") throw new FirewallStateError(`feed ${f.name}: mode must be monitor or enforce`);
   }
   for (const t of state.taps) if (!DEV_NAME.test(t)) throw new FirewallStateError(`tap device "${t}" is not a valid interface name`);
+  validateResponse(state);
 }
 
 function feedSets(f: FeedSet): SetModel[] {
@@ -86,33 +98,36 @@ function feedRules(chain: string, f: FeedSet, path: FeedPath): RuleModel[] {
   return rules;
 }
 
-/** The tables the desired state asks for (inet always; netdev only when taps are used). */
-export function buildTables(state: FirewallState, names: TableNames = DEFAULT_TABLES): TableModel[] {
+export interface BuildOptions {
+  /** Whether a tap device exists: netdev chains are built only for those (default: every tap). */
+  present?: (dev: string) => boolean;
+}
+
+/** The tables the desired state asks for; a table with nothing in it is left out. */
+export function buildTables(state: FirewallState, names: TableNames = DEFAULT_TABLES, opts: BuildOptions = {}): TableModel[] {
   validate(state);
+  const present = opts.present ?? (() => true);
+  const inet: TableModel = { family: "inet", name: names.inet, chains: [], sets: [], rules: [] };
+  const netdev: TableModel = { family: "netdev", name: names.netdev, chains: [], sets: [], rules: [] };
+  addFeeds(state, inet, netdev, present);
+  addResponse(state, inet, netdev, present);
+  // Nothing to enforce or count: hv keeps no tables at all, so a host without block feeds or
+  // enforcements carries no trace of hv in its ruleset (and reconcile removes tables left over).
+  return [inet, netdev].filter((t) => t.chains.length > 0);
+}
+
+function addFeeds(state: FirewallState, inet: TableModel, netdev: TableModel, present: (dev: string) => boolean): void {
   const feeds = [...state.sets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // Nothing to enforce or count: hv keeps no tables at all, so a host without block feeds carries
-  // no trace of hv in its ruleset (and reconcile removes tables left from feeds since removed).
-  if (feeds.length === 0) return [];
-  const inet: TableModel = {
-    family: "inet",
-    name: names.inet,
-    chains: HOOK_CHAINS.map((hook): ChainModel => ({ name: hook, type: "filter", hook, prio: BASE_PRIORITY, policy: "accept" })),
-    sets: feeds.flatMap(feedSets),
-    rules: HOOK_CHAINS.flatMap((hook) => feeds.filter((f) => f.paths.includes(hook)).flatMap((f) => feedRules(hook, f, hook))),
-  };
-  const tables = [inet];
+  if (feeds.length === 0) return;
+  inet.chains.push(...HOOK_CHAINS.map((hook): ChainModel => ({ name: hook, type: "filter", hook, prio: BASE_PRIORITY, policy: "accept" })));
+  inet.sets.push(...feeds.flatMap(feedSets));
+  inet.rules.push(...HOOK_CHAINS.flatMap((hook) => feeds.filter((f) => f.paths.includes(hook)).flatMap((f) => feedRules(hook, f, hook))));
   const tapFeeds = feeds.filter((f) => f.paths.includes("taps"));
-  const taps = [...new Set(state.taps)].sort();
-  if (tapFeeds.length > 0 && taps.length > 0) {
-    tables.push({
-      family: "netdev",
-      name: names.netdev,
-      chains: taps.map((dev): ChainModel => ({ name: tapChainName(dev), type: "filter", hook: "ingress", prio: BASE_PRIORITY, policy: "accept", dev })),
-      sets: inet.sets.filter((s) => tapFeeds.some((f) => s.name === setName(f.name, s.family))),
-      rules: taps.flatMap((dev) => tapFeeds.flatMap((f) => feedRules(tapChainName(dev), f, "taps"))),
-    });
-  }
-  return tables;
+  const taps = [...new Set(state.taps)].filter(present).sort();
+  if (tapFeeds.length === 0 || taps.length === 0) return;
+  netdev.chains.push(...taps.map((dev): ChainModel => ({ name: tapChainName(dev), type: "filter", hook: "ingress", prio: BASE_PRIORITY, policy: "accept", dev })));
+  netdev.sets.push(...inet.sets.filter((s) => tapFeeds.some((f) => s.name === setName(f.name, s.family))));
+  netdev.rules.push(...taps.flatMap((dev) => tapFeeds.flatMap((f) => feedRules(tapChainName(dev), f, "taps"))));
 }
 
 function ref(family: TableFamily, table: string): { family: TableFamily; table: string } {
@@ -129,16 +144,30 @@ export function setContentCommands(family: TableFamily, table: string, set: SetM
   return cmds;
 }
 
-function createTableCommands(t: TableModel): NftCommand[] {
+/** `add set` and its elements (a new set needs no flush). */
+export function addSetCommands(family: TableFamily, table: string, s: SetModel): NftCommand[] {
+  const cmds: NftCommand[] = [{ add: { set: { ...ref(family, table), name: s.name, type: s.family === "ip" ? "ipv4_addr" : "ipv6_addr", flags: s.flags } } }];
+  if (s.intervals.length > 0) cmds.push(...setContentCommands(family, table, s).slice(1));
+  return cmds;
+}
+
+/** `add chain` and its rules, in order. */
+export function addChainCommands(family: TableFamily, table: string, c: ChainModel, rules: RuleModel[]): NftCommand[] {
+  const cmds: NftCommand[] = [{ add: { chain: { ...ref(family, table), name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, ...(c.dev ? { dev: c.dev } : {}) } } }];
+  for (const r of rules.filter((x) => x.chain === c.name)) cmds.push({ add: { rule: { ...ref(family, table), chain: r.chain, comment: r.comment, expr: r.expr } } });
+  return cmds;
+}
+
+/** `flush chain` + `delete chain` (older kernels refuse to delete a chain that still has rules). */
+export function deleteChainCommands(family: TableFamily, table: string, chain: string): NftCommand[] {
+  return [{ flush: { chain: { ...ref(family, table), name: chain } } }, { delete: { chain: { ...ref(family, table), name: chain } } }];
+}
+
+/** Sets first (rules reference them), then chains with their rules. */
+export function createTableCommands(t: TableModel): NftCommand[] {
   const cmds: NftCommand[] = [{ add: { table: { family: t.family, name: t.name } } }];
-  for (const c of t.chains) {
-    cmds.push({ add: { chain: { ...ref(t.family, t.name), name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, ...(c.dev ? { dev: c.dev } : {}) } } });
-  }
-  for (const s of t.sets) {
-    cmds.push({ add: { set: { ...ref(t.family, t.name), name: s.name, type: s.family === "ip" ? "ipv4_addr" : "ipv6_addr", flags: s.flags } } });
-    if (s.intervals.length > 0) cmds.push(...setContentCommands(t.family, t.name, s).slice(1));
-  }
-  for (const r of t.rules) cmds.push({ add: { rule: { ...ref(t.family, t.name), chain: r.chain, comment: r.comment, expr: r.expr } } });
+  for (const s of t.sets) cmds.push(...addSetCommands(t.family, t.name, s));
+  for (const c of t.chains) cmds.push(...addChainCommands(t.family, t.name, c, t.rules));
   return cmds;
 }
 

@@ -76,7 +76,17 @@ function ruleFrom(r: Record<string, unknown>): RuleModel {
       if (c && typeof c === "object") counter = { packets: Number(c.packets ?? 0), bytes: Number(c.bytes ?? 0) };
       return { counter: null };
     }
+    if (s && typeof s === "object" && "limit" in s) return { limit: limitInBytes(s.limit as Record<string, unknown>) };
     return stmt;
   });
   return { chain: String(r.chain), comment: typeof r.comment === "string" ? r.comment : "", expr, ...(counter ? { counter } : {}) };
+}
+
+const BYTE_UNITS: Record<string, number> = { bytes: 1, kbytes: 1024, mbytes: 1024 * 1024 };
+
+/** nft lists `limit rate 1048576 bytes/second` as 1 mbytes; hv writes bytes, so compare in bytes. */
+function limitInBytes(limit: Record<string, unknown>): Record<string, unknown> {
+  const unit = typeof limit.rate_unit === "string" ? BYTE_UNITS[limit.rate_unit] : undefined;
+  if (unit === undefined || typeof limit.rate !== "number") return limit;
+  return { ...limit, rate: limit.rate * unit, rate_unit: "bytes" };
 }

@@ -19,12 +19,35 @@ export interface FeedSet {
   v6: string[];
 }
 
+/** A VM cut off the network: every packet of its taps dropped, both ways, except `keep`. */
+export interface Quarantine {
+  vm: string;
+  taps: string[];
+  /** Addresses/CIDRs the VM may still talk to (a management or forensics host); ARP/NDP stay open for them. */
+  keep: string[];
+}
+
+/** Addresses hv blocks as a response (block_ip): dropped on every path, always enforced. */
+export interface Blocks {
+  v4: string[];
+  v6: string[];
+}
+
+/** A VM whose taps may carry at most this many bytes per second each way; the excess is dropped. */
+export interface RateLimit {
+  vm: string;
+  taps: string[];
+  bytesPerSecond: number;
+}
+
 export interface FirewallState {
   sets: FeedSet[];
-  /** VM tap devices; each gets an ingress chain in the netdev table when a feed uses the taps path. */
+  /** VM tap devices; each gets an ingress chain in the netdev table when a feed uses the taps path (and when blocks exist). */
   taps: string[];
-  // VM quarantines (chains and sets per VM) are meant to become another section here, built into
-  // the same tables and compared by the same reconcile.
+  /** Absent or empty: none. Built from the store's active enforcements (src/agent/firewall-sync.ts). */
+  quarantines?: Quarantine[];
+  blocks?: Blocks;
+  rateLimits?: RateLimit[];
 }
 
 /** The names of hv's two tables (configurable so tests and a second instance never collide). */

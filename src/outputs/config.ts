@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AlertmanagerSink } from "./alertmanager.js";
 import type { DeliveryOptions } from "./delivery.js";
 import { JsonlSink } from "./jsonl.js";
+import { NatsSink } from "./nats.js";
 import { DEFAULT_SD_ID, FACILITY_NAMES, MIN_MESSAGE_BYTES } from "./rfc5424.js";
 import type { AlertSink } from "./sink.js";
 import { SyslogSink } from "./syslog.js";
@@ -88,7 +89,25 @@ const alertmanagerSchema = z
   })
   .refine(oneToken, oneTokenError);
 
-export const sinkSchema = z.discriminatedUnion("type", [jsonlSchema, syslogSchema, webhookSchema, alertmanagerSchema]);
+/** The fleet (docs/fleet.md): alerts to NATS JetStream, subject hv.<host>.alerts in stream HV_FLEET. */
+const natsSchema = z
+  .strictObject({
+    type: z.literal("nats"),
+    servers: z.array(z.string().regex(/^(nats|tls):\/\/\S+$/, "must be a nats:// or tls:// URL")).min(1),
+    /** This host's name in the fleet (default: the system host name). */
+    host: z.string().min(1).max(255).optional(),
+    /** A NATS credentials file (nsc), or a file holding a token. */
+    credentials: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** Replicas of HV_FLEET when this sink creates it: 3 in a three-node cluster. */
+    streamReplicas: z.int().min(1).max(5).optional(),
+    createStream: z.boolean().optional(),
+    publishTimeoutMs: ms.optional(),
+    ...delivery,
+  })
+  .refine((c) => c.credentials === undefined || c.tokenFile === undefined, { error: "set credentials or tokenFile, not both", path: ["tokenFile"] });
+
+export const sinkSchema = z.discriminatedUnion("type", [jsonlSchema, syslogSchema, webhookSchema, alertmanagerSchema, natsSchema]);
 
 export const sinksSchema = z.array(sinkSchema).superRefine((sinks, ctx) => {
   const seen = new Set<string>();
@@ -148,6 +167,17 @@ function createSink(c: SinkConfig, index: number): AlertSink {
         ...(c.resendIntervalMs ? { resendIntervalMs: c.resendIntervalMs } : {}),
         ...(c.maxActive ? { maxActive: c.maxActive } : {}),
         ...(c.generatorUrl ? { generatorUrl: c.generatorUrl } : {}),
+      });
+    case "nats":
+      return new NatsSink({
+        ...common,
+        servers: c.servers,
+        ...(c.host ? { host: c.host } : {}),
+        ...(c.credentials ? { credentials: c.credentials } : {}),
+        ...(c.tokenFile ? { tokenFile: c.tokenFile } : {}),
+        ...(c.streamReplicas ? { stream: { replicas: c.streamReplicas } } : {}),
+        ...(c.createStream !== undefined ? { createStream: c.createStream } : {}),
+        ...(c.publishTimeoutMs ? { publishTimeoutMs: c.publishTimeoutMs } : {}),
       });
   }
 }

@@ -119,6 +119,34 @@ export interface VolumeSummary {
   allocationBytes?: number;
 }
 
+/** One row of `virsh domblklist --details`. */
+export interface BlockDeviceRow {
+  /** file, block, network, volume, … */
+  type: string;
+  /** disk, cdrom, floppy, lun */
+  device: string;
+  target: string;
+  /** Absent for an empty cdrom ("-"). */
+  source?: string;
+}
+
+/** One row of `virsh domiflist`. */
+export interface InterfaceRow {
+  /** The host-side device (vnetN) while running; absent ("-") otherwise. */
+  interface?: string;
+  type: string;
+  source: string;
+  model: string;
+  mac: string;
+}
+
+/** How one disk takes part in a disk-only snapshot: a new overlay file, or left out. */
+export interface DiskSnapshotSpec {
+  target: string;
+  /** The new overlay (external); omit to leave this disk out of the snapshot. */
+  overlay?: string;
+}
+
 export interface LibvirtBackend {
   /** The connection URI, e.g. qemu:///system. */
   readonly uri: string;
@@ -165,6 +193,29 @@ export interface LibvirtBackend {
   snapshotRevert(name: string, snapshot: string): Promise<void>;
   /** `metadataOnly`: forget the snapshot, leave its data (for external snapshots libvirt cannot merge). */
   snapshotDelete(name: string, snapshot: string, opts?: { metadataOnly?: boolean }): Promise<void>;
+
+  // forensics (additions for src/forensics)
+  /** `virsh dump --memory-only`: the guest's RAM as an ELF core (or kdump) file; `live` keeps the guest running. */
+  dumpMemory(name: string, file: string, opts?: { live?: boolean; format?: "elf" | "kdump-zlib" | "kdump-lzo" | "kdump-snappy" }): Promise<void>;
+  domBlkList(name: string, opts?: { inactive?: boolean }): Promise<BlockDeviceRow[]>;
+  domIfList(name: string, opts?: { inactive?: boolean }): Promise<InterfaceRow[]>;
+  /**
+   * An external disk-only snapshot without libvirt metadata, all disks at once (--atomic): each
+   * spec with an overlay gets that new file on top; the old image becomes its read-only backing.
+   */
+  diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[]): Promise<void>;
+  /**
+   * Merges the active overlay of `target` into its immediate backing file and pivots the guest
+   * onto that file (blockcommit --active --shallow --pivot --wait). --shallow matters: without it
+   * libvirt commits into the deepest base of the chain — a shared base image.
+   */
+  blockCommitActive(name: string, target: string): Promise<void>;
+  /** The block job running on `target`, or undefined. */
+  blockJobInfo(name: string, target: string): Promise<{ type: string; percent?: number } | undefined>;
+  /** Cancels the block job on `target` (with `pivot`: completes a ready commit/copy by pivoting). */
+  blockJobAbort(name: string, target: string, opts?: { pivot?: boolean }): Promise<void>;
+  /** `virsh version`: library, API and hypervisor versions (keys as virsh prints them). */
+  versions(): Promise<Record<string, string>>;
 
   // networks
   listNetworks(): Promise<NetworkSummary[]>;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import type {
+  BlockDeviceRow, DiskSnapshotSpec, InterfaceRow,
   ChangeScope, DhcpLease, DomainInfo, DomainState, DomainStats, DomainSummary, LibvirtBackend, NetworkSummary, PoolSummary,
   SnapshotInfo, SnapshotOptions, VolumeSummary,
 } from "./backend.js";
@@ -244,6 +245,53 @@ export class VirshBackend implements LibvirtBackend {
     await this.run(["snapshot-delete", "--domain", checkName(name), "--snapshotname", checkName(snapshot, "snapshot name"), ...(opts.metadataOnly ? ["--metadata"] : [])], { long: true });
   }
 
+  // ---- forensics ----------------------------------------------------------------------------
+
+  async dumpMemory(name: string, file: string, opts: { live?: boolean; format?: "elf" | "kdump-zlib" | "kdump-lzo" | "kdump-snappy" } = {}): Promise<void> {
+    const args = ["dump", "--domain", checkName(name), "--file", checkArg(file, "dump file"), "--memory-only", "--format", opts.format ?? "elf"];
+    if (opts.live) args.push("--live");
+    await this.run(args, { long: true });
+  }
+
+  async domBlkList(name: string, opts: { inactive?: boolean } = {}): Promise<BlockDeviceRow[]> {
+    return parseDomBlkList(await this.run(["domblklist", "--domain", checkName(name), "--details", ...(opts.inactive ? ["--inactive"] : [])]));
+  }
+
+  async domIfList(name: string, opts: { inactive?: boolean } = {}): Promise<InterfaceRow[]> {
+    return parseDomIfList(await this.run(["domiflist", "--domain", checkName(name), ...(opts.inactive ? ["--inactive"] : [])]));
+  }
+
+  async diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[]): Promise<void> {
+    if (specs.length === 0) throw new LibvirtError("invalid-argument", "a disk snapshot needs at least one disk");
+    const diskspecs = specs.flatMap((s) => [
+      "--diskspec",
+      // virsh splits a diskspec at commas; a doubled comma is a literal one.
+      s.overlay ? `${checkTarget(s.target)},snapshot=external,file=${checkArg(s.overlay, "overlay file").replace(/,/g, ",,")}` : `${checkTarget(s.target)},snapshot=no`,
+    ]);
+    const snapName = `hv-forensic-${Date.now()}`;
+    await this.run(["snapshot-create-as", "--domain", checkName(name), "--name", snapName, "--disk-only", "--atomic", "--no-metadata", ...diskspecs], { long: true });
+  }
+
+  async blockCommitActive(name: string, target: string): Promise<void> {
+    await this.run(["blockcommit", "--domain", checkName(name), "--path", checkTarget(target), "--active", "--shallow", "--pivot", "--wait"], { long: true });
+  }
+
+  async blockJobInfo(name: string, target: string): Promise<{ type: string; percent?: number } | undefined> {
+    const out = (await this.run(["blockjob", "--domain", checkName(name), "--path", checkTarget(target), "--info"])).trim();
+    // "No current block job for vda" or "Active Block Commit: [100 %]"
+    if (!out || /^No current block job/i.test(out)) return undefined;
+    const m = /^(.*?):\s*\[\s*([\d.]+)\s*%\]/.exec(out);
+    return m ? { type: m[1]!.trim(), percent: Number(m[2]) } : { type: out };
+  }
+
+  async blockJobAbort(name: string, target: string, opts: { pivot?: boolean } = {}): Promise<void> {
+    await this.run(["blockjob", "--domain", checkName(name), "--path", checkTarget(target), "--abort", ...(opts.pivot ? ["--pivot"] : [])], { long: true });
+  }
+
+  async versions(): Promise<Record<string, string>> {
+    return keyValues(await this.run(["version"]));
+  }
+
   // ---- networks ---------------------------------------------------------------------------
 
   async listNetworks(): Promise<NetworkSummary[]> {
@@ -386,6 +434,29 @@ export function keyValues(out: string): Record<string, string> {
     if (i > 0) kv[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }
   return kv;
+}
+
+/** `virsh domblklist --details` rows (the header is gone with -q). */
+export function parseDomBlkList(out: string): BlockDeviceRow[] {
+  const rows: BlockDeviceRow[] = [];
+  for (const line of out.split("\n")) {
+    const m = /^\s*(\S+)\s+(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+    if (!m || m[1] === "Type" || /^-+$/.test(m[1]!)) continue;
+    rows.push({ type: m[1]!, device: m[2]!, target: m[3]!, ...(m[4] !== "-" ? { source: m[4]! } : {}) });
+  }
+  return rows;
+}
+
+/** `virsh domiflist` rows: Interface Type Source Model MAC. */
+export function parseDomIfList(out: string): InterfaceRow[] {
+  const rows: InterfaceRow[] = [];
+  for (const line of out.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || f[0] === "Interface" || /^-+$/.test(f[0]!)) continue;
+    const [iface, type, source, model, mac] = f as [string, string, string, string, string];
+    rows.push({ ...(iface !== "-" ? { interface: iface } : {}), type, source, model, mac });
+  }
+  return rows;
 }
 
 function kibField(v: string | undefined): number {

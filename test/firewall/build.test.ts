@@ -121,7 +121,7 @@ describe("planReconcile", () => {
   const asObserved = (tables: typeof desired): ObservedTable[] =>
     tables.map((t) => ({ ...t, rules: [...t.rules], chains: t.chains.map(({ dev: _dev, ...c }) => c), sets: t.sets.map((s) => ({ ...s, type: s.family === "ip" ? "ipv4_addr" : "ipv6_addr", elements: s.intervals.length, unreadable: 0 })) }));
 
-  it("writes nothing when equal, only set contents when only they differ, everything otherwise", () => {
+  it("writes nothing when equal, only set contents when only they differ, only a changed chain, whole tables when missing", () => {
     expect(planReconcile(desired, asObserved(desired)).action).toBe("unchanged");
     const changed = buildTables({ ...state, sets: [{ ...state.sets[0]!, v4: ["203.0.113.9"] }, state.sets[1]!] });
     const plan = planReconcile(changed, asObserved(desired));
@@ -129,7 +129,10 @@ describe("planReconcile", () => {
     expect(plan.updatedSets).toEqual(["inet hv feed_drop-list_v4", "netdev hv feed_drop-list_v4"]);
     const withoutRule = asObserved(desired);
     withoutRule[0]!.rules.splice(0, 1);
-    expect(planReconcile(desired, withoutRule).action).toBe("replaced");
+    // A rule deleted by hand: only its chain is written again.
+    const fixRule = planReconcile(desired, withoutRule);
+    expect(fixRule.action).toBe("updated");
+    expect(fixRule.tables.map((t) => [t.table, t.action, t.chains])).toEqual([["inet hv", "updated", ["input"]], ["netdev hv", "unchanged", []]]);
     expect(planReconcile(desired, []).action).toBe("replaced");
   });
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateFeedSpec } from "../../src/feeds/spec.js";
 import type { FirewallStatus } from "../../src/firewall/status.js";
+import { enforce } from "../../src/store/enforcements.js";
 import { addFeed, applyFeedSet } from "../../src/store/feeds.js";
 import { openStore } from "../../src/store/open.js";
 import { mustSucceed, runHv } from "../helpers/hv-cli.js";
@@ -25,6 +26,8 @@ describe.skipIf(!can)("hv firewall CLI", () => {
     addFeed(db, validateFeedSpec({ name: "cli-feed", url: "http://127.0.0.1:9/x.txt", format: "plain", action: "block", block: { mode: "monitor", paths: ["input", "output"] } }));
     // The entries as a sync would have stored them.
     applyFeedSet(db, "cli-feed", [{ value: "203.0.113.5", kind: "ip" }, { value: "198.51.100.0/24", kind: "cidr" }, { value: "2001:db8:9::/48", kind: "cidr" }], { now: Date.now(), rejected: 0 });
+    // A quarantine as quarantine_vm stores it (libvirt does not know this VM: the stored taps are used).
+    enforce(db, { kind: "quarantine", target: "hvfwq-cli-vm", detail: { taps: ["vnet0"], keep: ["10.0.0.5"] } });
     db.close();
   });
 
@@ -46,6 +49,9 @@ describe.skipIf(!can)("hv firewall CLI", () => {
     expect(status.feeds).toEqual([{ feed: "cli-feed", mode: "monitor", paths: ["input", "output"], v4Elements: 2, v6Elements: 1, packets: 0, bytes: 0 }]);
     const text = (await hv("firewall", "status", "--netns", ns)).stdout;
     expect(text).toMatch(/^cli-feed\s+monitor\s+input,output\s+2\s+1\s+0\s+0$/m);
+    // vnet0 does not exist in the namespace: only the forward chain (by name) is there.
+    expect(status.quarantines).toEqual([{ vm: "hvfwq-cli-vm", taps: ["vnet0"], keep: ["10.0.0.5"], packets: 0, bytes: 0, keptPackets: 0 }]);
+    expect(text).toMatch(/^hvfwq-cli-vm\s+vnet0\s+10\.0\.0\.5\s+0\s+0$/m);
   });
 
   it("flush removes hv's tables", async () => {

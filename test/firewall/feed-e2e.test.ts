@@ -111,7 +111,7 @@ describe.skipIf(!can)("feed → store → nft set → traffic", () => {
     expect((await feedRule()).packets).toBe(before);
 
     updateFeedSpec(db, { ...getFeed(db, "e2e-drop")!, block: { mode: "monitor", paths: ["output", "input"] } });
-    expect((await syncFirewall(db, { netns: host })).action).toBe("replaced");
+    expect((await syncFirewall(db, { netns: host })).action).toBe("updated");
     expect(await tcpConnects(host, LISTED, PORT)).toBe(true);
     const rule = await feedRule();
     expect(rule.mode).toBe("monitor");

@@ -145,7 +145,9 @@ describe.skipIf(!can)("nft layer in a namespace", () => {
     await sh(ns, ["nft", "delete", "rule", "inet", "hv", "output", "handle", handle]);
     expect((await readStatus({ netns: ns })).rules.filter((r) => r.chain === "output" && r.family === "ip")).toHaveLength(0);
     const fixed = await reconcile(state(["10.9.9.9", "203.0.113.9"]), { netns: ns });
-    expect(fixed.action).toBe("replaced");
+    // Only the damaged chain is written again; the other chains keep their rules (and handles).
+    expect(fixed.action).toBe("updated");
+    expect(fixed.tables.map((t) => t.chains)).toEqual([["output"]]);
     expect((await readStatus({ netns: ns })).rules.filter((r) => r.chain === "output" && r.family === "ip")).toHaveLength(1);
 
     // A set deleted by hand (its rules first, as nft requires).
@@ -153,14 +155,19 @@ describe.skipIf(!can)("nft layer in a namespace", () => {
     await sh(ns, ["nft", "flush", "chain", "inet", "hv", "output"]);
     await sh(ns, ["nft", "delete", "set", "inet", "hv", "feed_t1_v6"]);
     const again = await reconcile(state(["10.9.9.9", "203.0.113.9"]), { netns: ns });
-    expect(again.action).toBe("replaced");
+    expect(again.action).toBe("updated");
+    expect(again.reason).toMatch(/sets feed_t1_v6/);
     expect(await setElements(ns, "hv", "feed_t1_v6")).toHaveLength(1);
     expect((await readStatus({ netns: ns })).rules).toHaveLength(4);
 
     // A rule added by hand to hv's table is removed.
     await sh(ns, ["nft", "add", "rule", "inet", "hv", "input", "tcp", "dport", "22", "drop"]);
-    expect((await reconcile(state(["10.9.9.9", "203.0.113.9"]), { netns: ns })).action).toBe("replaced");
+    expect((await reconcile(state(["10.9.9.9", "203.0.113.9"]), { netns: ns })).action).toBe("updated");
     expect((await readStatus({ netns: ns })).rules.some((r) => r.foreign)).toBe(false);
+    // A table deleted by hand comes back whole.
+    await sh(ns, ["nft", "delete", "table", "inet", "hv"]);
+    expect((await reconcile(state(["10.9.9.9", "203.0.113.9"]), { netns: ns })).action).toBe("replaced");
+    expect((await readStatus({ netns: ns })).rules).toHaveLength(4);
   });
 
   it("flush removes hv's tables and nothing else", async () => {

@@ -1,0 +1,68 @@
+import { realpath } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { appendCustody, checkCustody, readCustodyText, type CustodyEntry } from "./custody.js";
+import { listBundles, resolveBundle, tarBundle } from "./bundles.js";
+import { readManifest, type Manifest } from "./manifest.js";
+import { loadOrCreateSigningKey } from "./signing.js";
+import { verifyBundle, type VerifyReport } from "./verify.js";
+
+// What people and the API do with stored bundles. Each of show, verify and export leaves a signed
+// line in the bundle's chain of custody (who, when, what, the result).
+
+export { listBundles };
+
+/** "user:alice" (and who sudo'ed), for custody lines written on behalf of a person. */
+export function currentUser(): string {
+  const name = userInfo().username;
+  const sudo = process.env.SUDO_USER;
+  return sudo && sudo !== name ? `user:${sudo} (as ${name})` : `user:${name}`;
+}
+
+export interface ShownBundle {
+  id: string;
+  path: string;
+  manifest: Manifest;
+  custody: CustodyEntry[];
+}
+
+export async function showBundle(stateDir: string, idOrPath: string, who: string): Promise<ShownBundle> {
+  const { id, path } = await resolveBundle(stateDir, idOrPath);
+  const { manifest } = await readManifest(path).catch((err: Error) => {
+    throw new Error(`${path}: no readable manifest.json (${err.message}); hv forensics verify ${idOrPath} tells more`);
+  });
+  await record(stateDir, path, manifest.id ?? id, who, "shown", {});
+  const custody = checkCustody(readCustodyText(path), undefined, new Set()).entries;
+  return { id: manifest.id ?? id, path, manifest, custody };
+}
+
+export async function verifyAndRecord(stateDir: string, idOrPath: string, opts: { who: string; publicKeyPem?: string; onBytes?: (n: number) => void }): Promise<VerifyReport> {
+  const { id, path } = await resolveBundle(stateDir, idOrPath);
+  const report = await verifyBundle(path, { stateDir, ...(opts.publicKeyPem ? { publicKeyPem: opts.publicKeyPem } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+  try {
+    await record(stateDir, path, report.id ?? id, opts.who, "verified", { ok: report.ok, problems: report.problems.length, ...(report.keyFingerprint ? { key: report.keyFingerprint } : {}) });
+  } catch (err) {
+    report.warnings.push(`could not append to custody.log: ${(err as Error).message}`);
+  }
+  return report;
+}
+
+export async function exportBundle(stateDir: string, idOrPath: string, outFile: string, who: string): Promise<{ id: string; file: string; bytes: number; sha256: string }> {
+  const { id, path } = await resolveBundle(stateDir, idOrPath);
+  const archive = await tarBundle(path, outFile);
+  // The entry follows the archive, so it can name the archive's hash: the chain on this host
+  // records exactly what left it; the archive holds the chain up to the line before.
+  await record(stateDir, path, id, who, "exported", { file: archive.file, bytes: archive.bytes, sha256: archive.sha256 });
+  return { id, ...archive };
+}
+
+async function record(stateDir: string, path: string, id: string, who: string, what: "shown" | "verified" | "exported", details: Record<string, unknown>): Promise<void> {
+  const key = loadOrCreateSigningKey(stateDir);
+  // This host's head record follows the registered bundle only, never a copy of it.
+  const registered = await resolveBundle(stateDir, id).then((r) => same(r.path, path), () => false);
+  appendCustody(path, { who, what, host: hostname(), details }, key, registered ? { stateDir, id } : undefined);
+}
+
+async function same(a: string, b: string): Promise<boolean> {
+  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
+  return ra === rb;
+}

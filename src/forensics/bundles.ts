@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { execa } from "execa";
+import { sha256File } from "./hash.js";
+import { MANIFEST_FILE, type Manifest } from "./manifest.js";
+
+// Where bundles live and how hv finds them again: STATE/forensics/bundles/ID by default, or
+// anywhere with --out; every capture is recorded in STATE/forensics/index.jsonl so `list`,
+// `show ID` and `verify ID` find bundles outside the default directory too.
+
+export interface BundleRef {
+  id: string;
+  path: string;
+  vm: string;
+  created: string;
+}
+
+export interface BundleListing extends BundleRef {
+  by?: string;
+  artifacts?: number;
+  bytes?: number;
+  /** False when the index names a directory that is gone. */
+  exists: boolean;
+}
+
+export function bundlesDir(stateDir: string): string {
+  return join(stateDir, "forensics", "bundles");
+}
+
+/** 20240501T101500Z-web1-3fa9c2: sorts by time, names the VM, unique. */
+export function newBundleId(vm: string, now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${t}-${vm.replace(/[^A-Za-z0-9_.-]/g, "_")}-${randomBytes(3).toString("hex")}`;
+}
+
+export function isBundleId(s: string): boolean {
+  return /^\d{8}T\d{6}Z-[A-Za-z0-9_.-]+-[0-9a-f]{6}$/.test(s);
+}
+
+export async function recordBundle(stateDir: string, ref: BundleRef): Promise<void> {
+  await mkdir(join(stateDir, "forensics"), { recursive: true, mode: 0o700 });
+  await appendFile(join(stateDir, "forensics", "index.jsonl"), JSON.stringify(ref) + "\n", { mode: 0o600 });
+}
+
+async function indexed(stateDir: string): Promise<BundleRef[]> {
+  const text = await readFile(join(stateDir, "forensics", "index.jsonl"), "utf8").catch(() => "");
+  const refs: BundleRef[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      refs.push(JSON.parse(line) as BundleRef);
+    } catch {
+      // a torn last line of a crashed capture; the bundle directory scan still finds it
+    }
+  }
+  return refs;
+}
+
+/** Every bundle hv knows: the index plus the default directory, oldest first. */
+export async function listBundles(stateDir: string): Promise<BundleListing[]> {
+  const byId = new Map<string, BundleRef>();
+  for (const r of await indexed(stateDir)) byId.set(r.id, r);
+  const dir = bundlesDir(stateDir);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!byId.has(name)) byId.set(name, { id: name, path: join(dir, name), vm: "", created: "" });
+  }
+  const out: BundleListing[] = [];
+  for (const ref of byId.values()) {
+    const listing: BundleListing = { ...ref, exists: existsSync(ref.path) };
+    try {
+      const m = JSON.parse(await readFile(join(ref.path, MANIFEST_FILE), "utf8")) as Manifest;
+      Object.assign(listing, { vm: m.vm.name, created: m.created, by: m.by, artifacts: m.artifacts.length, bytes: m.artifacts.reduce((s, a) => s + a.size, 0) });
+    } catch {
+      // listed without details: an unfinished or damaged bundle (verify says which)
+    }
+    out.push(listing);
+  }
+  return out.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+}
+
+/** A bundle directory from an id (index or default directory) or a path. */
+export async function resolveBundle(stateDir: string, idOrPath: string): Promise<{ id: string; path: string }> {
+  if (idOrPath.includes("/") || idOrPath === "." || idOrPath === "..") {
+    const path = resolve(idOrPath);
+    if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new Error(`${idOrPath} is not a bundle directory`);
+    return { id: basename(path), path };
+  }
+  const hit = (await indexed(stateDir)).reverse().find((r) => r.id === idOrPath);
+  if (hit) return { id: hit.id, path: hit.path };
+  const path = join(bundlesDir(stateDir), idOrPath);
+  if (existsSync(path)) return { id: idOrPath, path };
+  if (existsSync(idOrPath)) return { id: basename(resolve(idOrPath)), path: resolve(idOrPath) };
+  throw new Error(`no forensic bundle ${JSON.stringify(idOrPath)} (hv forensics list shows them)`);
+}
+
+/** Packs the bundle directory into a .tar.gz with the tar binary; returns the archive's hash. */
+export async function tarBundle(path: string, outFile: string): Promise<{ file: string; bytes: number; sha256: string }> {
+  const file = resolve(outFile);
+  if (file.startsWith(resolve(path) + "/")) throw new Error(`the archive ${outFile} cannot be inside the bundle it packs`);
+  const r = await execa("tar", ["--create", "--gzip", "--file", file, "--directory", dirname(resolve(path)), "--", basename(resolve(path))], { reject: false, stdin: "ignore" });
+  if (r.exitCode !== 0) throw new Error(`tar failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
+  const { sha256, size } = await sha256File(file);
+  return { file, bytes: size, sha256 };
+}

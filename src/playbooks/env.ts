@@ -1,0 +1,70 @@
+// The ActionEnv of a CLI process (`hv actions approve`, `hv quarantine …`): the same store,
+// libvirt, firewall and sinks the agent uses, built from the same config, so an action run from
+// the CLI does exactly what it would have done in the agent.
+
+import type Database from "better-sqlite3";
+import { syncFirewall } from "../agent/firewall-sync.js";
+import type { AgentConfig } from "../agent/config.js";
+import { buildAllowlist, type Allowlist } from "../events/allowlist.js";
+import { createSinks } from "../outputs/config.js";
+import type { AlertSink } from "../outputs/sink.js";
+import { parseDomainXml } from "../vm/domain-xml.js";
+import { VirshBackend } from "../vm/virsh.js";
+import type { LibvirtBackend } from "../vm/backend.js";
+import type { ActionEnv } from "./action.js";
+
+export interface CliEnvOptions {
+  db: Database.Database;
+  stateDir: string;
+  config: AgentConfig;
+  /** libvirt URI (default: $HV_LIBVIRT_URI, else qemu:///system). */
+  libvirtUri?: string;
+  /** Tests give their own backend. */
+  vm?: LibvirtBackend;
+  log?: (text: string) => void;
+}
+
+/** The tap devices (vnetN) of a VM's interfaces, from its live definition. */
+export async function tapsFromLibvirt(vm: LibvirtBackend, name: string): Promise<string[]> {
+  const xml = await vm.dumpXml(name);
+  return parseDomainXml(xml)
+    .interfaces.map((i) => i.targetDev)
+    .filter((d): d is string => d !== undefined && d !== "");
+}
+
+export function responseAllowlist(config: AgentConfig): Allowlist {
+  return buildAllowlist(config.response?.allowlist ?? {});
+}
+
+export function buildCliEnv(o: CliEnvOptions): ActionEnv & { sinks: AlertSink[] } {
+  const vm = o.vm ?? new VirshBackend(o.libvirtUri ? { uri: o.libvirtUri } : {});
+  const log = o.log ?? ((t: string) => process.stderr.write(`hv: ${t}\n`));
+  const allowlist = responseAllowlist(o.config);
+  const fw = o.config.firewall ?? {};
+  const env: ActionEnv = {
+    db: o.db,
+    stateDir: o.stateDir,
+    vm,
+    async syncFirewall() {
+      // The quarantined and rate-limited VMs' taps, so their chains hook the right devices.
+      const taps = new Set<string>();
+      for (const name of await runningVms(vm)) for (const t of await tapsFromLibvirt(vm, name).catch(() => [])) taps.add(t);
+      const opts = { taps: [...taps], allowlist, vmTaps: (name: string) => tapsFromLibvirt(vm, name), ...(fw.tables ? { tables: fw.tables } : {}), ...(fw.netns ? { netns: fw.netns } : {}) };
+      await syncFirewall(o.db, opts);
+    },
+    vmTaps: (name) => tapsFromLibvirt(vm, name),
+    sinks: createSinks(o.config.sinks ?? []),
+    allowlist,
+    runAllowlist: o.config.response?.runAllowlist ?? [],
+    log,
+  };
+  return env;
+}
+
+async function runningVms(vm: LibvirtBackend): Promise<string[]> {
+  try {
+    return (await vm.listDomains()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,193 @@
+// Reading playbooks: files and directories (recursively, *.yml / *.yaml), one playbook per YAML
+// document. Every problem names the file, the line and the field; a bad playbook is skipped and
+// counted, the others load.
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import type { ActionRegistry } from "./action.js";
+import { parseDuration, parseRate } from "./duration.js";
+import { DEFAULT_COOLDOWN_MS, playbookSchema, stepSchema, toMatch, type Playbook, type PlaybookStep, type RawPlaybook } from "./schema.js";
+
+export interface PlaybookProblem {
+  file: string;
+  line: number;
+  /** The field's path (`actions.1.with.seconds`); absent for a whole-document problem. */
+  field?: string;
+  message: string;
+  /** The playbook's id when it got that far. */
+  playbook?: string;
+}
+
+export interface LoadedPlaybooks {
+  playbooks: Playbook[];
+  problems: PlaybookProblem[];
+  /** Playbooks (documents) skipped because of problems. */
+  skipped: number;
+  files: string[];
+}
+
+/** `file:line: field: message`, the form every command prints. */
+export function formatProblem(p: PlaybookProblem): string {
+  return `${p.file}:${p.line}: ${p.field ? `${p.field}: ` : ""}${p.message}`;
+}
+
+export function playbookFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string, top: boolean): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) walk(join(p, name), false);
+    } else if (top || /\.ya?ml$/i.test(p)) out.push(p);
+  };
+  for (const p of paths) walk(p, true);
+  return out;
+}
+
+export function loadPlaybooks(paths: string[], registry: ActionRegistry): LoadedPlaybooks {
+  const result: LoadedPlaybooks = { playbooks: [], problems: [], skipped: 0, files: [] };
+  let files: string[];
+  try {
+    files = playbookFiles(paths);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    result.problems.push({ file: e.path ?? paths.join(","), line: 0, message: `cannot read: ${e.code ?? e.message}` });
+    return result;
+  }
+  const seen = new Map<string, Playbook>();
+  for (const file of files) {
+    result.files.push(file);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      result.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}` });
+      result.skipped++;
+      continue;
+    }
+    for (const r of parsePlaybooks(text, file, registry)) {
+      if ("problems" in r) {
+        result.problems.push(...r.problems);
+        result.skipped++;
+        continue;
+      }
+      const earlier = seen.get(r.id);
+      if (earlier) {
+        result.problems.push({ file, line: r.line, field: "id", message: `${r.id} is already defined at ${earlier.file}:${earlier.line}`, playbook: r.id });
+        result.skipped++;
+        continue;
+      }
+      seen.set(r.id, r);
+      result.playbooks.push(r);
+    }
+  }
+  return result;
+}
+
+/** Every playbook of one YAML text, or the problems of the ones that are bad. */
+export function parsePlaybooks(text: string, file: string, registry: ActionRegistry): Array<Playbook | { problems: PlaybookProblem[] }> {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true });
+  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lc.linePos(offset).line);
+  if (!Array.isArray(docs)) return [];
+  const out: Array<Playbook | { problems: PlaybookProblem[] }> = [];
+  for (const doc of docs) {
+    const start = lineOf(doc.range?.[0]);
+    if (doc.errors.length > 0) {
+      out.push({ problems: doc.errors.map((e) => ({ file, line: e.linePos?.[0].line ?? start, message: `YAML: ${e.message.split("\n")[0]}` })) });
+      continue;
+    }
+    if (doc.contents === null) continue;
+    out.push(toPlaybook(doc, file, registry, lineOf));
+  }
+  return out;
+}
+
+function toPlaybook(doc: Document, file: string, registry: ActionRegistry, lineOf: (o: number | undefined) => number): Playbook | { problems: PlaybookProblem[] } {
+  const start = lineOf(doc.range?.[0]);
+  const lineAt = (path: PropertyKey[]): number => {
+    // The deepest node that exists on the path (a missing key reports its parent).
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as Node | undefined;
+      if (node && typeof node === "object" && "range" in node && node.range) return lineOf(node.range[0]);
+    }
+    return start;
+  };
+  const data: unknown = doc.toJS();
+  const id = data && typeof data === "object" && typeof (data as { id?: unknown }).id === "string" ? (data as { id: string }).id : undefined;
+  const problem = (path: PropertyKey[], message: string): PlaybookProblem => ({
+    file,
+    line: lineAt(path),
+    ...(path.length > 0 ? { field: path.map(String).join(".") } : {}),
+    message,
+    ...(id ? { playbook: id } : {}),
+  });
+  if (!data || typeof data !== "object" || Array.isArray(data)) return { problems: [problem([], "a playbook must be a YAML map")] };
+  const parsed = playbookSchema.safeParse(data);
+  if (!parsed.success) {
+    // Every error at once: the actions' own checks too, for the steps whose shape is right.
+    const problems = parsed.error.issues.map((i) => problem(i.path, i.message));
+    const rawActions = (data as { actions?: unknown }).actions;
+    const top = data as RawPlaybook;
+    if (Array.isArray(rawActions)) {
+      rawActions.forEach((item, i) => {
+        const s = stepSchema.safeParse(item);
+        if (s.success) toStep(top, s.data, registry, 0, (path, message) => problems.push(problem(["actions", i, ...path], message)));
+      });
+    }
+    return { problems: problems.sort((a, b) => a.line - b.line) };
+  }
+  const raw = parsed.data;
+  const problems: PlaybookProblem[] = [];
+  const steps: PlaybookStep[] = [];
+  raw.actions.forEach((s, i) => {
+    const step = toStep(raw, s, registry, lineAt(["actions", i]), (path, message) => problems.push(problem(["actions", i, ...path], message)));
+    if (step) steps.push(step);
+  });
+  (raw.always_confirm ?? []).forEach((name, i) => {
+    if (!registry.has(name)) problems.push(problem(["always_confirm", i], `unknown action ${name}`));
+  });
+  if (problems.length > 0) return { problems };
+  const pb: Playbook = {
+    id: raw.id,
+    title: raw.title,
+    enabled: raw.enabled ?? true,
+    mode: raw.mode,
+    match: toMatch(raw.match),
+    steps,
+    cooldownMs: raw.cooldown === undefined ? DEFAULT_COOLDOWN_MS : parseDuration(raw.cooldown)!,
+    delayMs: raw.delay === undefined ? 0 : parseDuration(raw.delay)!,
+    file,
+    line: start,
+  };
+  if (raw.description) pb.description = raw.description;
+  if (raw.rate_limit) pb.rateLimit = parseRate(raw.rate_limit)!;
+  return pb;
+}
+
+function toStep(raw: RawPlaybook, s: RawPlaybook["actions"][number], registry: ActionRegistry, line: number, report: (path: PropertyKey[], message: string) => void): PlaybookStep | undefined {
+  const def = registry.get(s.action);
+  if (!def) {
+    report(["action"], `unknown action ${s.action} (known: ${[...registry.keys()].sort().join(", ")})`);
+    return undefined;
+  }
+  const params = (def.params as { safeParse(v: unknown): { success: true; data: unknown } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }).safeParse(s.with ?? {});
+  if (!params.success) {
+    for (const i of params.error.issues) report(["with", ...i.path], i.message);
+    return undefined;
+  }
+  if (s.ttl !== undefined && !def.reversible) {
+    report(["ttl"], `${s.action} cannot be undone, so it has no ttl`);
+    return undefined;
+  }
+  const step: PlaybookStep = {
+    action: s.action,
+    params: (params.data ?? {}) as Record<string, unknown>,
+    alwaysConfirm: s.always_confirm === true || (Array.isArray(raw.always_confirm) && raw.always_confirm.includes(s.action)),
+    line,
+  };
+  const ttl = s.ttl ?? (def.reversible ? raw.ttl : undefined);
+  const ttlMs = typeof ttl === "string" ? parseDuration(ttl) : undefined;
+  if (ttlMs !== undefined) step.ttlMs = ttlMs;
+  return step;
+}
