@@ -13,6 +13,8 @@ export interface DetectionStageOptions {
   alerter: Alerter;
   onAlert: (update: AlertUpdate) => void;
   onError?: (err: unknown, detector: string) => void;
+  /** Time spent in each detector (Prometheus histogram). */
+  metrics?: { detectorSeconds(detector: string, seconds: number): void };
 }
 
 export interface DetectionStats {
@@ -33,12 +35,15 @@ export interface DetectionStage {
 export function createDetectionStage(opts: DetectionStageOptions): DetectionStage {
   const stats: DetectionStats = { events: 0, selfCaused: 0, detections: 0, errors: {} };
   const guarded = <T>(d: Detector, run: () => T[]): T[] => {
+    const t0 = opts.metrics ? performance.now() : 0;
     try {
       return run();
     } catch (err) {
       stats.errors[d.name] = (stats.errors[d.name] ?? 0) + 1;
       opts.onError?.(err, d.name);
       return [];
+    } finally {
+      opts.metrics?.detectorSeconds(d.name, (performance.now() - t0) / 1000);
     }
   };
   const raise = (detections: ReturnType<Detector["onEvent"]>): void => {

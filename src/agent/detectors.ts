@@ -29,11 +29,12 @@ export function setUpDetection(opts: {
   detectors?: Detector[];
   onAlert: (update: AlertUpdate) => void;
   onError?: (err: unknown, detector: string) => void;
+  metrics?: { detectorSeconds(detector: string, seconds: number): void };
 }): DetectionSetup {
   const rules = loadRules(opts.rulePaths);
   const sigma = createSigmaDetector({ rules, exceptions: opts.exceptions ?? [] });
   const alerter = new Alerter({ db: opts.db, windowMs: opts.dedupWindow ? parseAge(opts.dedupWindow) : undefined });
   const detectors = [sigma, ...createFlowDetectors(opts.flowDetectors), ...(opts.detectors ?? [])];
-  const stage = createDetectionStage({ detectors, alerter, onAlert: opts.onAlert, onError: opts.onError });
+  const stage = createDetectionStage({ detectors, alerter, onAlert: opts.onAlert, onError: opts.onError, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   return { stage, alerter, rules, summary: summarize(rules.report) };
 }

@@ -12,6 +12,7 @@ import type { Inventory } from "../events/inventory.js";
 import { startFeedScheduler } from "../feeds/schedule.js";
 import { listFeeds } from "../store/feeds.js";
 import type { SyncResult } from "../feeds/sync.js";
+import { buildAllowlist } from "../events/allowlist.js";
 import type { AgentConfig } from "./config.js";
 import { createFirewallSyncer, type FirewallSyncer, type FirewallSyncResult } from "./firewall-sync.js";
 import { createStoreIntel, type StoreIntel } from "./intel.js";
@@ -29,6 +30,8 @@ export interface NetworkOptions {
 export interface NetworkSetup {
   collectors: Collector[];
   intel: StoreIntel;
+  /** hv's nft tables from the store (feeds, quarantines, blocks, rate limits); absent without nft and CAP_NET_ADMIN. */
+  firewall?: FirewallSyncer;
   conntrack?: ConntrackCollector;
   netflow?: NetflowCollector;
   /** Starts the feed schedule and the firewall reconcile; both stop with the signal. */
@@ -49,10 +52,12 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
   const netflow = opts.live && nf ? new NetflowCollector({ ...nf, onReport: (t) => report(`netflow: ${t}`) }) : undefined;
   if (netflow) collectors.push(netflow);
 
+  const firewall = opts.live ? firewallSyncer(opts) : undefined;
+
   const start = (signal: AbortSignal): void => {
     if (!opts.live) return;
     if (conntrack) warnWhenNothingTracked(conntrack, report, signal);
-    const firewall = firewallSyncer(opts);
+    // At start the store says what must be in force (quarantines outlive the agent that made them).
     if (firewall) void reconcileNow(firewall, report);
     if (firewall) watchTaps(opts.inventory, firewall, report, signal);
     // Feeds change through the schedule below and through the CLI (`hv feeds add|sync|remove`
@@ -73,7 +78,7 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
       },
     });
   };
-  return { collectors, intel, conntrack, netflow, start };
+  return { collectors, intel, firewall, conntrack, netflow, start };
 }
 
 function conntrackCollector(config: AgentConfig, report: (t: string) => void): ConntrackCollector | undefined {
@@ -94,7 +99,21 @@ function firewallSyncer(opts: NetworkOptions): FirewallSyncer | undefined {
     if (opts.config.firewall?.enabled) opts.report("firewall: needs nft and root or CAP_NET_ADMIN; block feeds and quarantines are not applied");
     return undefined;
   }
-  return createFirewallSyncer(opts.db, { taps: tapsOf(opts.inventory) });
+  const fw = opts.config.firewall ?? {};
+  return createFirewallSyncer(opts.db, {
+    taps: tapsOf(opts.inventory),
+    // A quarantined VM that restarted has new taps: the live inventory knows them.
+    vmTaps: (vm) => tapsOfVm(opts.inventory, vm),
+    allowlist: buildAllowlist(opts.config.response?.allowlist ?? {}),
+    ...(fw.tables ? { tables: fw.tables } : {}),
+    ...(fw.netns ? { netns: fw.netns } : {}),
+  });
+}
+
+function tapsOfVm(inventory: Inventory, vm: string): string[] | undefined {
+  const rec = inventory.byName(vm);
+  const taps = rec?.interfaces.map((i) => i.tap).filter((t): t is string => !!t);
+  return taps && taps.length > 0 ? taps : undefined;
 }
 
 function tapsOf(inventory: Inventory): string[] {
@@ -111,7 +130,14 @@ async function reconcileNow(firewall: FirewallSyncer, report: (t: string) => voi
 
 function describeReconcile(r: FirewallSyncResult, report: (t: string) => void): void {
   if (r.action === "unchanged" && r.missingTaps.length === 0) return;
-  const what = r.action === "replaced" ? `tables rewritten (${r.reason ?? "changed"})` : r.action === "updated-sets" ? `sets updated: ${r.updatedSets.join(", ")}` : "tables as expected";
+  const what =
+    r.action === "replaced"
+      ? `tables rewritten (${r.reason ?? "changed"})`
+      : r.action === "updated"
+        ? `chains updated (${r.reason ?? "changed"})`
+        : r.action === "updated-sets"
+          ? `sets updated: ${r.updatedSets.join(", ")}`
+          : "tables as expected";
   report(`firewall: ${what}${r.missingTaps.length ? `; taps not present: ${r.missingTaps.join(", ")}` : ""}`);
 }
 

@@ -4,7 +4,7 @@
 // binds them; the defaults below do what the store alone does correctly — the engine's own store
 // transitions (approve: pending → approved, which the agent's engine then runs; deny), releasing the
 // enforcement row the firewall is built from —, and src/forensics' own bundle functions.
-// At integration the agent binds runApproved/syncFirewall so approvals run and releases apply at once.
+// The agent binds runApproved/syncFirewall so approvals run and releases apply at once.
 
 import type Database from "better-sqlite3";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
@@ -12,7 +12,8 @@ import { listBundles, showBundle, verifyAndRecord, type ShownBundle } from "../f
 import type { BundleListing } from "../forensics/bundles.js";
 import type { VerifyReport } from "../forensics/verify.js";
 import { approveAction, denyAction, getAction, type ActionRecord } from "../store/actions.js";
-import { releaseEnforcement, type Enforcement } from "../store/enforcements.js";
+import { releaseQuarantineByHand } from "../playbooks/release.js";
+import type { Enforcement } from "../store/enforcements.js";
 import { conflict, notFound } from "./errors.js";
 
 /**
@@ -64,10 +65,10 @@ export function defaultResponseOps(opts: DefaultResponseOptions): ResponseOps {
       return decided(id, denyAction(opts.db, id, by, reason || undefined), "denied");
     },
     async releaseQuarantine(vm, by, reason) {
-      // The store is the source of truth for the firewall: releasing the row releases the VM.
-      const released = releaseEnforcement(opts.db, "quarantine", vm, by, reason);
-      if (released && opts.syncFirewall) await opts.syncFirewall();
-      return released;
+      // The same path as `hv quarantine release`: without a firewall here, the release stands and
+      // the agent applies it at its next reconcile.
+      const sync = opts.syncFirewall ?? (() => Promise.reject(new Error("this process does not manage the firewall")));
+      return (await releaseQuarantineByHand(opts.db, { syncFirewall: sync }, vm, by, reason || undefined))?.enforcement;
     },
     syncFeed: (name) => syncFeed(opts.db, name, { allowlist: opts.feedAllowlist }),
     listBundles: () => listBundles(opts.stateDir),

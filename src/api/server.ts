@@ -233,3 +233,30 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApi> {
   const shown = isIP(host) === 6 ? `[${host}]` : host;
   return { app, url: `http://${shown}:${port}`, port, close: () => app.close() };
 }
+
+export interface ListenersOptions extends Omit<ApiServerOptions, "rateLimit" | "onlyMetrics"> {
+  host: string;
+  port: number;
+  /** A separate /metrics listener when its port differs from the API's. */
+  metricsListener?: { host?: string; port?: number };
+  rateLimit?: RateLimitOptions;
+}
+
+/**
+ * The API listener and, when configured on another port, a /metrics-only listener — what
+ * `hv api serve` and the agent both start. If the second fails the first is closed again.
+ */
+export async function startApiListeners(opts: ListenersOptions): Promise<RunningApi[]> {
+  const { metricsListener, ...common } = opts;
+  const servers: RunningApi[] = [];
+  try {
+    servers.push(await startApiServer(common));
+    if (opts.metrics && metricsListener?.port !== undefined && metricsListener.port !== opts.port) {
+      servers.push(await startApiServer({ ...common, host: metricsListener.host ?? opts.host, port: metricsListener.port, onlyMetrics: true }));
+    }
+  } catch (err) {
+    for (const s of servers) await s.close();
+    throw err;
+  }
+  return servers;
+}

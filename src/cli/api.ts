@@ -6,7 +6,7 @@ import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.j
 import { createAgentMetrics } from "../api/metrics.js";
 import { buildOpenApi } from "../api/openapi.js";
 import { ROUTES } from "../api/routes.js";
-import { startApiServer, type RunningApi } from "../api/server.js";
+import { startApiListeners, type RunningApi } from "../api/server.js";
 import { createToken, isRole, listTokens, revokeToken, ROLES, type ApiToken } from "../api/tokens.js";
 import { openStore } from "../store/open.js";
 import { resolveUri, VirshBackend } from "../vm/virsh.js";
@@ -155,15 +155,21 @@ async function serve(opts: ServeOptions): Promise<number> {
   const backend = opts.libvirt && onPath("virsh") ? new VirshBackend({ uri: resolveUri(opts.libvirtUri) }) : undefined;
   const max = opts.rateLimit !== undefined ? Number(opts.rateLimit) : settings.api.rateLimit?.max;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`--rate-limit must be a positive whole number, got ${JSON.stringify(opts.rateLimit)}`);
-  const servers: RunningApi[] = [];
+  let servers: RunningApi[];
   try {
-    const common = { db, stateDir, backend, metrics: metrics?.registry, metricsAuth: opts.metricsAuth ?? settings.metrics.auth, logger: opts.log ? { level: "info" } : false };
-    servers.push(await startApiServer({ ...common, host, port, rateLimit: { max, windowMs: (settings.api.rateLimit?.windowSeconds ?? 60) * 1000 } }));
-    if (metrics && settings.metrics.port !== undefined && settings.metrics.port !== port) {
-      servers.push(await startApiServer({ ...common, host: settings.metrics.host ?? host, port: settings.metrics.port, onlyMetrics: true }));
-    }
+    servers = await startApiListeners({
+      db,
+      stateDir,
+      backend,
+      metrics: metrics?.registry,
+      metricsAuth: opts.metricsAuth ?? settings.metrics.auth,
+      logger: opts.log ? { level: "info" } : false,
+      host,
+      port,
+      rateLimit: { max, windowMs: (settings.api.rateLimit?.windowSeconds ?? 60) * 1000 },
+      metricsListener: settings.metrics,
+    });
   } catch (err) {
-    for (const s of servers) await s.close();
     db.close();
     process.stderr.write(`hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;

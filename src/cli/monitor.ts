@@ -5,7 +5,12 @@ import { AuditCollector, type AuditSource } from "../collectors/audit/collector.
 import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
+import { setUpApi } from "../agent/api.js";
+import { setUpFleet } from "../agent/fleet.js";
 import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
+import { setUpResponse } from "../agent/response.js";
+import { publishActionResult } from "../outputs/nats.js";
+import { runFleetView } from "./fleet.js";
 import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
 import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
@@ -40,6 +45,9 @@ interface MonitorOptions {
   json?: boolean;
   tui: boolean;
   statusEvery: string;
+  playbooks?: string[];
+  fleet?: string;
+  since?: string;
 }
 
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
@@ -55,7 +63,10 @@ export function registerMonitor(program: Command): void {
     .option("--audit-socket <path>", "read auditd's af_unix plugin socket")
     .option("--stdin", "read raw audit records from standard input")
     .option("--rules <paths...>", "Sigma rule files or directories (default: hv's shipped rules)")
-    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir, flows, flowDetectors, feeds, firewall, anomaly")
+    .option("--playbooks <paths...>", "playbook files or directories (default: the config's, else hv's shipped ones, all in monitor mode)")
+    .option("--fleet <url>", "show every fleet host's alerts live from NATS instead (nats://…; see hv fleet watch)")
+    .option("--since <age>", "with --fleet: start this far back (e.g. 1h)")
+    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir, flows, flowDetectors, feeds, firewall, anomaly, playbooks, response, api, metrics, fleet")
     .option("--state-dir <dir>", "where the SQLite store lives")
     .option("--inventory <file>", "VMs as JSON ([{name, uuid, interfaces: [{tap, mac, ip}]}]) instead of asking libvirt")
     .option("--libvirt-uri <uri>", "libvirt connection for VM events and the inventory", "qemu:///system")
@@ -67,6 +78,8 @@ export function registerMonitor(program: Command): void {
     .addHelpText(
       "after",
       `
+Alerts go to the playbooks (docs/playbooks.md); what they do is recorded in the store
+(hv actions list). The shipped playbooks only record what they would do.
 With no source flag, hv reads ${DEFAULT_AUDISP_SOCKET} (auditd's af_unix plugin) if it exists,
 else follows /var/log/audit/audit.log; if neither is readable it says why and exits.
 On a terminal it shows a live view (q quits, enter opens an alert); otherwise, or with
@@ -77,7 +90,9 @@ Examples:
   hv monitor --rules rules/hv ../sigma/rules/linux
   hv monitor --replay recorded.log --rules rules/hv --json
   hv monitor --audit-log /var/log/audit/audit.log --no-tui
-  hv monitor --config /etc/hv/hv.yaml`,
+  hv monitor --config /etc/hv/hv.yaml
+  hv monitor --playbooks /etc/hv/playbooks --config /etc/hv/hv.yaml
+  hv monitor --fleet nats://10.0.0.2:4222 --since 1h`,
     )
     .action(async (opts: MonitorOptions) => {
       process.exitCode = await runMonitor(opts);
@@ -85,6 +100,7 @@ Examples:
 }
 
 async function runMonitor(opts: MonitorOptions): Promise<number> {
+  if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
   const source = chooseSource(opts);
   if (source === undefined) return 2;
@@ -124,8 +140,39 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
 
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
   const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
-  const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls }) : undefined;
-  const sinks: AlertSink[] = createSinks(config.sinks ?? []);
+  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
+  const metrics = api.metrics;
+  const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
+  const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
+  const sinks: AlertSink[] = [...createSinks(config.sinks ?? []), ...(fleet ? [fleet.sink] : [])];
+  const actions = new Map<number, string>();
+  const response = setUpResponse({
+    db,
+    config,
+    stateDir,
+    live: !replay,
+    inventory,
+    firewall: network.firewall,
+    sinks,
+    ...(opts.playbooks ? { playbookPaths: opts.playbooks } : {}),
+    ...(opts.libvirtUri ? { libvirtUri: opts.libvirtUri } : {}),
+    report,
+    onAction: (row) => {
+      actions.set(row.id, row.undone !== null ? "undone" : row.status);
+      report(`action ${row.id} ${row.action} ${row.target ?? ""} [${row.playbook}, ${row.mode}]: ${row.undone !== null ? `undone by ${row.undoneBy}` : row.status}${row.result ? ` — ${row.result}` : ""}`);
+      if (FINAL_STATUSES.has(row.status)) metrics?.action(row.action, row.undone !== null ? "undone" : row.status);
+      publishActionResult(sinks, {
+        actionId: row.id,
+        playbook: row.playbook,
+        action: row.action,
+        mode: row.mode,
+        status: row.undone !== null ? "undone" : row.status,
+        ...(row.target ? { target: row.target } : {}),
+        ...(row.result ? { result: row.result } : {}),
+        ...(row.alertId !== null ? { alertId: row.alertId } : {}),
+      });
+    },
+  });
   const detection = setUpDetection({
     rulePaths: opts.rules ?? config.rules ?? defaultRules(report),
     exceptions: config.exceptions,
@@ -133,10 +180,13 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     dedupWindow: config.dedupWindow,
     flowDetectors: config.flowDetectors,
     detectors: [network.intel.detector, ...(anomaly ? [anomaly] : [])],
-    onAlert: ({ alert, isNew }) => {
-      state.addAlert(alert, isNew);
-      for (const s of sinks) void s.send(alert);
+    onAlert: (update) => {
+      state.addAlert(update.alert, update.isNew);
+      metrics?.alert(update.alert, update.isNew);
+      for (const s of sinks) void s.send(update.alert);
+      response.onAlert(update);
     },
+    ...(metrics ? { metrics } : {}),
     onError: (err, where) => report(`detector ${where}: ${err instanceof Error ? err.message : String(err)}`),
   });
   if (!replay && opts.libvirt && !opts.inventory && !libvirt) report("virsh is not installed: no VM events, and VMs are named only with --inventory");
@@ -149,6 +199,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   let lastEventMs = 0;
   const onEvents = (events: HvEvent[]): void => {
     for (const e of events) {
+      metrics?.eventsIn(e.event.module);
       if (opts.events) out.line(opts.json ? JSON.stringify(e) : formatEventLine(e));
       lastEventMs = Math.max(lastEventMs, Date.parse(e["@timestamp"]) || 0);
     }
@@ -163,6 +214,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     abort.signal,
   );
   network.start(abort.signal);
+  metrics?.watchPipeline(() => pipeline.stats());
+  await api.start();
+  response.start(abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
   if (!replay) {
@@ -201,6 +255,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   await anomaly?.drain();
   if (replay && lastEventMs > 0) detection.stage.tick(lastEventMs + END_OF_REPLAY_MS);
   await anomaly?.close();
+  // Actions still running finish (or are cut short) before their sinks and the store go.
+  await response.close();
+  await fleet?.stop();
+  await api.close();
   view?.stop();
   await view?.waitUntilExit();
   plain?.stop();
@@ -228,8 +286,18 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
   );
   for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
+  if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   db.close();
   return 0;
+}
+
+/** Statuses after which a row does not change again (except an undo). */
+const FINAL_STATUSES = new Set(["done", "failed", "refused", "recorded", "denied"]);
+
+function countByValue(m: Map<number, string>): string {
+  const counts = new Map<string, number>();
+  for (const v of m.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(", ");
 }
 
 /** Live-view rows for the flow collectors. */

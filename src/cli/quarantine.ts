@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
-import { MANUAL } from "../playbooks/engine.js";
 import { parseDuration } from "../playbooks/duration.js";
-import { getAction, insertAction, markUndone } from "../store/actions.js";
-import { activeEnforcements, releaseEnforcement, type Enforcement } from "../store/enforcements.js";
+import { releaseQuarantineByHand } from "../playbooks/release.js";
+import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
 import { checkName } from "../vm/names.js";
 import { LineWriter } from "./output.js";
 
@@ -60,34 +59,10 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
       const ctx = openResponse(opts);
       const by = opts.by ?? defaultActor();
       try {
-        const now = Date.now();
-        const released = releaseEnforcement(ctx.db, "quarantine", vm, `user:${by}`, "released by hand", now);
-        if (!released) throw new Error(`${vm} is not quarantined (hv quarantine list)`);
-        if (released.actionId !== null) markUndone(ctx.db, released.actionId, `user:${by}`, now);
-        let synced = true;
-        let result = `released ${vm} from quarantine`;
-        try {
-          await ctx.env.syncFirewall();
-        } catch (err) {
-          synced = false;
-          result += `; the firewall sync failed (${err instanceof Error ? err.message : String(err)}): the running agent applies it at its next reconcile`;
-        }
-        const id = insertAction(ctx.db, {
-          playbook: MANUAL,
-          action: "release_vm",
-          mode: MANUAL,
-          status: synced ? "done" : "failed",
-          approvedBy: by,
-          target: `vm:${vm}`,
-          params: {},
-          created: now,
-          started: now,
-          finished: Date.now(),
-          result,
-          detail: { enforcement: released.id, ...(released.actionId !== null ? { quarantineAction: released.actionId } : {}) },
-        });
-        process.stdout.write(opts.json ? JSON.stringify(getAction(ctx.db, id)) + "\n" : `${result} (action ${id})\n`);
-        if (!synced) process.exitCode = 1;
+        const done = await releaseQuarantineByHand(ctx.db, ctx.env, vm, by);
+        if (!done) throw new Error(`${vm} is not quarantined (hv quarantine list)`);
+        process.stdout.write(opts.json ? JSON.stringify(done.row) + "\n" : `${done.row.result ?? ""} (action ${done.row.id})\n`);
+        if (!done.synced) process.exitCode = 1;
       } finally {
         await ctx.close();
       }

@@ -9,7 +9,7 @@ import { defaultStateDir, loadAgentConfig, shippedPlaybooksDir, type AgentConfig
 import { openStore } from "../store/open.js";
 import type { ActionEnv, ActionRegistry } from "./action.js";
 import { createResponder, type Responder, type ResponseSettings } from "./engine.js";
-import { buildCliEnv } from "./env.js";
+import { buildActionEnv } from "./env.js";
 import { createRegistry } from "./registry.js";
 
 export interface CliOptions {
@@ -59,7 +59,7 @@ export function openResponse(opts: CliOptions): ResponseContext {
   const stateDir = stateDirOf(opts, config);
   const db = openStore(join(stateDir, "hv.db"));
   const registry = createRegistry();
-  const env = buildCliEnv({ db, stateDir, config });
+  const env = buildActionEnv({ db, stateDir, config });
   const responder = createResponder({ db, registry, playbooks: [], env, response: responseSettings(config) });
   return {
     config,

@@ -25,7 +25,7 @@ import {
 } from "../store/actions.js";
 import { activeEnforcement, expiredEnforcements, quarantinesSince, releaseEnforcement } from "../store/enforcements.js";
 import { targetKey, type ActionEnv, type ActionRegistry, type ActionTarget } from "./action.js";
-import { claimForRun, runClaimed, undoAction, type ExecContext, type UndoResult } from "./execute.js";
+import { announce, claimForRun, runClaimed, undoAction, type ExecContext, type UndoResult } from "./execute.js";
 import { formatDuration } from "./duration.js";
 import { matchAlert } from "./match.js";
 import { planPlaybook, type PlanContext, type PlannedAction } from "./plan.js";
@@ -51,6 +51,8 @@ export interface ResponderOptions {
   pid?: number;
   /** Does a process live? Default: /proc/PID exists. */
   isAlive?: (pid: number) => boolean;
+  /** Sees every row as it is decided, finished or undone. */
+  onRecord?: (row: ActionRecord) => void;
 }
 
 /** The decision about one playbook for one alert update. */
@@ -115,7 +117,7 @@ export function createResponder(opts: ResponderOptions): Responder {
   const alwaysConfirm = new Set(opts.response?.alwaysConfirm ?? []);
   const maxQuarantinesPerHour = opts.response?.maxQuarantinesPerHour ?? DEFAULT_MAX_QUARANTINES_PER_HOUR;
   const abort = new AbortController();
-  const ctx: ExecContext = { db, registry, env, pid, maxQuarantinesPerHour, now, signal: abort.signal };
+  const ctx: ExecContext = { db, registry, env, pid, maxQuarantinesPerHour, now, signal: abort.signal, ...(opts.onRecord ? { onRecord: opts.onRecord } : {}) };
   const playbooks = opts.playbooks.filter((p) => p.enabled);
   // Firings whose rows run in this process now: a tick leaves them alone, so one playbook's
   // actions keep their order.
@@ -209,7 +211,11 @@ export function createResponder(opts: ResponderOptions): Responder {
     for (const e of expiredEnforcements(db, t)) {
       if (!releaseEnforcement(db, e.kind, e.target, "ttl", "expired", t)) continue;
       released++;
-      if (e.actionId !== null) markUndone(db, e.actionId, "ttl", t);
+      if (e.actionId !== null) {
+        markUndone(db, e.actionId, "ttl", t);
+        const row = getAction(db, e.actionId);
+        if (row) announce(ctx, row);
+      }
     }
     if (released > 0) await env.syncFirewall().catch((err: unknown) => env.log(`firewall sync after TTL release failed: ${err instanceof Error ? err.message : String(err)}`));
     return released;
@@ -223,6 +229,7 @@ export function createResponder(opts: ResponderOptions): Responder {
         if (!matchAlert(pb.match, alert).matched) continue;
         const { decision, runNow, firing } = decide(pb, alert);
         decisions.push(decision);
+        for (const row of decision.actions) announce(ctx, row);
         if (runNow.length > 0) runs.push(track(firing, () => runGroup(runNow, true, alert)));
       }
       await Promise.all(runs);
@@ -281,7 +288,7 @@ export function createResponder(opts: ResponderOptions): Responder {
         const id = insertAction(db, { ...base, status: "approved", detail });
         return id;
       }).immediate();
-      if (getAction(db, id)!.status === "refused" || !claimForRun(ctx, id, ["approved"])) return getAction(db, id)!;
+      if (getAction(db, id)!.status === "refused" || !claimForRun(ctx, id, ["approved"])) return announce(ctx, getAction(db, id)!);
       return track(`row:${id}`, () => runClaimed(ctx, id));
     },
 

@@ -1,6 +1,7 @@
-// The ActionEnv of a CLI process (`hv actions approve`, `hv quarantine …`): the same store,
-// libvirt, firewall and sinks the agent uses, built from the same config, so an action run from
-// the CLI does exactly what it would have done in the agent.
+// The ActionEnv of a process that acts: the agent, or a CLI command (`hv actions approve`,
+// `hv quarantine …`). Both build it from the same config over the same store, libvirt and
+// firewall, so an action run from the CLI does exactly what it would have done in the agent; the
+// agent brings what it already holds (its sinks, its firewall syncer, its live inventory).
 
 import type Database from "better-sqlite3";
 import { syncFirewall } from "../agent/firewall-sync.js";
@@ -13,7 +14,7 @@ import { VirshBackend } from "../vm/virsh.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import type { ActionEnv } from "./action.js";
 
-export interface CliEnvOptions {
+export interface ActionEnvOptions {
   db: Database.Database;
   stateDir: string;
   config: AgentConfig;
@@ -22,6 +23,12 @@ export interface CliEnvOptions {
   /** Tests give their own backend. */
   vm?: LibvirtBackend;
   log?: (text: string) => void;
+  /** The agent's sinks (default: made from the config). */
+  sinks?: AlertSink[];
+  /** The agent's firewall syncer (default: a reconcile from the store, taps asked of libvirt). */
+  syncFirewall?: () => Promise<void>;
+  /** The agent's inventory (default: libvirt). */
+  vmTaps?: (vm: string) => Promise<string[]>;
 }
 
 /** The tap devices (vnetN) of a VM's interfaces, from its live definition. */
@@ -36,7 +43,7 @@ export function responseAllowlist(config: AgentConfig): Allowlist {
   return buildAllowlist(config.response?.allowlist ?? {});
 }
 
-export function buildCliEnv(o: CliEnvOptions): ActionEnv & { sinks: AlertSink[] } {
+export function buildActionEnv(o: ActionEnvOptions): ActionEnv & { sinks: AlertSink[] } {
   const vm = o.vm ?? new VirshBackend(o.libvirtUri ? { uri: o.libvirtUri } : {});
   const log = o.log ?? ((t: string) => process.stderr.write(`hv: ${t}\n`));
   const allowlist = responseAllowlist(o.config);
@@ -45,15 +52,15 @@ export function buildCliEnv(o: CliEnvOptions): ActionEnv & { sinks: AlertSink[] 
     db: o.db,
     stateDir: o.stateDir,
     vm,
-    async syncFirewall() {
+    syncFirewall: o.syncFirewall ?? (async () => {
       // The quarantined and rate-limited VMs' taps, so their chains hook the right devices.
       const taps = new Set<string>();
       for (const name of await runningVms(vm)) for (const t of await tapsFromLibvirt(vm, name).catch(() => [])) taps.add(t);
       const opts = { taps: [...taps], allowlist, vmTaps: (name: string) => tapsFromLibvirt(vm, name), ...(fw.tables ? { tables: fw.tables } : {}), ...(fw.netns ? { netns: fw.netns } : {}) };
       await syncFirewall(o.db, opts);
-    },
-    vmTaps: (name) => tapsFromLibvirt(vm, name),
-    sinks: createSinks(o.config.sinks ?? []),
+    }),
+    vmTaps: o.vmTaps ?? ((name) => tapsFromLibvirt(vm, name)),
+    sinks: o.sinks ?? createSinks(o.config.sinks ?? []),
     allowlist,
     runAllowlist: o.config.response?.runAllowlist ?? [],
     log,

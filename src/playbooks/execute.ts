@@ -18,6 +18,18 @@ export interface ExecContext {
   maxQuarantinesPerHour: number;
   now(): number;
   signal: AbortSignal;
+  /** Sees every row as it is decided, finished or undone (the live view, metrics, the fleet). */
+  onRecord?: (row: ActionRecord) => void;
+}
+
+/** Tells the listener about a row; a listener's failure never changes what was done. */
+export function announce(ctx: Pick<ExecContext, "onRecord" | "env">, row: ActionRecord): ActionRecord {
+  try {
+    ctx.onRecord?.(row);
+  } catch (err) {
+    ctx.env.log(`action ${row.id}: listener failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return row;
 }
 
 /** A failed TTL undo is tried again this much later. */
@@ -97,7 +109,7 @@ export async function runClaimed(ctx: ExecContext, id: number, alert?: Alert): P
   const row = getAction(ctx.db, id)!;
   const finish = (status: "done" | "failed" | "refused", result: string, extra: { detail?: Record<string, unknown>; undo?: string; expires?: number } = {}): ActionRecord => {
     finishAction(ctx.db, id, ctx.pid, { status, result, ...extra, now: ctx.now() });
-    return getAction(ctx.db, id)!;
+    return announce(ctx, getAction(ctx.db, id)!);
   };
   const def = ctx.registry.get(row.action);
   if (!def) return finish("failed", `unknown action ${row.action}`);
@@ -151,11 +163,11 @@ export async function undoAction(ctx: ExecContext, id: number, by: string): Prom
   try {
     const out = await def.reversible.undo(run);
     finishUndo(ctx.db, id, ctx.pid, { ok: true, by, result: out.result, now: ctx.now() });
-    return { ok: true, row: getAction(ctx.db, id)! };
+    return { ok: true, row: announce(ctx, getAction(ctx.db, id)!) };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     // A TTL tries again later; a person sees the error and decides.
     finishUndo(ctx.db, id, ctx.pid, { ok: false, by, result: error, retryAt: by === "ttl" ? ctx.now() + UNDO_RETRY_MS : row.expires, now: ctx.now() });
-    return { ok: false, error, row: getAction(ctx.db, id) };
+    return { ok: false, error, row: announce(ctx, getAction(ctx.db, id)!) };
   }
 }

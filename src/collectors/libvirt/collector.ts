@@ -89,6 +89,10 @@ export class LibvirtCollector implements Collector {
       if (connected) {
         this.counters.connects++;
         this.counters.connected = true;
+        if (this.counters.connects === 1) {
+          const vms = this.inventory.all();
+          this.report(`watching ${this.uri}: ${vms.length} domains (${vms.filter((v) => v.state === "running").length} running)`);
+        }
         delay = backoff;
         if (lostAt) {
           const now = new Date();

@@ -24,6 +24,8 @@ export interface AnomalyDetectorOptions {
   maxProcesses?: number;
   /** Segments waiting for inference; more are dropped and counted (default 1,000). */
   maxQueue?: number;
+  /** Sees every segment's score, not only those over the threshold (metrics). */
+  onScore?: (score: number) => void;
 }
 
 export interface AnomalyDetectorStats {
@@ -113,6 +115,7 @@ export async function createAnomalyDetector(opts: AnomalyDetectorOptions): Promi
           const own = scored[i]!;
           stats.segmentsScored++;
           const score = aggregateWindows(own, model.meta.aggregation);
+          opts.onScore?.(score);
           if (score > model.meta.threshold) ready.push(detection(s, score, own));
         });
       } catch (err) {

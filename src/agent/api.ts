@@ -1,0 +1,54 @@
+// The REST API and /metrics served by the agent itself (docs/api.md), when the config enables
+// them. Approvals and releases go through the agent's own engine and firewall, so they act at once.
+
+import type Database from "better-sqlite3";
+import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
+import { createAgentMetrics, type AgentMetrics } from "../api/metrics.js";
+import { defaultResponseOps } from "../api/response.js";
+import { startApiListeners, startApiServer, type RunningApi } from "../api/server.js";
+import type { LibvirtBackend } from "../vm/backend.js";
+import type { AgentConfig } from "./config.js";
+import type { FirewallSyncer } from "./firewall-sync.js";
+
+export interface ApiSetup {
+  /** The recorders the pipeline, detectors and engine feed; present whenever something serves them. */
+  metrics?: AgentMetrics;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function setUpApi(opts: { config: AgentConfig; db: Database.Database; stateDir: string; live: boolean; backend?: LibvirtBackend; firewall?: FirewallSyncer; report: (t: string) => void }): ApiSetup {
+  const settings = apiSettings(opts.config);
+  const serveMetrics = settings.metrics.enabled !== false && (settings.api.enabled === true || settings.metrics.port !== undefined);
+  if (!opts.live || (!settings.api.enabled && !serveMetrics)) return { start: async () => undefined, close: async () => undefined };
+  const metrics = serveMetrics ? createAgentMetrics({ db: opts.db }) : undefined;
+  const firewall = opts.firewall;
+  let servers: RunningApi[] = [];
+  return {
+    ...(metrics ? { metrics } : {}),
+    async start() {
+      const host = settings.api.host ?? DEFAULT_API_HOST;
+      const port = settings.api.port ?? DEFAULT_API_PORT;
+      const common = {
+        db: opts.db,
+        stateDir: opts.stateDir,
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(metrics ? { metrics: metrics.registry } : {}),
+        ...(settings.metrics.auth !== undefined ? { metricsAuth: settings.metrics.auth } : {}),
+        ops: defaultResponseOps({ db: opts.db, stateDir: opts.stateDir, ...(firewall ? { syncFirewall: async () => void (await firewall.sync()) } : {}), feedAllowlist: opts.config.feeds?.allowlist }),
+        rateLimit: { ...(settings.api.rateLimit?.max !== undefined ? { max: settings.api.rateLimit.max } : {}), windowMs: (settings.api.rateLimit?.windowSeconds ?? 60) * 1000 },
+      };
+      try {
+        servers = settings.api.enabled
+          ? await startApiListeners({ ...common, host, port, metricsListener: settings.metrics })
+          : [await startApiServer({ ...common, host: settings.metrics.host ?? DEFAULT_API_HOST, port: settings.metrics.port!, onlyMetrics: true })];
+        opts.report(`api: ${servers.map((s) => s.url).join(" and ")}${settings.api.enabled ? " (API under /api/v1, /metrics)" : " (/metrics)"}`);
+      } catch (err) {
+        opts.report(`api: not serving: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+    async close() {
+      for (const s of servers) await s.close();
+    },
+  };
+}
