@@ -486,10 +486,16 @@ in
 
     fleet = {
       enable = mkEnableOption "publishing alerts and action results to NATS JetStream";
-      url = mkOption {
-        type = types.str;
-        default = "nats://127.0.0.1:4222";
-        description = "NATS server URL.";
+      servers = mkOption {
+        type = types.listOf types.str;
+        default = [ "nats://127.0.0.1:4222" ];
+        example = [ "nats://10.0.0.5:4222" "nats://10.0.0.6:4222" "nats://10.0.0.7:4222" ];
+        description = "NATS server URLs (nats:// or tls://) of the fleet's JetStream cluster.";
+      };
+      streamReplicas = mkOption {
+        type = types.ints.between 1 5;
+        default = 1;
+        description = "Replicas of the HV_FLEET stream when hv creates it (3 in a three-node cluster).";
       };
       credentialsFile = mkOption {
         type = types.nullOr types.path;

@@ -4,9 +4,8 @@
 # `nix-instantiate --eval` on example option values and validates the result with the agent's own
 # loadAgentConfig, so the module cannot drift from the agent's schema silently.
 #
-# `cfg` is `config.hypervisor.monitor` (module.nix). Keys the agent does not know yet (api,
-# metrics, fleet) are written only when their feature is enabled, so a default configuration
-# always loads in today's agent.
+# `cfg` is `config.hypervisor.monitor` (module.nix). The api, metrics and fleet sections are
+# written only when their feature is enabled.
 {
   cfg,
   # Where systemd puts the fleet credentials (LoadCredential= of hv-monitor.service).
@@ -94,7 +93,7 @@ let
     // when cfg.fleet.enable {
       fleet = {
         enabled = true;
-        inherit (cfg.fleet) url;
+        inherit (cfg.fleet) servers streamReplicas;
       }
       // when (cfg.fleet.credentialsFile != null) { credentials = credentialsPath; };
     };

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { retargetAuditRecording } from "../helpers/audit-retarget.js";
+import { retargetAuditRecording } from "../../src/collectors/audit/retarget.js";
 import { HV_BIN, mustSucceed, runHv } from "../helpers/hv-cli.js";
 import {
   cleanupTestResources,

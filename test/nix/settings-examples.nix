@@ -41,7 +41,8 @@ let
     };
     fleet = {
       enable = false;
-      url = "nats://127.0.0.1:4222";
+      servers = [ "nats://127.0.0.1:4222" ];
+      streamReplicas = 1;
       credentialsFile = null;
     };
     extraConfig = { };
@@ -95,7 +96,8 @@ in
     };
     fleet = {
       enable = true;
-      url = "nats://10.0.0.5:4222";
+      servers = [ "nats://10.0.0.5:4222" "nats://10.0.0.6:4222" "nats://10.0.0.7:4222" ];
+      streamReplicas = 3;
       credentialsFile = "/run/keys/hv-nats.creds";
     };
     extraConfig = {

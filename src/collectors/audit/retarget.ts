@@ -1,7 +1,7 @@
-// Replays a real audit recording as if it happened now, to a process that exists now: the records
+// Moves a real audit recording to now and onto processes that exist now: the records
 // stay the kernel's (types, fields, order, ENRICHED parts), only their times, serials and pids are
-// moved. The end-to-end response test uses it to make the recorded "qemu runs a shell" happen under
-// the real qemu of its test guest, which no test can make qemu do for real.
+// moved. The end-to-end response test and the response latency benchmark use it to make a recorded
+// "qemu runs a shell" happen under a live qemu, which nobody can make qemu do for real.
 
 export interface RetargetOptions {
   /** Recorded pid → pid now (the recorded qemu → the guest's qemu). */
