@@ -2,12 +2,12 @@
 // document. Every problem names the file, the line and the field; a bad playbook is skipped and
 // counted, the others load.
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 import type { ActionRegistry } from "./action.js";
 import { parseDuration, parseRate } from "./duration.js";
 import { DEFAULT_COOLDOWN_MS, playbookSchema, stepSchema, toMatch, type Playbook, type PlaybookStep, type RawPlaybook } from "./schema.js";
+import { yamlFiles } from "../events/yaml-files.js";
 
 export interface PlaybookProblem {
   file: string;
@@ -32,23 +32,12 @@ export function formatProblem(p: PlaybookProblem): string {
   return `${p.file}:${p.line}: ${p.field ? `${p.field}: ` : ""}${p.message}`;
 }
 
-export function playbookFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string, top: boolean): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) walk(join(p, name), false);
-    } else if (top || /\.ya?ml$/i.test(p)) out.push(p);
-  };
-  for (const p of paths) walk(p, true);
-  return out;
-}
 
 export function loadPlaybooks(paths: string[], registry: ActionRegistry): LoadedPlaybooks {
   const result: LoadedPlaybooks = { playbooks: [], problems: [], skipped: 0, files: [] };
   let files: string[];
   try {
-    files = playbookFiles(paths);
+    files = yamlFiles(paths);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     result.problems.push({ file: e.path ?? paths.join(","), line: 0, message: `cannot read: ${e.code ?? e.message}` });

@@ -4,13 +4,13 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createAgentMetrics } from "../../src/api/metrics.js";
 import { startApiServer, type RunningApi } from "../../src/api/server.js";
 import { makeFixture, type Fixture } from "./fixture.js";
+import { freePort } from "../helpers/ports.js";
 
 const HAVE = spawnSync("prometheus", ["--version"]).status === 0;
 if (!HAVE) {
@@ -27,16 +27,6 @@ let promDir = "";
 let promUrl = "";
 let promLog = "";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 beforeAll(async () => {
   if (!HAVE) return;

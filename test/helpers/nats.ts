@@ -5,9 +5,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.js";
 
 // Overridable to try another build, or to see the skip path (`HV_NATS_SERVER_BIN=/nonexistent`).
 export const NATS_SERVER_BIN = process.env.HV_NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
@@ -189,13 +189,3 @@ async function nodePorts(): Promise<NodePorts> {
   return { client: await freePort(), monitor: await freePort(), cluster: await freePort() };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

@@ -3,12 +3,12 @@
 // file and line: YAML syntax errors from the parser, schema errors through the YAML node at the
 // offending path, and each detection item keeps its line for later (unsupported field/modifier).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 import { z } from "zod";
 import type { Logsource } from "./mapping.js";
 import type { SigmaValue } from "./modifiers.js";
+import { yamlFiles } from "../../events/yaml-files.js";
 
 /** `Field|mod|mod: values`; no field = a keyword search. */
 export interface DetectionItem {
@@ -144,17 +144,7 @@ const filterSchema = z.looseObject({
 });
 
 /** Every *.yml / *.yaml under the paths (files given directly are read whatever their name). */
-export function ruleFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string, top: boolean): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) walk(join(p, name), false);
-    } else if (top || /\.ya?ml$/i.test(p)) out.push(p);
-  };
-  for (const p of paths) walk(p, true);
-  return out;
-}
+export const ruleFiles = yamlFiles;
 
 export function loadDocs(paths: string[]): SigmaDoc[] {
   const out: SigmaDoc[] = [];
