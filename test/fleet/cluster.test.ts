@@ -36,8 +36,9 @@ describe.skipIf(unavailable !== undefined && !inCI)("fleet over a 3-node JetStre
   });
 
   it(`loses and duplicates none of ${N} alerts when the node the publisher uses (and the stream leader) is killed`, { timeout: 180_000 }, async () => {
-    const jsm = await admin.jetstreamManager();
-    const created = await ensureStream(jsm, { replicas: 3 });
+    const jsm = await admin.jetstreamManager({ timeout: JS_API_TIMEOUT_MS });
+    // Right after start the cluster may still be electing its meta leader.
+    const created = await retryingJs(() => ensureStream(jsm, { replicas: 3 }));
     expect(created.config.num_replicas).toBe(3);
 
     const sink = new NatsSink({ servers: cluster.urls, host: "pub-host", stream: { replicas: 3 } });
@@ -94,7 +95,8 @@ describe.skipIf(unavailable !== undefined && !inCI)("fleet over a 3-node JetStre
     await watching;
     await viewer.close();
 
-    const info = await jsm.streams.info(STREAM);
+    // The admin connection may have used the killed node: its first requests after can time out.
+    const info = await retryingJs(() => jsm.streams.info(STREAM));
     const dupes = [...seen.values()].filter((n) => n > 1).length;
     const missing = Array.from({ length: N }, (_, k) => k + 1).filter((id) => !seen.has(id));
     console.log(
@@ -113,15 +115,35 @@ describe.skipIf(unavailable !== undefined && !inCI)("fleet over a 3-node JetStre
   });
 });
 
+/** JetStream API calls of the test itself wait this long (elections on a loaded machine take seconds). */
+const JS_API_TIMEOUT_MS = 15_000;
+
+/**
+ * The test's own JetStream API calls (not the code under test) retried while the cluster elects a
+ * leader or the admin connection moves to another node: a timeout or "no responders" then says
+ * nothing about hv.
+ */
+async function retryingJs<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (i >= attempts || !(code === "TIMEOUT" || code === "503")) throw err;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
+}
+
 /** Steps the stream leader down until the given node leads (each step-down elects a random replica). */
 async function makeLeader(nc: NatsConnection, name: string): Promise<number> {
-  const jsm = await nc.jetstreamManager();
+  const jsm = await nc.jetstreamManager({ timeout: JS_API_TIMEOUT_MS });
   for (let moves = 0; moves < 12; moves++) {
-    const leader = (await jsm.streams.info(STREAM)).cluster?.leader;
+    const leader = (await retryingJs(() => jsm.streams.info(STREAM))).cluster?.leader;
     if (leader === name) return moves;
-    if (leader) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, undefined, { timeout: 5000 });
+    if (leader) await retryingJs(() => nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, undefined, { timeout: JS_API_TIMEOUT_MS }));
     for (let k = 0; k < 50; k++) {
-      const now = (await jsm.streams.info(STREAM)).cluster?.leader;
+      const now = (await retryingJs(() => jsm.streams.info(STREAM))).cluster?.leader;
       if (now && now !== leader) break;
       await new Promise((r) => setTimeout(r, 100));
     }
