@@ -249,16 +249,12 @@ let
     ]
     ++ optional (!f.enable) "--disabled";
 
-  # `hv feeds add` refuses a name that exists, so this only adds what is missing: a feed's entries
-  # and sync state survive every rebuild. A changed spec needs `hv feeds remove NAME` once.
+  # Every declared feed is registered with its current settings at boot: `--replace` updates the
+  # spec of one that exists and keeps its entries and sync state across rebuilds.
   feedsSetupScript = pkgs.writeShellScript "hv-feeds-setup" ''
     set -eu
     ${concatMapStrings (f: ''
-      if ${hv} feeds show ${escapeShellArg f.name} --entries 0 --json >/dev/null 2>&1; then
-        echo "feed ${f.name}: already registered (to change its spec: hv feeds remove ${f.name}, then rebuild)"
-      else
-        ${hv} feeds add ${escapeShellArgs (feedArgs f)}
-      fi
+      ${hv} feeds add --replace ${escapeShellArgs (feedArgs f)}
     '') cfg.feeds}
   '';
 
@@ -436,7 +432,7 @@ in
     feeds = mkOption {
       type = types.listOf feedType;
       default = [ ];
-      description = "Threat feeds registered with `hv feeds add` at boot (missing ones only).";
+      description = "Threat feeds registered (or updated, entries kept) with `hv feeds add --replace` at boot.";
     };
 
     feedAllowlist = strings "Networks no feed may list (on top of loopback and the host's own addresses).";

@@ -6,7 +6,7 @@ import { FEED_FORMATS } from "../feeds/formats/index.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
 import { isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
-import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, type StoredFeed } from "../store/feeds.js";
+import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, updateFeedSpec, type StoredFeed } from "../store/feeds.js";
 import { openStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
@@ -59,6 +59,7 @@ Formats: ${FEED_FORMATS.join(", ")} (or auto). Safety rules: docs/feeds.md.`,
     .option("--min-keep <ratio>", "refuse a new copy with fewer entries than RATIO × the last good one (default 0.5)")
     .option("--allow <cidrs>", "CIDRs never accepted from this feed (comma list, repeatable)", list)
     .option("--disabled", "add it disabled (not synced by the agent)")
+    .option("--replace", "a feed of that name exists: replace its settings, keep its entries (NixOS activation uses this)")
     .option("--json", "print the stored feed as JSON")
     .addHelpText(
       "after",
@@ -67,15 +68,17 @@ Examples:
   hv feeds add feodo https://feodotracker.abuse.ch/downloads/ipblocklist_recommended.txt --severity high
   hv feeds add drop https://www.spamhaus.org/drop/drop_v4.json --action block --mode enforce --paths input,forward,taps
   hv feeds add --preset tor-exits --severity low
-  hv feeds add circl ./misp-feed/ --format misp --no-schedule`,
+  hv feeds add circl ./misp-feed/ --format misp --no-schedule
+  hv feeds add drop https://www.spamhaus.org/drop/drop_v4.json --action block --mode enforce --replace`,
     )
     .action((name: string | undefined, url: string | undefined, opts: CommonOptions & Record<string, unknown>) => {
       const spec = buildSpec(name, url, opts);
       const db = store(opts);
       try {
-        addFeed(db, spec);
+        const replaced = opts.replace === true && updateFeedSpec(db, spec);
+        if (!replaced) addFeed(db, spec);
         const stored = getFeed(db, spec.name)!;
-        process.stdout.write(opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} added (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
+        process.stdout.write(opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} ${replaced ? "replaced" : "added"} (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
       } finally {
         db.close();
       }

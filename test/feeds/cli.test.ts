@@ -53,6 +53,10 @@ describe("hv feeds", { timeout: 180_000 }, () => {
     expect(s.syncs.map((x) => x.status)).toEqual(["not-modified", "updated"]);
     expect((await ok(["feeds", "show", "c2"])).stdout).toMatch(/recent syncs:/);
 
+    // --replace: new settings, same entries and version (what the NixOS module runs at every boot).
+    const replaced = await ok(["feeds", "add", "c2", `${srv.url}/c2.txt`, "--schedule", "6h", "--action", "block", "--mode", "monitor", "--replace", "--json"]);
+    expect(replaced.json).toMatchObject({ name: "c2", schedule: "6h", block: { mode: "monitor" }, entries: 20, version: 1 });
+
     expect((await ok(["feeds", "remove", "c2", "--json"])).json).toEqual({ name: "c2", removed: true });
     expect((await ok(["feeds", "list"])).stdout).toMatch(/no feeds/);
   });
