@@ -683,7 +683,7 @@ in
       };
 
       systemd.services.hv-privileged = {
-        description = "hv privileged helper (kill, lock/unlock account, evidence ownership)";
+        description = "hv privileged helper (kill, lock/unlock account)";
         requires = [ "hv-privileged.socket" ];
         after = [ "hv-privileged.socket" ];
         environment = serviceEnv;
@@ -693,11 +693,16 @@ in
             "privileged-helper"
             "--socket"
             privilegedSocket
+            "--state-dir"
+            "/var/lib/hv-privileged"
           ];
           User = "root";
+          # The accounts it locked (only those can be unlocked through it).
+          StateDirectory = "hv-privileged";
+          StateDirectoryMode = "0700";
           # CAP_KILL: other users' processes; CAP_SYS_PTRACE: read /proc/PID/exe to check the pid is
-          # still the process named; CAP_CHOWN/FOWNER/DAC_OVERRIDE: usermod's shadow files and the
-          # ownership of evidence files qemu wrote; CAP_AUDIT_WRITE: usermod's audit record.
+          # still the process named; CAP_CHOWN/FOWNER/DAC_OVERRIDE: usermod's shadow files;
+          # CAP_AUDIT_WRITE: usermod's audit record.
           CapabilityBoundingSet = [
             "CAP_KILL"
             "CAP_SYS_PTRACE"
@@ -707,11 +712,8 @@ in
             "CAP_AUDIT_WRITE"
           ];
           # usermod rewrites /etc/shadow and /etc/passwd (with users.mutableUsers = false, NixOS
-          # activation undoes a lock at the next rebuild); evidence lives in the state directory.
-          ReadWritePaths = [
-            "/etc"
-            "-${stateDir}"
-          ];
+          # activation undoes a lock at the next rebuild).
+          ReadWritePaths = [ "/etc" ];
           RestrictAddressFamilies = [
             "AF_UNIX"
             "AF_NETLINK"

@@ -10,6 +10,7 @@ interface Opts {
   group?: string;
   allowSystemUsers?: boolean;
   maxConnections: string;
+  stateDir: string;
 }
 
 export function registerPrivileged(program: Command): void {
@@ -20,6 +21,7 @@ export function registerPrivileged(program: Command): void {
     .option("--group <name>", "group owning a socket the helper binds itself (mode 0660): the agent's group")
     .option("--allow-system-users", "let requests reach root's and system users' (uid < 1000) processes and accounts")
     .option("--max-connections <n>", "connections open at once", "8")
+    .option("--state-dir <dir>", "where it records the accounts it locked (only those can be unlocked through it)", "/var/lib/hv-privileged")
     .addHelpText(
       "after",
       `
@@ -28,6 +30,7 @@ One JSON request per line, one JSON reply per line, e.g.
   {"op":"lock-account","user":"mallory"}
   {"op":"unlock-account","user":"mallory","previous":{"locked":false,"expire":""}}
 Who may connect is decided by the socket file's group and mode (0660): only root and that group.
+Only accounts the helper locked itself can be unlocked through it, to what they were before.
 
 Examples:
   hv privileged-helper --socket /run/hv/privileged.sock --group hv
@@ -43,6 +46,7 @@ Examples:
         allowSystemUsers: opts.allowSystemUsers === true,
         maxConnections,
         idleMs: 60_000,
+        stateDir: opts.stateDir,
         log: (line) => process.stderr.write(`hv-privileged: ${line}\n`),
       });
       await new Promise<void>((resolve) => {

@@ -8,7 +8,8 @@
 import { execa } from "execa";
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { ActionError } from "../playbooks/actions/common.js";
+import { ActionError, refuse } from "../playbooks/actions/common.js";
+import { openLockBook, type LockBook } from "./lock-book.js";
 import { killVerified, lockAccount, unlockAccount, type HostPolicy } from "./host-ops.js";
 import { describeIssues, MAX_LINE_BYTES, request, type Reply, type Request } from "./protocol.js";
 
@@ -23,6 +24,8 @@ export interface HelperOptions {
   maxConnections: number;
   /** A connection that sends nothing for this long is closed. */
   idleMs: number;
+  /** Where the helper keeps the accounts it locked (locks.json, root only). */
+  stateDir: string;
   log(line: string): void;
 }
 
@@ -40,7 +43,8 @@ export async function startHelper(opts: HelperOptions): Promise<RunningHelper> {
     allowSystemUsers: opts.allowSystemUsers,
     systemUsersHint: opts.allowSystemUsers ? "the request did not ask for system users" : "the privileged helper runs without --allow-system-users",
   };
-  const run = serialized((req: Request) => perform(req, policy));
+  const book = await openLockBook(opts.stateDir);
+  const run = serialized((req: Request) => perform(req, policy, book));
   const sockets = new Set<Socket>();
   let nextId = 1;
   // Half-open: a client may send its request and close its side before the reply is written.
@@ -201,9 +205,9 @@ async function handleLine(line: string, id: number, opts: HelperOptions, run: (r
   return r;
 }
 
-async function perform(req: Request, policy: HostPolicy): Promise<Reply> {
+async function perform(req: Request, policy: HostPolicy, book: LockBook): Promise<Reply> {
   try {
-    const result = await dispatch(req, policy);
+    const result = await dispatch(req, policy, book);
     return { ok: true, result };
   } catch (err) {
     if (err instanceof ActionError) return { ok: false, error: err.message, ...(err.refused ? { refused: true } : {}) };
@@ -211,14 +215,22 @@ async function perform(req: Request, policy: HostPolicy): Promise<Reply> {
   }
 }
 
-function dispatch(req: Request, policy: HostPolicy): Promise<Record<string, unknown>> {
+async function dispatch(req: Request, policy: HostPolicy, book: LockBook): Promise<Record<string, unknown>> {
   switch (req.op) {
     case "kill":
       return killVerified(req, policy);
-    case "lock-account":
-      return lockAccount(req, policy);
-    case "unlock-account":
-      return unlockAccount(req, policy);
+    case "lock-account": {
+      const r = await lockAccount(req, policy);
+      if (r.changed) await book.record(req.user, r.previous);
+      return r;
+    }
+    case "unlock-account": {
+      const previous = book.get(req.user);
+      if (!previous) throw refuse(`refused: ${req.user} was not locked through this helper, so it is not unlocked through it`);
+      const r = await unlockAccount({ ...req, previous }, policy);
+      await book.remove(req.user);
+      return r;
+    }
   }
 }
 

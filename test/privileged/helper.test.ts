@@ -6,7 +6,7 @@
 // the build: skipped loudly without them, a failure under CI.
 
 import { execa, type ResultPromise } from "execa";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { realpathSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
@@ -82,7 +82,7 @@ describe.skipIf(skip)("privileged helper (root helper, unprivileged client)", ()
     dir = await mkdtemp(join(tmpdir(), "hvpriv-"));
     await chmod(dir, 0o755);
     socket = join(dir, "privileged.sock");
-    helper = await startHelperProc(["--socket", socket, "--group", AGENT, "--max-connections", "3"]);
+    helper = await startHelperProc(["--socket", socket, "--group", AGENT, "--max-connections", "3", "--state-dir", join(dir, "state")]);
   }, 30_000);
   afterAll(async () => {
     await helper?.stop();
@@ -176,6 +176,29 @@ describe.skipIf(skip)("privileged helper (root helper, unprivileged client)", ()
     expect(back[7]).toBe("");
   });
 
+  it("unlocks only accounts it locked itself, to what they were before (not what the client says)", async () => {
+    // Locked by an administrator, not through the helper: an unlock request is refused.
+    await execa("usermod", ["-L", TARGET]);
+    try {
+      const r = await runClient("unlock", { request: { user: TARGET, previous: { locked: false, expire: "" } } }, { ...agent, socket });
+      expect(r.refused).toBe(true);
+      expect(r.error).toMatch(/was not locked through this helper/);
+      expect((await shadowLine(TARGET))[1]).toBe(`!${HASH}`);
+    } finally {
+      await execa("usermod", ["-U", TARGET]);
+    }
+    // Locked through it, then "unlocked" with a forged earlier state: the recorded one is restored.
+    await runClient("lock", { target: { kind: "user", name: TARGET } }, { ...agent, socket });
+    const book = JSON.parse(await readFile(join(dir, "state", "locks.json"), "utf8")) as Record<string, { previous: unknown }>;
+    expect(book[TARGET]?.previous).toEqual({ locked: false, expire: "" });
+    const un = await runClient("unlock", { request: { user: TARGET, previous: { locked: false, expire: "20000" } } }, { ...agent, socket });
+    expect(un.outcome?.changed).toBe(true);
+    expect((await shadowLine(TARGET)).slice(1, 2).concat((await shadowLine(TARGET))[7]!)).toEqual([HASH, ""]);
+    // Unlocking twice: the book forgot it, so the second is refused.
+    const again = await runClient("unlock", { request: { user: TARGET, previous: { locked: false, expire: "" } } }, { ...agent, socket });
+    expect(again.refused).toBe(true);
+  });
+
   it("refuses to lock root and system accounts whatever the client asks", async () => {
     const root = await runClient("lock-raw", { request: { user: "root", systemUsers: true } }, { ...agent, socket });
     expect(root.refused).toBe(true);
@@ -250,7 +273,7 @@ describe.skipIf(skip)("privileged helper socket-activated by systemd", () => {
   it("serves on the socket systemd passes (LISTEN_FDS, fd 3)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "hvpriv-sd-"));
     const socket = join(dir, "sd.sock");
-    const helper = await startHelperProc(["--socket", socket], { activate: socket });
+    const helper = await startHelperProc(["--socket", socket, "--state-dir", join(dir, "state")], { activate: socket });
     try {
       const [r] = await exchange(socket, JSON.stringify({ op: "lock-account", user: "daemon" }) + "\n", 1);
       expect(r).toMatchObject({ ok: false, refused: true });
