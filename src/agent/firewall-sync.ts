@@ -27,7 +27,12 @@ export interface DesiredFirewallOptions {
    * playbook engine's own check.
    */
   allowlist?: Allowlist;
+  /** Feed sets kept between calls, rebuilt only when a feed's stored version or settings change. */
+  feedCache?: FeedSetCache;
 }
+
+/** Feed name → its set as last built, and what identifies the stored feed it was built from. */
+export type FeedSetCache = Map<string, { key: string; set: FeedSet; skipped: SkippedEntry[] }>;
 
 export interface SkippedEntry {
   /** The feed of a skipped feed entry. */
@@ -50,29 +55,48 @@ const DEFAULT_BLOCK: NonNullable<FeedSet["paths"]> = ["input", "forward", "taps"
 export function desiredFirewallState(db: Database.Database, opts: DesiredFirewallOptions = {}): DesiredFirewall {
   const sets: FeedSet[] = [];
   const skipped: SkippedEntry[] = [];
+  const present = new Set<string>();
   for (const feed of listFeeds(db)) {
     if (!feed.enabled || feed.action !== "block") continue;
-    const set: FeedSet = { name: feed.name, mode: feed.block?.mode ?? "monitor", paths: feed.block?.paths ?? DEFAULT_BLOCK, v4: [], v6: [] };
-    for (const ind of feedIndicators(db, feed.name)) {
-      if (ind.kind !== "ip" && ind.kind !== "cidr") continue;
-      const parsed = parseEntry(ind.value);
-      if (!parsed) {
-        skipped.push({ feed: feed.name, value: ind.value, reason: "not an address or CIDR" });
-        continue;
-      }
-      // A whole address family in a blocklist would cut the host off; the feed checks refuse it
-      // too, this is the last line.
-      if (coversEverything(ind.value)) {
-        skipped.push({ feed: feed.name, value: ind.value, reason: "covers every address" });
-        continue;
-      }
-      (parsed.family === "ip" ? set.v4 : set.v6).push(ind.value);
+    const mode = feed.block?.mode ?? "monitor";
+    const paths = feed.block?.paths ?? DEFAULT_BLOCK;
+    // The version grows whenever the stored set changes (src/store/feeds.ts applyFeedSet); `added`
+    // tells a feed removed and added again under the same name from the one cached.
+    const key = `${feed.added}|${feed.version}|${mode}|${paths.join(",")}`;
+    present.add(feed.name);
+    let built = opts.feedCache?.get(feed.name);
+    if (built?.key !== key) {
+      built = { key, ...feedSet(db, feed.name, mode, paths) };
+      opts.feedCache?.set(feed.name, built);
     }
-    sets.push(set);
+    sets.push(built.set);
+    skipped.push(...built.skipped);
   }
+  for (const name of opts.feedCache?.keys() ?? []) if (!present.has(name)) opts.feedCache!.delete(name);
   const state: FirewallState = { sets, taps: [...(opts.taps ?? [])] };
   addEnforcements(state, activeEnforcements(db), opts, skipped);
   return { state, skipped };
+}
+
+function feedSet(db: Database.Database, name: string, mode: FeedSet["mode"], paths: FeedSet["paths"]): { set: FeedSet; skipped: SkippedEntry[] } {
+  const set: FeedSet = { name, mode, paths, v4: [], v6: [] };
+  const skipped: SkippedEntry[] = [];
+  for (const ind of feedIndicators(db, name)) {
+    if (ind.kind !== "ip" && ind.kind !== "cidr") continue;
+    const parsed = parseEntry(ind.value);
+    if (!parsed) {
+      skipped.push({ feed: name, value: ind.value, reason: "not an address or CIDR" });
+      continue;
+    }
+    // A whole address family in a blocklist would cut the host off; the feed checks refuse it
+    // too, this is the last line.
+    if (coversEverything(ind.value)) {
+      skipped.push({ feed: name, value: ind.value, reason: "covers every address" });
+      continue;
+    }
+    (parsed.family === "ip" ? set.v4 : set.v6).push(ind.value);
+  }
+  return { set, skipped };
 }
 
 function coversEverything(entry: string): boolean {
@@ -191,9 +215,11 @@ export interface FirewallSyncer {
  */
 export function createFirewallSyncer(db: Database.Database, opts: FirewallSyncOptions = {}): FirewallSyncer {
   let taps = [...(opts.taps ?? [])];
+  // A quarantine next to a large block feed should not re-read and re-collapse the feed.
+  const feedCache: FeedSetCache = opts.feedCache ?? new Map();
   let running: Promise<FirewallSyncResult> | undefined;
   let queued: Promise<FirewallSyncResult> | undefined;
-  const run = async (): Promise<FirewallSyncResult> => syncFirewall(db, { ...opts, taps });
+  const run = async (): Promise<FirewallSyncResult> => syncFirewall(db, { ...opts, taps, feedCache });
   return {
     setTaps(next) {
       taps = [...next];

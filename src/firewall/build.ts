@@ -65,10 +65,20 @@ function validate(state: FirewallState): void {
   validateResponse(state);
 }
 
+// A feed's collapsed intervals per FeedSet object: a syncer that keeps its feed sets between
+// reconciles (src/agent/firewall-sync.ts) parses and collapses a 100k-entry feed once per version,
+// not on every quarantine. Callers never change a FeedSet they have handed over.
+const feedIntervalCache = new WeakMap<FeedSet, { v4: Interval[]; v6: Interval[] }>();
+
 function feedSets(f: FeedSet): SetModel[] {
+  let iv = feedIntervalCache.get(f);
+  if (!iv) {
+    iv = { v4: feedIntervals(f.name, f.v4, "ip"), v6: feedIntervals(f.name, f.v6, "ip6") };
+    feedIntervalCache.set(f, iv);
+  }
   return [
-    { name: setName(f.name, "ip"), family: "ip", flags: ["interval"], intervals: feedIntervals(f.name, f.v4, "ip") },
-    { name: setName(f.name, "ip6"), family: "ip6", flags: ["interval"], intervals: feedIntervals(f.name, f.v6, "ip6") },
+    { name: setName(f.name, "ip"), family: "ip", flags: ["interval"], intervals: iv.v4 },
+    { name: setName(f.name, "ip6"), family: "ip6", flags: ["interval"], intervals: iv.v6 },
   ];
 }
 
