@@ -3,11 +3,11 @@
 // counted, the others load.
 
 import { readFileSync } from "node:fs";
-import { LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { ActionRegistry } from "./action.js";
 import { parseDuration, parseRate } from "./duration.js";
 import { DEFAULT_COOLDOWN_MS, playbookSchema, stepSchema, toMatch, type Playbook, type PlaybookStep, type RawPlaybook } from "./schema.js";
-import { yamlFiles } from "../events/yaml-files.js";
+import { lineOfPath, yamlFiles } from "../events/yaml.js";
 
 export interface PlaybookProblem {
   file: string;
@@ -94,14 +94,7 @@ export function parsePlaybooks(text: string, file: string, registry: ActionRegis
 
 function toPlaybook(doc: Document, file: string, registry: ActionRegistry, lineOf: (o: number | undefined) => number): Playbook | { problems: PlaybookProblem[] } {
   const start = lineOf(doc.range?.[0]);
-  const lineAt = (path: PropertyKey[]): number => {
-    // The deepest node that exists on the path (a missing key reports its parent).
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as Node | undefined;
-      if (node && typeof node === "object" && "range" in node && node.range) return lineOf(node.range[0]);
-    }
-    return start;
-  };
+  const lineAt = (path: PropertyKey[]): number => lineOfPath(doc, path, lineOf, start);
   const data: unknown = doc.toJS();
   const id = data && typeof data === "object" && typeof (data as { id?: unknown }).id === "string" ? (data as { id: string }).id : undefined;
   const problem = (path: PropertyKey[], message: string): PlaybookProblem => ({

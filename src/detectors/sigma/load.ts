@@ -8,7 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, 
 import { z } from "zod";
 import type { Logsource } from "./mapping.js";
 import type { SigmaValue } from "./modifiers.js";
-import { yamlFiles } from "../../events/yaml-files.js";
+import { lineOfPath, yamlFiles } from "../../events/yaml.js";
 
 /** `Field|mod|mod: values`; no field = a keyword search. */
 export interface DetectionItem {
@@ -199,14 +199,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 
 function toDoc(doc: Document, obj: Record<string, unknown>, file: string, lineOf: (o: number | undefined) => number): SigmaDoc {
   const start = lineOf(doc.range?.[0]);
-  const lineAt = (path: PropertyKey[]): number => {
-    // The deepest node that exists on the path (a missing key reports its parent).
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as Node | undefined;
-      if (node && typeof node === "object" && "range" in node && node.range) return lineOf(node.range[0]);
-    }
-    return start;
-  };
+  const lineAt = (path: PropertyKey[]): number => lineOfPath(doc, path, lineOf, start);
   const base = { file, title: str(obj.title), id: str(obj.id) };
   const invalid = (issues: z.core.$ZodIssue[]): ProblemDoc => {
     const first = issues[0]!;
