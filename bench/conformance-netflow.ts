@@ -14,23 +14,17 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { createNetflowDecoder } from "../src/collectors/flows/netflow/decoder.js";
+import { createNetflowDecoder, type NetflowStats } from "../src/collectors/flows/netflow/decoder.js";
 import { progress } from "../src/cli/progress.js";
 import type { HvEvent } from "../src/events/event.js";
 import { SHARED } from "./data.js";
 
-export interface FileResult {
+/** One file's decode: the decoder's counters plus where it came from and what it said. */
+export interface FileResult extends Pick<NetflowStats, "packets" | "flows" | "templates" | "optionsTemplates" | "optionRecords" | "noTemplate" | "malformed"> {
   file: string;
   group: string;
   exporter: string;
   version: number;
-  packets: number;
-  flows: number;
-  templates: number;
-  optionsTemplates: number;
-  optionRecords: number;
-  noTemplate: number;
-  malformed: number;
   problems: string[];
   events: HvEvent[];
 }

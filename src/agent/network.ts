@@ -110,7 +110,8 @@ function firewallSyncer(opts: NetworkOptions): FirewallSyncer | undefined {
   });
 }
 
-function tapsOfVm(inventory: Inventory, vm: string): string[] | undefined {
+/** A VM's tap devices as the inventory knows them; undefined when it knows none. */
+export function tapsOfVm(inventory: Inventory, vm: string): string[] | undefined {
   const rec = inventory.byName(vm);
   const taps = rec?.interfaces.map((i) => i.tap).filter((t): t is string => !!t);
   return taps && taps.length > 0 ? taps : undefined;

@@ -18,6 +18,7 @@ import type { ActionRecord } from "../store/actions.js";
 import { VirshBackend } from "../vm/virsh.js";
 import type { AgentConfig } from "./config.js";
 import type { FirewallSyncer } from "./firewall-sync.js";
+import { tapsOfVm } from "./network.js";
 
 export interface ResponseOptions {
   db: Database.Database;
@@ -70,10 +71,7 @@ export function setUpResponse(opts: ResponseOptions): ResponseSetup {
       ? async () => void (await firewall.sync())
       : () => Promise.reject(new Error("hv manages no firewall here (needs nft and root or CAP_NET_ADMIN, and firewall.enabled not false)")),
     // The live inventory knows a VM's taps at once; libvirt is asked only for a VM it does not know.
-    vmTaps: async (name) => {
-      const taps = opts.inventory.byName(name)?.interfaces.map((i) => i.tap).filter((t): t is string => !!t) ?? [];
-      return taps.length > 0 ? taps : tapsFromLibvirt(vm, name);
-    },
+    vmTaps: async (name) => tapsOfVm(opts.inventory, name) ?? tapsFromLibvirt(vm, name),
   });
   const settings = responseSettings(config);
   if (!opts.live && settings.mode !== "monitor") report("replay: playbooks only record what they would do");

@@ -38,12 +38,7 @@ export type MetricsConfig = z.infer<typeof metricsConfigSchema>;
 export const DEFAULT_API_HOST = "127.0.0.1";
 export const DEFAULT_API_PORT = 8787;
 
-/** The api/metrics sections of a loaded agent config, validated (they may not be in its type yet). */
-export function apiSettings(config: object): { api: ApiConfig; metrics: MetricsConfig } {
-  const raw = config as { api?: unknown; metrics?: unknown };
-  const api = apiConfigSchema.safeParse(raw.api ?? {});
-  if (!api.success) throw new Error(`config api: ${api.error.issues.map((i) => `${i.path.join(".") || "(section)"}: ${i.message}`).join("; ")}`);
-  const metrics = metricsConfigSchema.safeParse(raw.metrics ?? {});
-  if (!metrics.success) throw new Error(`config metrics: ${metrics.error.issues.map((i) => `${i.path.join(".") || "(section)"}: ${i.message}`).join("; ")}`);
-  return { api: api.data, metrics: metrics.data };
+/** The two sections of a loaded config (loadAgentConfig has validated them), absent ones empty. */
+export function apiSettings(config: { api?: ApiConfig; metrics?: MetricsConfig }): { api: ApiConfig; metrics: MetricsConfig } {
+  return { api: config.api ?? {}, metrics: config.metrics ?? {} };
 }

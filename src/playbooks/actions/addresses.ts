@@ -2,25 +2,24 @@
 // network (so the store's one-active-row-per-target holds however a playbook spells it), and
 // the checks that keep a response from covering too much.
 
-import { ADDRESS_BITS, formatIPv4, formatIPv6, parseAddress, parseEntry, type IpFamily } from "../../events/address.js";
+import type { IpFamily } from "../../events/address.js";
+import { canonicalNet, overlaps, parseNet, type Net } from "../../feeds/canonical.js";
 
 export interface CheckedEntry {
   /** "192.0.2.7", "198.51.100.0/24", "2001:db8::/48": host bits cleared, RFC 5952 for IPv6. */
   text: string;
   family: IpFamily;
   prefix: number;
+  net: Net;
 }
 
-/** Parses an address or CIDR into its canonical text, or says what is wrong with it. */
+/** Parses an address or CIDR into the feeds' canonical text, or says what is wrong with it. */
 export function checkEntry(text: string): CheckedEntry | { error: string } {
-  const t = text.trim();
-  const parsed = parseEntry(t);
-  if (!parsed) return { error: `"${text}" is not an address or CIDR` };
-  const bits = ADDRESS_BITS[parsed.family];
-  const slash = t.indexOf("/");
-  const prefix = slash === -1 ? bits : Number(t.slice(slash + 1));
-  const addr = parsed.family === "ip" ? formatIPv4(parsed.interval.start) : formatIPv6(parsed.interval.start);
-  return { text: prefix === bits ? addr : `${addr}/${prefix}`, family: parsed.family, prefix };
+  const canon = canonicalNet(text.trim());
+  if (!canon.ok) return { error: `"${text}" is not an address or CIDR` };
+  const net = parseNet(canon.indicator.value);
+  if ("error" in net) return { error: `"${text}" is not an address or CIDR` };
+  return { text: canon.indicator.value, family: net.v6 ? "ip6" : "ip", prefix: net.prefix, net };
 }
 
 /** The shortest prefix hv blocks or keeps open: a /7 of IPv4 is 1/128 of the internet. */
@@ -30,32 +29,20 @@ export const MIN_PREFIX: Record<IpFamily, number> = { ip: 8, ip6: 32 };
 export function tooBroadOrSpecial(e: CheckedEntry): string | undefined {
   if (e.prefix === 0) return `${e.text} is a whole address family`;
   if (e.prefix < MIN_PREFIX[e.family]) return `${e.text} is wider than /${MIN_PREFIX[e.family]} (the widest prefix hv acts on for ${e.family === "ip" ? "IPv4" : "IPv6"})`;
-  for (const [net, what] of SPECIAL) if (overlaps(e.text, net)) return `${e.text} overlaps ${net} (${what})`;
-  return undefined;
+  const special = SPECIAL.find((x) => overlaps(e.net, x.net));
+  return special && `${e.text} overlaps ${special.text} (${special.what})`;
 }
 
 // Addresses the host itself depends on whatever the network: loopback, "this host", link-local
 // (DHCP, neighbour discovery, metadata services).
-const SPECIAL: Array<[string, string]> = [
-  ["0.0.0.0/8", "this network"],
-  ["127.0.0.0/8", "loopback"],
-  ["169.254.0.0/16", "link-local"],
-  ["255.255.255.255", "broadcast"],
-  ["::/128", "unspecified"],
-  ["::1", "loopback"],
-  ["fe80::/10", "link-local"],
-];
-
-function overlaps(a: string, b: string): boolean {
-  const x = parseEntry(a);
-  const y = parseEntry(b);
-  return !!x && !!y && x.family === y.family && x.interval.start <= y.interval.end && y.interval.start <= x.interval.end;
-}
-
-export function isAddressOrCidr(text: string): boolean {
-  return parseEntry(text.trim()) !== undefined;
-}
-
-export function isAddress(text: string): boolean {
-  return parseAddress(text) !== undefined;
-}
+const SPECIAL = (
+  [
+    ["0.0.0.0/8", "this network"],
+    ["127.0.0.0/8", "loopback"],
+    ["169.254.0.0/16", "link-local"],
+    ["255.255.255.255", "broadcast"],
+    ["::/128", "unspecified"],
+    ["::1", "loopback"],
+    ["fe80::/10", "link-local"],
+  ] as const
+).map(([text, what]) => ({ text, what, net: parseNet(text) as Net }));
