@@ -22,7 +22,6 @@
   audit,
   tcpdump,
   iproute2,
-  util-linux,
   shadow,
   gnutar,
   gzip,
@@ -31,10 +30,9 @@
   getent,
 }:
 let
-  # Programs hv runs (through execa): nft and conntrack (flows, firewall), virsh (the VM surface
-  # and the libvirt collector), qemu-img (disk snapshots and forensic copies), auditctl (status),
-  # tcpdump (forensic packet capture), ip (host addresses, taps), usermod/getent (lock_account),
-  # tar/gzip (forensic bundles), ps.
+  # The programs hv runs: src/events/programs.ts lists each with its nixpkgs attribute and what
+  # hv needs it for (docs/dependencies.md); test/events/programs.test.ts keeps this list equal to
+  # the required ones there. coreutils: cat/sh inside `ip netns exec` for namespaced sysctls.
   runtimeDeps = [
     nftables
     conntrack-tools
@@ -43,7 +41,6 @@ let
     audit
     tcpdump
     iproute2
-    util-linux
     shadow
     gnutar
     gzip

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { execa } from "execa";
 import { sha256File } from "./hash.js";
 import { MANIFEST_FILE, type Manifest } from "./manifest.js";
+import { runProgram } from "../events/programs.js";
 
 // Where bundles live and how hv finds them again: STATE/forensics/bundles/ID by default, or
 // anywhere with --out; every capture is recorded in STATE/forensics/index.jsonl so `list`,
@@ -99,7 +99,7 @@ export async function resolveBundle(stateDir: string, idOrPath: string): Promise
 export async function tarBundle(path: string, outFile: string): Promise<{ file: string; bytes: number; sha256: string }> {
   const file = resolve(outFile);
   if (file.startsWith(resolve(path) + "/")) throw new Error(`the archive ${outFile} cannot be inside the bundle it packs`);
-  const r = await execa("tar", ["--create", "--gzip", "--file", file, "--directory", dirname(resolve(path)), "--", basename(resolve(path))], { reject: false, stdin: "ignore" });
+  const r = await runProgram("tar", ["--create", "--gzip", "--file", file, "--directory", dirname(resolve(path)), "--", basename(resolve(path))], { stdin: "ignore" });
   if (r.exitCode !== 0) throw new Error(`tar failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
   const { sha256, size } = await sha256File(file);
   return { file, bytes: size, sha256 };

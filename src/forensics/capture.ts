@@ -101,10 +101,10 @@ export async function captureBundle(opts: CaptureOptions): Promise<BundleSummary
     notes.push(...c.notes);
   };
   const versions = toolVersions({
-    "qemu-img": [opts.tools?.qemuImg ?? "qemu-img", "--version"],
-    virsh: ["virsh", "--version"],
-    tcpdump: [opts.tools?.tcpdump ?? "tcpdump", "--version"],
-    nft: ["nft", "--version"],
+    "qemu-img": opts.tools?.qemuImg ?? "qemu-img",
+    virsh: "virsh",
+    tcpdump: opts.tools?.tcpdump ?? "tcpdump",
+    nft: "nft",
   });
   const libvirtVersions = backend.versions().catch(() => ({}) as Record<string, string>);
   let pcap: PcapResult | undefined;

@@ -1,12 +1,12 @@
 import { access, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { execa } from "execa";
 import type { LibvirtBackend } from "./backend.js";
 import { renameForCopy, toXml } from "./domain-edit.js";
 import { LibvirtError } from "./errors.js";
 import { checkName } from "./names.js";
 import { isLocalUri } from "./storage.js";
 import { child, elements, ensureChild, removeChildren, parseLibvirtXml } from "./xml.js";
+import { runProgram } from "../events/programs.js";
 
 // `hv vm clone`: what virt-clone does, without needing virt-clone. Every writable disk is copied
 // (and flattened: the copy has no backing chain) with qemu-img next to the original; the
@@ -49,8 +49,8 @@ export async function cloneDomain(backend: LibvirtBackend, source: string, newNa
   try {
     for (const d of plan) {
       // -U: the source may be open by a paused qemu.
-      const r = await execa("qemu-img", ["convert", "-U", "-O", "qcow2", d.from, d.to], { reject: false, timeout: 60 * 60_000 });
-      if (r.exitCode !== 0) throw new LibvirtError("other", `qemu-img convert ${d.from} failed: ${String(r.stderr).trim() || r.message}`);
+      const r = await runProgram("qemu-img", ["convert", "-U", "-O", "qcow2", d.from, d.to], { timeout: 60 * 60_000 });
+      if (r.exitCode !== 0) throw new LibvirtError("other", `qemu-img convert ${d.from} failed: ${String(r.stderr).trim() || r.shortMessage}`);
       made.push(d.to);
     }
     await backend.define(toXml(domain));

@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
 import type {
   BlockDeviceRow, DiskSnapshotSpec, InterfaceRow,
   ChangeScope, DhcpLease, DomainInfo, DomainState, DomainStats, DomainSummary, LibvirtBackend, NetworkSummary, PoolSummary,
   SnapshotInfo, SnapshotOptions, VolumeSummary,
 } from "./backend.js";
+import { MissingProgramError, runProgram } from "../events/programs.js";
 import { codeForMessage, LibvirtError, libvirtMessageOf } from "./errors.js";
 import { checkArg, checkMac, checkName, checkTarget } from "./names.js";
 import { parseDomainStats } from "./stats.js";
@@ -48,14 +48,12 @@ export class VirshBackend implements LibvirtBackend {
     const timeout = opts.long ? this.longTimeoutMs : this.timeoutMs;
     let r;
     try {
-      r = await execa(this.virsh, full, { reject: false, timeout, stdin: "ignore", env: { LC_ALL: "C" } });
+      r = await runProgram("virsh", full, { timeout, stdin: "ignore", env: { LC_ALL: "C" } }, this.virsh);
     } catch (err) {
+      if (err instanceof MissingProgramError) throw new LibvirtError("connection-failed", err.message, undefined, args);
       throw new LibvirtError("other", `could not run ${this.virsh}: ${(err as Error).message}`, undefined, args);
     }
     if (r.timedOut) throw new LibvirtError("timeout", `virsh ${args[0]} did not finish within ${timeout / 1000} s`, undefined, args);
-    if ((r as { code?: string }).code === "ENOENT" || /ENOENT/.test(String(r.message ?? "")) && r.exitCode === undefined) {
-      throw new LibvirtError("connection-failed", `${this.virsh} is not installed (Debian: libvirt-clients)`, undefined, args);
-    }
     if (r.exitCode !== 0) {
       const stderr = String(r.stderr ?? "");
       const msg = libvirtMessageOf(stderr) ?? (stderr.trim() || `virsh ${args[0]} failed with exit code ${r.exitCode ?? r.signal}`);
@@ -172,7 +170,7 @@ export class VirshBackend implements LibvirtBackend {
   }
 
   async console(name: string): Promise<number> {
-    const r = await execa(this.virsh, ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: "inherit", reject: false });
+    const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: "inherit" }, this.virsh);
     return r.exitCode ?? 1;
   }
 

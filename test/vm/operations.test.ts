@@ -165,6 +165,19 @@ describe.skipIf(skip !== undefined)("hv vm / net / pool / volume: the operations
     expect(plain.stdout).toContain(`<name>${VM}</name>`);
   });
 
+  // libvirt validates against its own schemas as it defines (define --validate): hv needs no
+  // external validator (xmllint is only a Recommends of libvirt's packages, absent on minimal hosts).
+  it("vm define: a well-formed definition libvirt's schema refuses is refused with libvirt's reason, and nothing is defined", async () => {
+    const name = `${PREFIX}invalid`;
+    const file = join(scratch, "invalid.xml");
+    await writeFile(file, testGuestXml(name, guestFiles(), join(scratch, "none.qcow2"), serialLog).replace("<devices>", "<devices><bogus-device/>"));
+    const r = await hv(["vm", "define", file, "--json"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid\.xml is an invalid domain definition; nothing was defined: .*(failed to validate|bogus-device|extra content)/i);
+    expect(r.stderr).not.toMatch(/xmllint|virt-xml-validate/);
+    expect(await domainExists(name)).toBe(false);
+  });
+
   it("vm autostart / autostart --disable (virsh dominfo Autostart)", async () => {
     expect((await dominfo(VM)).Autostart).toBe("disable");
     const on = await hvOk("vm", "autostart", VM, "--json");
