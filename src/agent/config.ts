@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 
@@ -168,4 +169,14 @@ export function loadAgentConfig(path: string): AgentConfig {
     throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
+}
+
+/**
+ * Where a path of the config file is (`file:line`), for problems found after loading: an
+ * exception that names no rule is only known once the rules are loaded.
+ */
+export function configLocator(path: string): (at: PropertyKey[]) => string {
+  const read = readYamlFile(path);
+  const doc = "text" in read ? readYamlDocuments(read.text).find((d): d is YamlDocument => "doc" in d) : undefined;
+  return (at) => `${path}:${doc ? doc.lineAt(at) : 0}`;
 }
