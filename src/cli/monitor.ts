@@ -192,6 +192,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   });
   if (!replay && opts.libvirt && !opts.inventory && !libvirt) report("virsh is not installed: no VM events, and VMs are named only with --inventory");
   const rs = detection.summary;
+  // Invalid documents are mistakes to fix (bad YAML, a duplicate id); unsupported and dormant ones
+  // are hv's limits, listed by `hv rules check`.
+  for (const r of detection.rules.report) if (r.status === "invalid") report(`rules: ${r.file}:${r.reasons[0]?.line ?? r.line}: ${r.reasons[0]?.reason ?? "invalid"}`);
   const refused = detection.exceptionProblems;
   if (refused.length > 0) {
     const where = opts.config ? configLocator(opts.config) : () => "config";
