@@ -1,11 +1,10 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
-import { readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
+import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 
@@ -158,13 +157,11 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** Reads the YAML config; every problem is reported with the file and the field. */
 export function loadAgentConfig(path: string): AgentConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const parsed = agentConfigSchema.safeParse(raw ?? {});
+  const read = readYamlFile(path);
+  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  const yaml = readYamlData(read.text);
+  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  const parsed = agentConfigSchema.safeParse(yaml.data ?? {});
   if (!parsed.success) {
     throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }

@@ -6,12 +6,14 @@
 
 import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import { isCollection, isPair, LineCounter, parseAllDocuments, visit, type Document, type Node } from "yaml";
 
 /** Aliases one document may expand: real rules and playbooks use none; a billion-laughs file needs thousands. */
 export const MAX_YAML_ALIASES = 100;
 /** Larger than any rule or playbook file: a bigger one is a mistake (or /dev/zero), not a rule. */
 export const MAX_YAML_FILE_BYTES = 16 * 1024 * 1024;
+/** Nesting no rule, playbook or config needs (theirs is under 10). */
+export const MAX_YAML_DEPTH = 64;
 
 /**
  * Every *.yml / *.yaml under the paths, sorted, for rule and playbook directories (a file given
@@ -103,6 +105,11 @@ export function readYamlDocuments(text: string): Array<YamlDocument | { problems
       continue;
     }
     if (doc.contents === null) continue;
+    const shape = shapeProblem(doc, lineOf);
+    if (shape) {
+      out.push({ problems: [shape] });
+      continue;
+    }
     let data: unknown;
     try {
       // Aliases are expanded here; past the limit the yaml package refuses ("Excessive alias count").
@@ -114,6 +121,41 @@ export function readYamlDocuments(text: string): Array<YamlDocument | { problems
     out.push({ doc, data, line, lineOf, lineAt: (path) => lineOfPath(doc, path, lineOf, line) });
   }
   return out;
+}
+
+/**
+ * A single-document YAML text (a config, a template) as data (undefined when empty), or its first
+ * problem with the line.
+ */
+export function readYamlData(text: string): { data: unknown } | { problem: YamlProblem } {
+  const docs = readYamlDocuments(text);
+  const first = docs[0];
+  if (first === undefined) return { data: undefined };
+  if ("problems" in first) return { problem: first.problems[0]! };
+  if (docs.length > 1) return { problem: { line: "line" in docs[1]! ? docs[1].line : 0, reason: "YAML: more than one document (one is expected here)" } };
+  return { data: first.data };
+}
+
+/**
+ * What the yaml package cannot turn into data cheaply: a map key that is itself a map or a list
+ * (`{{{…}}}`: each level stringifies the levels below it, 400 levels took 47 s), or deeper nesting
+ * than any hv document has. Found by one walk over the parsed tree, before toJS.
+ */
+function shapeProblem(doc: Document, lineOf: (offset: number | undefined) => number): YamlProblem | undefined {
+  let problem: YamlProblem | undefined;
+  visit(doc, (_key, node, path) => {
+    // The path holds the document and pairs too; only collections are levels.
+    if (path.length >= MAX_YAML_DEPTH && path.filter((n) => isCollection(n)).length + (isCollection(node) ? 1 : 0) > MAX_YAML_DEPTH) {
+      problem = { line: lineOf((node as Node).range?.[0]), reason: `YAML: nested more than ${MAX_YAML_DEPTH} levels deep` };
+      return visit.BREAK;
+    }
+    if (isPair(node) && isCollection(node.key)) {
+      problem = { line: lineOf(node.key.range?.[0]), reason: "YAML: a map key that is itself a map or a list (hv's documents use plain keys)" };
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  return problem;
 }
 
 function firstLine(err: unknown): string {
