@@ -56,6 +56,25 @@ export function globMatcher(glob: Glob): (value: string) => boolean {
     if (stars === 1 && lead) return (v) => v.endsWith(lit);
     if (stars === 1 && trail) return (v) => v.startsWith(lit);
     if (stars === 2 && lead && trail && parts.length === 3) return (v) => v.includes(lit);
+    // Stars between literals: a prefix, literals in order, a suffix.
+    const lits = [""];
+    for (const x of parts) {
+      if (x === STAR) lits.push("");
+      else lits.push(lits.pop()! + x);
+    }
+    const head = lits[0]!;
+    const tail = lits[lits.length - 1]!;
+    const mids = lits.slice(1, -1).filter((x) => x !== "");
+    return (v) => {
+      if (!v.startsWith(head)) return false;
+      let pos = head.length;
+      for (let k = 0; k < mids.length; k++) {
+        const i = v.indexOf(mids[k]!, pos);
+        if (i < 0) return false;
+        pos = i + mids[k]!.length;
+      }
+      return v.length - tail.length >= pos && v.endsWith(tail);
+    };
   }
   const segments: Segment[] = [[]];
   for (const x of parts) {
