@@ -6,7 +6,8 @@
 import { inNetwork, parseCidr } from "./cidr.js";
 import type { EvalContext, FieldAccessor, Values } from "./context.js";
 import { compileRegex } from "./regex.js";
-import { compilePattern, hasWildcards, literal, parseWildcards, requiredLiteral, STAR, wrap, type Pattern, type StringTest } from "./patterns.js";
+import { STAR } from "../../events/glob.js";
+import { compilePattern, hasWildcards, literal, parseWildcards, requiredLiteral, wrap, type Pattern, type StringTest } from "./patterns.js";
 
 /** A YAML scalar from a rule. Numbers keep their source text (`0x1f`, `0777` stay as written). */
 export type SigmaValue = string | SigmaNumber | boolean | null;

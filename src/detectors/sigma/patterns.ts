@@ -4,8 +4,6 @@
 
 import { globMatcher, parseGlob, STAR, type Glob } from "../../events/glob.js";
 
-export { STAR };
-
 /** A parsed value: literal chunks and wildcards. */
 export type Pattern = Glob;
 

@@ -87,6 +87,7 @@ describe("every rule against values built from its own patterns", () => {
     const loaded = await engine.load({ paths: [join(ROOT, "rules", "hv")] });
     expect(loaded.ids.length).toBeGreaterThan(20);
     const ran = await engine.adversarial(templates(), [1_000, 10_000], { together: 1 });
+    console.log(`${loaded.ids.length} rules, ${ran.values} hostile values, ${ran.evaluations} evaluations; slowest ${ran.worst.ms.toFixed(1)} ms: ${ran.worst.rule}`);
     expect(ran.values!).toBeGreaterThan(loaded.ids.length * 4);
     expect(ran.worst.ms, `slowest: ${ran.worst.rule}`).toBeLessThan(PER_EVENT_MS);
   }, TEST_MS);
@@ -100,6 +101,7 @@ describe("every rule against values built from its own patterns", () => {
     const loaded = await engine.load({ paths: [SIGMAHQ] });
     expect(loaded.ids.length).toBeGreaterThan(200);
     const ran = await engine.adversarial(templates(), [1_000, 10_000], { together: 1 });
+    console.log(`${loaded.ids.length} rules, ${ran.values} hostile values, ${ran.evaluations} evaluations; slowest ${ran.worst.ms.toFixed(1)} ms: ${ran.worst.rule}`);
     expect(ran.values!).toBeGreaterThan(loaded.ids.length * 4);
     expect(ran.worst.ms, `slowest: ${ran.worst.rule}`).toBeLessThan(PER_EVENT_MS);
   }, 600_000);
