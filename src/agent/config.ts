@@ -1,10 +1,10 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
+import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 
@@ -157,15 +157,23 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** Reads the YAML config; every problem is reported with the file and the field. */
 export function loadAgentConfig(path: string): AgentConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const parsed = agentConfigSchema.safeParse(raw ?? {});
+  const read = readYamlFile(path);
+  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  const yaml = readYamlData(read.text);
+  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  const parsed = agentConfigSchema.safeParse(yaml.data ?? {});
   if (!parsed.success) {
     throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
+}
+
+/**
+ * Where a path of the config file is (`file:line`), for problems found after loading: an
+ * exception that names no rule is only known once the rules are loaded.
+ */
+export function configLocator(path: string): (at: PropertyKey[]) => string {
+  const read = readYamlFile(path);
+  const doc = "text" in read ? readYamlDocuments(read.text).find((d): d is YamlDocument => "doc" in d) : undefined;
+  return (at) => `${path}:${doc ? doc.lineAt(at) : 0}`;
 }

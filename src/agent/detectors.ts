@@ -8,6 +8,7 @@ import { createFlowDetectors } from "../detectors/flows/index.js";
 import { parseAge } from "../cli/alerts.js";
 import { Alerter, type AlertUpdate } from "../detectors/alerts.js";
 import { createSigmaDetector } from "../detectors/sigma/detector.js";
+import type { ExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { loadRules, summarize, type RuleSet } from "../detectors/sigma/ruleset.js";
 import { createDetectionStage, type DetectionStage } from "./detection.js";
 
@@ -16,6 +17,8 @@ export interface DetectionSetup {
   alerter: Alerter;
   rules: RuleSet;
   summary: ReturnType<typeof summarize>;
+  /** Configured exceptions refused against these rules (unknown rule or field, invalid regex, …). */
+  exceptionProblems: ExceptionProblem[];
 }
 
 export function setUpDetection(opts: {
@@ -36,5 +39,5 @@ export function setUpDetection(opts: {
   const alerter = new Alerter({ db: opts.db, windowMs: opts.dedupWindow ? parseAge(opts.dedupWindow) : undefined });
   const detectors = [sigma, ...createFlowDetectors(opts.flowDetectors), ...(opts.detectors ?? [])];
   const stage = createDetectionStage({ detectors, alerter, onAlert: opts.onAlert, onError: opts.onError, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
-  return { stage, alerter, rules, summary: summarize(rules.report) };
+  return { stage, alerter, rules, summary: summarize(rules.report), exceptionProblems: sigma.exceptionProblems };
 }

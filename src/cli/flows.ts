@@ -2,12 +2,12 @@
 // threat-feed matcher over a recorded `conntrack -E -o timestamp,extended,id` log, alerts
 // deduplicated as the agent does. replayFlows() is the same without the command line.
 
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import type { Command } from "commander";
 import split2 from "split2";
-import { parse as parseYaml } from "yaml";
 import { createAttribution } from "../agent/attribution.js";
+import { readYamlData, readYamlFile } from "../events/yaml.js";
 import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import { Alerter } from "../detectors/alerts.js";
@@ -155,12 +155,11 @@ export function feedSpec(spec: string): { name: string; path: string } {
 }
 
 function readConfig(path: string): { flowDetectors: unknown; dedupMs: number | undefined } {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, "utf8")) ?? {};
-  } catch (err) {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const read = readYamlFile(path);
+  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  const yaml = readYamlData(read.text);
+  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  const doc = yaml.data ?? {};
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${path}: expected a YAML mapping`);
   const o = doc as Record<string, unknown>;
   let dedupMs: number | undefined;

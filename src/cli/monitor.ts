@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
-import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
 import { setUpApi } from "../agent/api.js";
@@ -191,7 +192,17 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   });
   if (!replay && opts.libvirt && !opts.inventory && !libvirt) report("virsh is not installed: no VM events, and VMs are named only with --inventory");
   const rs = detection.summary;
-  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid — see \`hv rules check\``);
+  // Invalid documents are mistakes to fix (bad YAML, a duplicate id); unsupported and dormant ones
+  // are hv's limits, listed by `hv rules check`.
+  for (const r of detection.rules.report) if (r.status === "invalid") report(`rules: ${r.file}:${r.reasons[0]?.line ?? r.line}: ${r.reasons[0]?.reason ?? "invalid"}`);
+  const refused = detection.exceptionProblems;
+  if (refused.length > 0) {
+    const where = opts.config ? configLocator(opts.config) : () => "config";
+    for (const p of refused) report(`${where(["exceptions", p.index, ...p.path])}: ${describeExceptionProblem(p)} (not applied)`);
+  }
+  const duplicates = rs.duplicates > 0 ? ` (${rs.duplicates} duplicate ids refused)` : "";
+  const exceptionNote = refused.length > 0 ? `, ${refused.length} exception problems` : "";
+  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — see \`hv rules check\``);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
 
   const view = tui ? startMonitorView(state, { onQuit: stop }) : undefined;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
+import { readYamlData } from "../events/yaml.js";
 import { z } from "zod";
 import { LibvirtError } from "./errors.js";
 
@@ -98,13 +98,9 @@ export function loadTemplate(nameOrPath: string): VmTemplate & { path: string } 
 }
 
 export function parseTemplate(text: string, where = "template"): VmTemplate {
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (err) {
-    throw new LibvirtError("invalid-argument", `${where}: not valid YAML: ${(err as Error).message}`);
-  }
-  const r = templateSchema.safeParse(data);
+  const yaml = readYamlData(text);
+  if ("problem" in yaml) throw new LibvirtError("invalid-argument", `${where}: not valid YAML: line ${yaml.problem.line}: ${yaml.problem.reason}`);
+  const r = templateSchema.safeParse(yaml.data);
   if (!r.success) throw new LibvirtError("invalid-argument", `${where}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   return r.data;
 }

@@ -221,10 +221,22 @@ function isConnection(e: HvEvent): boolean {
   return e.destination?.ip !== undefined || e.source?.ip !== undefined;
 }
 
-const auditd: Source = { id: "linux/auditd", applies: isAudit, resolve: auditAccessor };
+/**
+ * Raw audit field names are lower case (ENRICHED ones upper case) and have no dots: `Image` or
+ * `process.name` here is a mistake to report (an exception's ECS names then resolve as ECS),
+ * not a field that is always absent.
+ */
+function auditField(name: string): FieldAccessor | { unsupported: string } {
+  if (name.includes(".") || (/[a-z]/.test(name) && /[A-Z]/.test(name))) {
+    return { unsupported: `field '${name}' is not an audit record field (those are lower case, ENRICHED ones upper case; Sysmon-style names need a category such as process_creation)` };
+  }
+  return auditAccessor(name);
+}
+
+const auditd: Source = { id: "linux/auditd", applies: isAudit, resolve: auditField };
 // `product: linux` alone means any Linux log; hv's is the audit stream (mostly keyword rules
 // about shell commands, which meet the exec command lines there).
-const linuxAny: Source = { id: "linux/any", applies: isAudit, resolve: auditAccessor };
+const linuxAny: Source = { id: "linux/any", applies: isAudit, resolve: auditField };
 
 const linuxCategories: Record<string, Source> = {
   process_creation: { id: "linux/process_creation", applies: isExec, resolve: table("process_creation", processCreationFields) },
