@@ -2,8 +2,9 @@
 // (docs/anomaly.md, "How the model was chosen"). For each candidate — a trained language model
 // (.onnx) × a trace aggregation × which parts of the score — it computes ROC AUC and detection at
 // 1% FPR on ADFA-LD's normal validation traces against each development attack class. Then, for
-// each class in turn, it picks the candidate with the best mean AUC on the *other two* classes
-// and reports how that choice does on the class it never looked at. A candidate worth shipping
+// each class in turn, it picks the candidate with the best AUC + detection at 1% FPR (the two
+// goals, equally weighted) summed over the *other two* classes, and reports how that choice does
+// on the class it never looked at. A candidate worth shipping
 // wins the rotation (picked for every held-out class) and holds up on each held-out class.
 //   node dist/bench/anomaly-select.js MODEL.onnx… [--json]
 // Needs ../shared/data/adfa-ld (Training_Data_Master, Validation_Data_Master, Attack_Data_Dev).
@@ -84,7 +85,8 @@ const table = candidates.map((c) => {
 
 const rotation = classNames.map((held) => {
   const others = classNames.filter((k) => k !== held);
-  const best = [...table].sort((x, y) => others.reduce((s, k) => s + y.per[k]!.auc - x.per[k]!.auc, 0))[0]!;
+  const merit = (r: (typeof table)[number]): number => others.reduce((s, k) => s + r.per[k]!.auc + r.per[k]!.det1, 0);
+  const best = [...table].sort((x, y) => merit(y) - merit(x))[0]!;
   return { held_out: held, chosen: best.name, chosen_on: others, held_out_auc: best.per[held]!.auc, held_out_det1: best.per[held]!.det1 };
 });
 

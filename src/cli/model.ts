@@ -64,7 +64,7 @@ Examples:
     .option("--calibrate <dir>", "syscalls: normal traces kept out of training to set the threshold (half) and measure FPR (other half)")
     .option("--fpr <rate>", "target false-positive rate of the threshold", "0.01")
     .option("--epochs <n>", "training epochs (default: the model's own)")
-    .option("--context <n>", "syscalls: calls before each predicted call (default 10)")
+    .option("--context <n>", "syscalls: calls before each predicted call (default 16)")
     .option("--hidden <n>", "syscalls: width of the first hidden layer; the second is half (default 128)")
     .option("--min-length <n>", "syscalls from audit: ignore processes with fewer calls", "20")
     .option("--json", "print the training report as JSON")

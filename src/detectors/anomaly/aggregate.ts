@@ -1,7 +1,8 @@
 // From window scores to one score per trace (or per process segment). Two parts:
-//  - the sequence part: the mean of the window NLLs, each clipped so one never-seen syscall counts
-//    as very surprising, not infinitely so (`top`/`fraction` can restrict it to the most surprising
-//    windows; on ADFA-LD the plain mean separated attacks best: docs/anomaly.md, experiments);
+//  - the sequence part: the mean of the highest half of the window NLLs (at least 10), each clipped
+//    so one never-seen syscall counts as very surprising, not infinitely so. The top quarter let a
+//    few odd calls decide and the plain mean diluted a short injected stretch; the top half won
+//    the selection on ADFA-LD (docs/anomaly.md, "How the model was chosen");
 //  - the set part: how far the trace's set of calls is from every training trace's (syscall-sets.ts).
 // They are put on one scale by where normal traces put them — (x − median) / (99th percentile −
 // median) on the normal calibration traces, so 1 means "as high as the top 1% of normal" — and
@@ -10,7 +11,7 @@
 export interface Aggregation {
   /** At least this many of the highest window scores are averaged. */
   top: number;
-  /** …or this share of the trace's windows, whichever is more (1 = all: the mean). */
+  /** …or this share of the trace's windows, whichever is more (1 = all of them). */
   fraction: number;
   /** Window NLLs are clipped to this before averaging. */
   clip: number;

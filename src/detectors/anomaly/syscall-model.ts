@@ -33,8 +33,12 @@ export interface SyscallModel {
   bytes: number;
 }
 
-/** Windows per onnxruntime call: big enough to amortize the call, small enough to bound memory. */
-export const BATCH = 4096;
+/**
+ * Windows per onnxruntime call: big enough to amortize the call, small enough that the gathered
+ * embeddings (windows × context × hidden floats: 8 MB at 1,024 × 16 × 128) stay in cache — 4,096
+ * was slower with a context of 16 (bench/anomaly.ts).
+ */
+export const BATCH = 1024;
 
 export function parseSyscallMeta(raw: Record<string, string>, path: string): SyscallModelMeta {
   if (raw.kind !== "syscalls") throw new Error(`${path}: not a syscall model (kind=${raw.kind ?? "missing"})`);

@@ -49,7 +49,9 @@ export interface TrainedSyscallModel {
   seconds: number;
 }
 
-export const DEFAULTS = { seed: 1, context: 10, hidden1: 128, hidden2: 64, epochs: 6, batchSize: 512, learningRate: 0.003, fpr: 0.01, aggregation: { top: 1, fraction: 1, clip: 16 } };
+// Context 16 and the mean of the top half of the window NLLs won the selection on ADFA-LD
+// (bench/anomaly-select.ts; docs/anomaly.md, "How the model was chosen").
+export const DEFAULTS = { seed: 1, context: 16, hidden1: 128, hidden2: 64, epochs: 6, batchSize: 512, learningRate: 0.003, fpr: 0.01, aggregation: { top: 10, fraction: 0.5, clip: 16 } };
 const NGRAM = 3;
 
 /** How many traces make each syscall, keyed by number in ascending order (deterministic metadata). */
