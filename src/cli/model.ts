@@ -291,7 +291,7 @@ async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
   };
   add(`model (${basename(opts.model)})`, (ts) => ts.map((t) => partOf.get(t)!.score));
   if (m.meta.combination) {
-    add("  sequence part (mean NLL)", (ts) => ts.map((t) => partOf.get(t)!.lm));
+    add("  sequence part (window NLLs)", (ts) => ts.map((t) => partOf.get(t)!.lm));
     add("  set part (set distance)", (ts) => ts.map((t) => partOf.get(t)!.set!));
   }
   const notes: string[] = [];

@@ -78,7 +78,7 @@ describe("hv model (CLI)", () => {
     const e = r.json as { roc_auc: number; detection_at_1pct_fpr: number; detection_at_5pct_fpr: number; normal: number; attack: number; rows: Row[] };
     expect(e.normal).toBe(60);
     expect(e.attack).toBe(17);
-    expect(e.rows.map((row) => row.method)).toEqual(["model (m.onnx)", "  sequence part (mean NLL)", "  set part (set distance)", "STIDE (unseen 7-grams)", "frequency (tf-idf 1-NN)"]);
+    expect(e.rows.map((row) => row.method)).toEqual(["model (m.onnx)", "  sequence part (window NLLs)", "  set part (set distance)", "STIDE (unseen 7-grams)", "frequency (tf-idf 1-NN)"]);
     const [modelRow] = e.rows;
     expect(modelRow!.classes.reverse_shell!.count).toBe(12);
     expect(modelRow!.classes.unknown_calls!.count).toBe(5);

@@ -99,7 +99,7 @@ export async function trainSyscallModel(traces: Trace[], opts: SyscallTrainOptio
   const baseMeta: Record<string, string> = {
     kind: "syscalls",
     description:
-      "hv syscall model: a trace's score is the mean of two parts scaled on normal calibration traces — the mean NLL of its calls under the language model, and its set distance (1 − best cosine between its set of calls and a training trace's); higher = more anomalous",
+      "hv syscall model: a trace's score is the mean of two parts scaled on normal calibration traces (combination) — its window NLLs under the language model, aggregated (aggregation), and its set distance (1 − best cosine between its set of calls and a training trace's); higher = more anomalous",
     vocabulary: JSON.stringify(shape.vocab),
     vocabulary_numbering: "i386 syscall numbers (audit names are mapped; see docs/anomaly.md)",
     context: String(o.context),
