@@ -59,6 +59,14 @@ export function valueInfo(name: string, elemType: keyof typeof ELEM_TYPES, shape
   };
 }
 
+/** Part of a graph (its own inputs, outputs, constants and nodes) that a model adds to another. */
+export interface GraphFragment {
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  initializers: TensorProto[];
+  nodes: NodeProto[];
+}
+
 export interface GraphSpec {
   name: string;
   nodes: NodeProto[];

@@ -2,7 +2,7 @@
 // by whitespace — the ADFA-LD layout) and audit events (one sequence per process).
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { HvEvent } from "../../events/event.js";
 import { i386Number } from "./syscall-names.js";
 
@@ -53,6 +53,34 @@ export function loadTraceDir(dir: string): LoadedTraces {
   }
   if (traces.length === 0) throw new Error(`${dir}: no trace files with syscall numbers`);
   return { traces, problems };
+}
+
+/**
+ * Attack traces by class: files directly in `dir` form the class named after `dir`; each
+ * subfolder is a class named after the subfolder without a trailing run number (ADFA-LD's
+ * `Attack_Data_Master/Adduser_3/` → `Adduser`).
+ */
+export function loadLabelledTraceDir(dir: string): { classes: Map<string, Trace[]>; problems: TraceProblem[] } {
+  const classes = new Map<string, Trace[]>();
+  const problems: TraceProblem[] = [];
+  const add = (name: string, traces: Trace[]): void => {
+    classes.set(name, [...(classes.get(name) ?? []), ...traces]);
+  };
+  const entries = readdirSync(dir).sort();
+  if (entries.some((e) => statSync(join(dir, e)).isFile())) {
+    const own = loadTraceDir(dir);
+    add(basename(dir), own.traces);
+    problems.push(...own.problems);
+  }
+  for (const e of entries) {
+    const sub = join(dir, e);
+    if (!statSync(sub).isDirectory()) continue;
+    const { traces, problems: p } = loadTraceDir(sub);
+    add(e.replace(/_\d+$/, ""), traces);
+    problems.push(...p);
+  }
+  if (classes.size === 0) throw new Error(`${dir}: no trace files`);
+  return { classes, problems };
 }
 
 /** The i386 number of an audit event's syscall, or undefined when it is not a syscall event. */

@@ -148,6 +148,18 @@ export async function scoreFlowLog(modelPath: string, logPath: string, inventory
   }));
 }
 
+/**
+ * A rule-of-thumb detector to compare the flow model with: how far the VM-minute's most raised
+ * feature is above its benign median, in units of (99th percentile − median). 1 = at the benign
+ * 99th percentile.
+ */
+export function featureExcess(raw: readonly number[], base: readonly FeatureBaseline[]): number {
+  return Math.max(...raw.map((v, i) => {
+    const b = base[i] ?? { median: 0, p99: 0 };
+    return (v - b.median) / Math.max(b.p99 - b.median, 1e-9);
+  }));
+}
+
 /** The features furthest above their benign baseline (in units of the baseline's spread), with the baseline. */
 export function explainMinute(raw: readonly number[], base: readonly FeatureBaseline[], count = 3): string[] {
   const far = FLOW_FEATURES.map((f, i) => {
