@@ -6,7 +6,7 @@
 
 import type { Detection, Detector } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
-import { BoundedMap, SWEEP_MS, compileAllow, eventMs, formatDuration, isFlow, listSome, outcomeOf, Sample, VmSeen, type Outcome } from "./common.js";
+import { BoundedMap, SWEEP_MS, compileAllow, coveringNetwork, eventMs, formatDuration, isFlow, listSome, outcomeOf, Sample, VmSeen, type Outcome } from "./common.js";
 import type { PortScanConfig } from "./config.js";
 
 export const PORT_SCAN_RULE = {
@@ -97,15 +97,19 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     const c = g.counts;
     const names = [...g.targets.keys()];
     const listed = kind === "vertical" ? names.map((k) => k.split("/")[0] ?? k).sort((a, b) => Number(a) - Number(b)) : names;
+    // The target makes the alert: a second scan of another host or network by the same source is
+    // a new alert, not a higher count on the first one (src/detectors/alerts.ts).
+    const target = kind === "vertical" ? what : `${coveringNetwork(names)} ${what}`;
     const summary =
       kind === "vertical"
         ? `${srcIp} probed ${n} ports on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 12)}`
-        : `${srcIp} swept ${n} hosts on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 8)}`;
+        : `${srcIp} swept ${n} hosts of ${coveringNetwork(names)} on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 8)}`;
     return {
       rule: { ...PORT_SCAN_RULE, title: kind === "vertical" ? "Port scan (many ports on one host)" : "Port scan (one port on many hosts)" },
       severity: n >= threshold * 8 ? "high" : "medium",
       events: g.sample.events(),
       entity: src.vm.entity(srcIp),
+      target,
       summary,
     };
   };
