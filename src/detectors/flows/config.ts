@@ -55,6 +55,12 @@ const bruteForce = z
     otherAttempts: z.number().int().positive().default(100),
     /** Services where logins are guessed: ssh, telnet, ftp, smtp/imap/pop, smb, ldap, rdp, vnc, databases, … */
     authPorts: z.array(z.number().int().min(0).max(65535)).default([21, 22, 23, 25, 110, 143, 139, 389, 445, 465, 587, 636, 993, 995, 1433, 1521, 2222, 3306, 3389, 5432, 5900, 5985, 5986, 6379, 27017]),
+    /** Interactive logins (every connection is a login): judged on their number alone, however regular. */
+    loginPorts: z.array(z.number().int().min(0).max(65535)).default([21, 22, 23, 139, 445, 2222, 3389, 5900, 5985, 5986]),
+    /** On other ports, connections opened on a timer (pools, health checks, polling jobs) are not guessing: the shortest such period… */
+    periodicMin: duration.default(1_500),
+    /** …and the most irregularity (median absolute deviation of the intervals over their median). */
+    periodicJitter: z.number().positive().default(0.35),
     /** A connection that closes within this is short (its TIME_WAIT is not counted). */
     short: duration.default(30_000),
     /** Which transports count: UDP "connections" are mostly DNS-like request/response, not logins. */

@@ -43,7 +43,7 @@ interface EndedFlow {
 interface VmDns {
   vm: string;
   srcIp: string;
-  /** DNS flows started per server: the most asked is the VM's resolver. */
+  /** Ordinary lookups (flows) per server: the most asked is the VM's resolver. */
   servers: Map<string, number>;
   flows: EndedFlow[];
   sample: Map<string, Sample>;
@@ -124,15 +124,13 @@ export function createDnsTunnelDetector(cfg: DnsTunnelConfig, maxKeys: number): 
       const server = e.destination!.ip!;
       const s = vms.touch(`${e.vm.name}|${srcIp}`, () => ({ vm: e.vm!.name!, srcIp, servers: new Map(), flows: [], sample: new Map(), firedMs: new Map(), lastMs: ms }));
       s.lastMs = ms;
-      if (e.flow?.phase === "new") {
-        if (s.servers.has(server) || s.servers.size < MAX_SERVERS) s.servers.set(server, (s.servers.get(server) ?? 0) + 1);
-        return [];
-      }
       const queries = e.source?.packets;
       const sent = e.source?.bytes;
       if (e.flow?.phase !== "end" || !queries || sent === undefined) return [];
       const avg = sent / queries;
       const payload = avg >= cfg.longQueryBytes ? Math.max(0, sent - queries * cfg.queryBytes) : 0;
+      // Ordinary lookups say which server is the VM's resolver (a tunnel's own queries must not).
+      if (payload === 0 && queries < cfg.flowQueries && (s.servers.has(server) || s.servers.size < MAX_SERVERS)) s.servers.set(server, (s.servers.get(server) ?? 0) + 1);
       const startMs = e.flow.duration_ms !== undefined ? ms - e.flow.duration_ms : ms;
       s.flows.push({ ms, startMs, server, queries, sent, received: e.destination?.bytes ?? 0, payload });
       while (s.flows.length > 0 && (s.flows[0]!.ms < ms - cfg.window || s.flows.length > MAX_FLOWS)) s.flows.shift();

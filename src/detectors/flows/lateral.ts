@@ -93,6 +93,8 @@ export function createLateralDetector(cfg: LateralConfig, maxKeys: number): Flow
       const ms = eventMs(e);
       if (Number.isNaN(ms)) return [];
       startedMs ??= ms;
+      // First contacts due now are judged before this event moves the sources' recent targets on.
+      const out = due(ms);
       const srcIp = e.source!.ip!;
       const port = e.destination?.port;
       const vmSource = e.vm?.side === "source" && e.vm.name !== undefined;
@@ -108,7 +110,7 @@ export function createLateralDetector(cfg: LateralConfig, maxKeys: number): Flow
         }
       }
       const peer = e.vm?.peer?.name;
-      if (!vmSource || peer === undefined || port === undefined || !adminPorts.has(port) || allowed(e)) return due(ms);
+      if (!vmSource || peer === undefined || port === undefined || !adminPorts.has(port) || allowed(e)) return out;
       const transport = e.network?.transport ?? "?";
       const key = `${e.vm!.name}|${peer}|${port}|${transport}`;
       const c = pending.get(key);
@@ -128,11 +130,12 @@ export function createLateralDetector(cfg: LateralConfig, maxKeys: number): Flow
           pending.set(key, fc);
         }
       }
-      return due(ms);
+      return out;
     },
     tick(nowMs) {
+      const out = due(nowMs);
       sources.sweep(nowMs, SWEEP_MS, (s) => s.lastMs < nowMs - 2 * cfg.settle);
-      return due(nowMs);
+      return out;
     },
     tracked() {
       return known.size + sources.size + pending.size;

@@ -99,7 +99,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     const listed = kind === "vertical" ? names.map((k) => k.split("/")[0] ?? k).sort((a, b) => Number(a) - Number(b)) : names;
     // The target makes the alert: a second scan of another host or network by the same source is
     // a new alert, not a higher count on the first one (src/detectors/alerts.ts).
-    const target = kind === "vertical" ? what : `${coveringNetwork(names)} ${what}`;
+    const target = kind === "vertical" ? what : coveringNetwork(names);
     const summary =
       kind === "vertical"
         ? `${srcIp} probed ${n} ports on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 12)}`
