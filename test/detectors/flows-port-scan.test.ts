@@ -34,9 +34,22 @@ describe("flow:port-scan", () => {
     expect(inet.entity).toEqual({ kind: "vm", id: "ops01" });
     expect(inet.summary).toMatch(/probed \d+ ports on 203\.0\.113\.50/);
     expect(Date.parse(inet.first_seen)).toBeGreaterThanOrEqual(T0 + 120_000);
-    // The sweep's five ports are one alert about the network, whose count grows.
+    // The sweep's five ports (and the block view of it) are one alert about the network, whose count grows.
     expect(alerts.filter((a) => a.target === "10.0.0.0/24").length).toBe(1);
-    expect(updates.filter((u) => u.alert.target === "10.0.0.0/24").length).toBe(5);
+    expect(updates.filter((u) => u.alert.target === "10.0.0.0/24").length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("fires on a block scan of a LAN's live hosts: a few ports on each of a few hosts, most refused", () => {
+    const conns: Conn[] = [];
+    const open = new Set(["10.0.0.21 22", "10.0.0.21 5432", "10.0.0.20 80", "10.0.0.20 22"]);
+    for (const h of [20, 21, 22, 23]) for (const [i, p] of [22, 80, 443, 445, 3389, 5432, 8080, 9100].entries()) conns.push({ t: T0 + h * 50 + i * 5, src: "10.0.0.23", dst: `10.0.0.${h}`, dport: p, outcome: open.has(`10.0.0.${h} ${p}`) ? "ok" : "refused", vm: "ops01" });
+    const ds = run([detector()], timeline(conns));
+    expect(ds.map((d) => d.rule.title)).toEqual(["Port scan (some ports on several hosts)"]);
+    expect(ds[0]!.target).toBe("10.0.0.0/24");
+    expect(ds[0]!.entity).toEqual({ kind: "vm", id: "ops01" });
+    // Fewer targets (a client reaching four services on two hosts, one refused) stay quiet.
+    const few = conns.filter((c) => ["10.0.0.20", "10.0.0.21"].includes(c.dst) && [22, 80, 443, 5432].includes(c.dport));
+    expect(run([detector()], timeline(few))).toEqual([]);
   });
 
   it("makes the alert about the scanner's address, not the VM, when the VM is the one scanned", () => {

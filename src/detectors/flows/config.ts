@@ -40,6 +40,8 @@ const portScan = z
     ports: z.number().positive().default(15),
     /** Weighted distinct hosts on one port (horizontal scan / sweep). */
     hosts: z.number().positive().default(15),
+    /** Weighted distinct host+port pairs over at least 3 hosts and 3 ports (a block scan of a LAN's live hosts). */
+    targets: z.number().positive().default(20),
     weights: weights.default({ failed: 1, pending: 0.25, established: 0.05 }),
     allow: z.array(allowEntry).default([]),
   })
