@@ -27,7 +27,7 @@ segments_servers() {
   local pg=/usr/lib/postgresql/15/bin
   install -d -o postgres -g postgres "$work/pg" "$work/pgsock"
   echo app-secret >"$work/pgpass" && chown postgres "$work/pgpass"
-  runuser -u postgres -- "$pg/initdb" -q -D "$work/pg/data" -A scram-sha-256 --pwfile="$work/pgpass" -U postgres >/dev/null
+  runuser -u postgres -- "$pg/initdb" -D "$work/pg/data" -A scram-sha-256 --pwfile="$work/pgpass" -U postgres >/dev/null
   echo "host all all 10.77.0.0/24 scram-sha-256" >>"$work/pg/data/pg_hba.conf"
   bg ip netns exec "$(vm_ns $DB)" runuser -u postgres -- "$pg/postgres" -D "$work/pg/data" \
     -c listen_addresses=10.77.0.21 -c unix_socket_directories="$work/pgsock" -c log_min_messages=fatal
