@@ -160,9 +160,9 @@ const dnsTunnel = z
     /** A flow whose queries average at least this many bytes carries data in its names (a name of about 90 characters or more). */
     longQueryBytes: z.number().positive().default(150),
     /** Payload beyond `queryBytes` sent in long queries by one VM within the window. */
-    payloadBytes: z.number().positive().default(16 * 1024),
-    /** Queries in one flow (one source port): a stub resolver uses a new port for each lookup or two. */
-    flowQueries: z.number().int().positive().default(200),
+    payloadBytes: z.number().positive().default(8 * 1024),
+    /** Queries longer than ordinary on average in one flow (one source port): a stub resolver uses a new port for each lookup or two. */
+    flowQueries: z.number().int().positive().default(100),
     /** Thresholds are divided by this for DNS servers other than the VM's resolver. */
     offResolverFactor: z.number().min(1).default(4),
     /** The VMs' resolvers (addresses or CIDRs); when empty each VM's is learned (the server it asks most). */

@@ -34,6 +34,8 @@ interface EndedFlow {
   startMs: number;
   server: string;
   queries: number;
+  /** The flow's queries when they average longer than ordinary ones, else 0. */
+  streamed: number;
   sent: number;
   received: number;
   /** Bytes beyond an ordinary query's size, when the flow's queries were long. */
@@ -93,7 +95,7 @@ export function createDnsTunnelDetector(cfg: DnsTunnelConfig, maxKeys: number): 
       received += f.received;
       payload += f.payload;
       if (f.payload > 0) longFlows++;
-      longest = Math.max(longest, f.queries);
+      longest = Math.max(longest, f.streamed);
       first = Math.min(first, f.startMs);
     }
     const byPayload = payload * factor >= cfg.payloadBytes;
@@ -129,12 +131,15 @@ export function createDnsTunnelDetector(cfg: DnsTunnelConfig, maxKeys: number): 
       if (e.flow?.phase !== "end" || !queries || sent === undefined) return [];
       const avg = sent / queries;
       const payload = avg >= cfg.longQueryBytes ? Math.max(0, sent - queries * cfg.queryBytes) : 0;
+      // Many queries on one port count when they are longer than ordinary ones (c-ares, in Node.js
+      // and others, reuses a socket for many ordinary lookups).
+      const streamed = avg >= cfg.queryBytes ? queries : 0;
       // Ordinary lookups say which server is the VM's resolver (a tunnel's own queries must not).
-      if (payload === 0 && queries < cfg.flowQueries && (s.servers.has(server) || s.servers.size < MAX_SERVERS)) s.servers.set(server, (s.servers.get(server) ?? 0) + 1);
+      if (payload === 0 && streamed < cfg.flowQueries && (s.servers.has(server) || s.servers.size < MAX_SERVERS)) s.servers.set(server, (s.servers.get(server) ?? 0) + 1);
       const startMs = e.flow.duration_ms !== undefined ? ms - e.flow.duration_ms : ms;
-      s.flows.push({ ms, startMs, server, queries, sent, received: e.destination?.bytes ?? 0, payload });
+      s.flows.push({ ms, startMs, server, queries, streamed, sent, received: e.destination?.bytes ?? 0, payload });
       while (s.flows.length > 0 && (s.flows[0]!.ms < ms - cfg.window || s.flows.length > MAX_FLOWS)) s.flows.shift();
-      if (payload === 0 && queries * cfg.offResolverFactor < cfg.flowQueries) return [];
+      if (payload === 0 && streamed * cfg.offResolverFactor < cfg.flowQueries) return [];
       let sample = s.sample.get(server);
       if (!sample) s.sample.set(server, (sample = new Sample()));
       sample.add(e);
