@@ -126,12 +126,14 @@ segments_attacks() {
     inns "$ops" ping -q -c 240 -i 0.25 -s 1100 -p "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" 192.0.2.123 >/dev/null 2>&1 || true
     e=$(now); record_attack icmp-tunnel $OPS 192.0.2.123 "$s" "$e" "ping -s 1100" "240 echo requests of 1100 payload bytes at 4/s (data in the payload)"
     sleep_until 290; s=$(now)
+    # Wait on the clients only: a bare `wait` would wait on the lab's servers too, forever.
+    local pids=()
     for k in $(seq 1 240); do
       ip netns exec "$ops" ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
         -o PreferredAuthentications=password -o ConnectTimeout=5 "user$((k % 7))@203.0.113.65" true >/dev/null 2>&1 &
-      [ $((k % 4)) = 0 ] && wait
+      pids+=($!)
+      if [ $((k % 4)) = 0 ]; then wait "${pids[@]}"; pids=(); fi
     done
-    wait
     e=$(now); record_attack brute-force $OPS 203.0.113.65:22 "$s" "$e" "ssh client x240" "240 ssh logins that fail (no usable method), 4 at a time"
     sleep_until 390; s=$(now)
     ssh_as "$ops" 10.77.0.21 'uname -a; cat /etc/passwd'

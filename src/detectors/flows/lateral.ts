@@ -7,7 +7,7 @@
 
 import type { Detection } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
-import { BoundedMap, SWEEP_MS, compileAllow, connectionKey, eventMs, formatDuration, isFlow, outcomeOf, Sample } from "./common.js";
+import { BoundedMap, SWEEP_MS, compileAllow, connectionKey, eventMs, formatDuration, isFlow, outcomeOf, Sample, startMs } from "./common.js";
 import type { LateralConfig } from "./config.js";
 import type { FlowDetector } from "./port-scan.js";
 
@@ -39,6 +39,8 @@ interface FirstContact {
 interface SourceState {
   /** Recent distinct destination ip|port, oldest first, with when each was first opened. */
   recent: Map<string, number>;
+  /** When the source was last found scanning (the end of that scan's settle time). */
+  scanUntilMs?: number;
   lastMs: number;
 }
 
@@ -59,8 +61,13 @@ export function createLateralDetector(cfg: LateralConfig, maxKeys: number): Flow
 
   const judge = (c: FirstContact): Detection | undefined => {
     const s = sources.get(c.srcIp);
-    const targets = s ? targetsAround(s, c.firstMs) : 1;
-    if (targets > cfg.scanTargets) return undefined;
+    // Part of a scan: many targets around it, or it started while the source was scanning (its
+    // end, reported later, must not make it a login).
+    if (s && s.scanUntilMs !== undefined && c.firstMs <= s.scanUntilMs && c.firstMs >= s.scanUntilMs - 4 * cfg.settle) return undefined;
+    if (s && targetsAround(s, c.firstMs) > cfg.scanTargets) {
+      s.scanUntilMs = Math.max(s.scanUntilMs ?? 0, c.firstMs + cfg.settle);
+      return undefined;
+    }
     const how = c.established ? "established" : c.failed > 0 ? "refused or unanswered" : "outcome not known yet";
     const service = `${c.port}/${c.transport}`;
     return {
@@ -125,7 +132,7 @@ export function createLateralDetector(cfg: LateralConfig, maxKeys: number): Flow
         // While learning, first contacts are what this host normally does.
         if (ms - startedMs >= cfg.learnFor) {
           const o = outcomeOf(e);
-          const fc: FirstContact = { src: e.vm!.name!, srcIp, peer, dstIp: e.destination!.ip!, port, transport, firstMs: ms, connections: new Set([connectionKey(e)]), established: o === "established", failed: o === "failed" ? 1 : 0, sample: new Sample() };
+          const fc: FirstContact = { src: e.vm!.name!, srcIp, peer, dstIp: e.destination!.ip!, port, transport, firstMs: Math.min(startMs(e), ms), connections: new Set([connectionKey(e)]), established: o === "established", failed: o === "failed" ? 1 : 0, sample: new Sample() };
           fc.sample.add(e);
           pending.set(key, fc);
         }

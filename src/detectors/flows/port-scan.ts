@@ -45,6 +45,8 @@ interface ScanSource {
   all: Group;
   /** When a vertical or horizontal scan last fired: the block view adds nothing then. */
   scanFiredMs?: number;
+  /** Failed probes: what the block view's detection shows (the rest of `all` is often ordinary use). */
+  failedSample: Sample;
   lastMs: number;
 }
 
@@ -101,7 +103,8 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     const c = g.counts;
     const names = [...g.targets.keys()];
     const listed = kind === "vertical" ? names.map((k) => k.split("/")[0] ?? k).sort((a, b) => Number(a) - Number(b)) : names;
-    const hosts = kind === "block" ? [...new Set(names.map((k) => k.split(" ")[0]!))] : names;
+    const failed = kind === "block" ? names.filter((k) => g.targets.get(k)?.outcome === "failed") : [];
+    const hosts = kind === "block" ? [...new Set((failed.length > 0 ? failed : names).map((k) => k.split(" ")[0]!))] : names;
     // The target makes the alert: a second scan of another host or network by the same source is
     // a new alert, not a higher count on the first one (src/detectors/alerts.ts).
     const target = kind === "vertical" ? what : coveringNetwork(hosts);
@@ -116,7 +119,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     return {
       rule: { ...PORT_SCAN_RULE, title: kind === "vertical" ? "Port scan (many ports on one host)" : kind === "horizontal" ? "Port scan (one port on many hosts)" : "Port scan (some ports on several hosts)" },
       severity: n >= threshold * 8 ? "high" : "medium",
-      events: g.sample.events(),
+      events: kind === "block" ? src.failedSample.events() : g.sample.events(),
       entity: src.vm.entity(srcIp),
       target,
       summary,
@@ -135,7 +138,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
       const portKey = `${e.destination?.port ?? transport}/${transport}`;
       const seen = outcomeOf(e);
       const outcome: Kind = seen === "pending" && transport === "udp" ? "quiet" : seen;
-      const src = sources.touch(srcIp, () => ({ vm: new VmSeen(), byHost: new BoundedMap(MAX_GROUPS), byPort: new BoundedMap(MAX_GROUPS), all: newGroup(ms), lastMs: ms }));
+      const src = sources.touch(srcIp, () => ({ vm: new VmSeen(), byHost: new BoundedMap(MAX_GROUPS), byPort: new BoundedMap(MAX_GROUPS), all: newGroup(ms), failedSample: new Sample(5), lastMs: ms }));
       src.lastMs = Math.max(src.lastMs, ms);
       src.vm.add(e);
       const stale = (g: Group): boolean => g.lastMs < ms - cfg.window;
@@ -146,6 +149,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
       const port = src.byPort.touch(portKey, () => newGroup(ms));
       record(port, dstIp, outcome, ms, e);
       record(src.all, `${dstIp} ${portKey}`, outcome, ms, e);
+      if (outcome === "failed") src.failedSample.add(e);
       const out: Detection[] = [];
       const v = judge(src, srcIp, host, "vertical", dstIp, ms);
       if (v) out.push(v);
@@ -153,7 +157,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
       if (h) out.push(h);
       // Several ports on several hosts (nmap finds the live hosts of a LAN by ARP, then probes only those).
       if (v || h) src.scanFiredMs = ms;
-      else if (src.byHost.size >= 3 && src.byPort.size >= 3 && (src.scanFiredMs === undefined || ms - src.scanFiredMs >= cfg.window)) {
+      else if (src.byHost.size >= 3 && src.byPort.size >= 3 && (src.scanFiredMs === undefined || src.scanFiredMs < src.all.firstMs - cfg.window)) {
         const b = judge(src, srcIp, src.all, "block", `${src.byPort.size} ports of ${src.byHost.size} hosts`, ms);
         if (b) out.push(b);
       }
