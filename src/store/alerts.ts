@@ -85,13 +85,14 @@ export function ackAlert(db: Database.Database, id: number): boolean {
   return true;
 }
 
-/** The open alert of a rule about an entity last seen at or after `sinceMs`, for deduplication. */
-export function findOpenAlert(db: Database.Database, ruleId: string, entityKind: string, entity: string, sinceMs: number): Alert | undefined {
-  const row = prepared<[string, string, string, number], AlertRow>(
+/** The open alert of a rule about an entity (and target, when it has one) last seen at or after `sinceMs`, for deduplication. */
+export function findOpenAlert(db: Database.Database, ruleId: string, entityKind: string, entity: string, sinceMs: number, target?: string): Alert | undefined {
+  const row = prepared<[string, string, string, number, string | null], AlertRow>(
     db,
     `SELECT id, json, status FROM alerts WHERE rule_id = ? AND entity_kind = ? AND entity = ? AND status = 'open' AND last_seen >= ?
+       AND json_extract(json, '$.target') IS ?
      ORDER BY last_seen DESC LIMIT 1`,
-  ).get(ruleId, entityKind, entity, sinceMs);
+  ).get(ruleId, entityKind, entity, sinceMs, target ?? null);
   return row === undefined ? undefined : fromRow(row);
 }
 
