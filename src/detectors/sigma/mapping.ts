@@ -35,7 +35,15 @@ const one = (v: unknown): string[] | undefined => {
   return s === undefined ? undefined : [s];
 };
 
-const EVENT_ROOTS = new Set(["@timestamp", "event", "host", "process", "user", "file", "source", "destination", "network", "vm", "tags", "audit"]);
+// Every top-level field of HvEvent, written out so the compiler checks the list: a root added to
+// (or removed from) the Event type without this table is a type error, not a rule that silently
+// reports "unsupported field".
+const EVENT_ROOT_TABLE: Record<keyof HvEvent, true> = {
+  "@timestamp": true, event: true, host: true, process: true, user: true, file: true, source: true, destination: true,
+  network: true, vm: true, tags: true, audit: true, libvirt: true, flow: true, observer: true, url: true, dns: true,
+};
+/** The roots ECS dotted names may start with. */
+export const EVENT_ROOTS: ReadonlySet<string> = new Set(Object.keys(EVENT_ROOT_TABLE));
 
 /** An ECS dotted name (`process.parent.executable`, `audit.records.type`): arrays fan out. */
 export function ecsAccessor(path: string): FieldAccessor | { unsupported: string } {
