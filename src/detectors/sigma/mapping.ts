@@ -273,12 +273,18 @@ export function resolveLogsource(ls: Logsource): LogsourceResolution {
 export const permissiveResolve = (field: string): FieldAccessor => ({ key: `dormant:${field}`, read: () => undefined });
 
 /**
- * What a keyword search (a selection that is a list of plain strings) looks through: for audit
- * events the raw record field values (ENRICHED ones too) and the normalized command lines; for
- * other events every string or number in the event.
+ * What a keyword search (a selection that is a list of plain strings) looks through. For an exec
+ * (an audit event with an EXECVE record): the command's arguments and its command line — what
+ * Sigma's auditd keyword rules mean, since they are written against the EXECVE record alone
+ * (`type: EXECVE` and 'init' with '0'/'6' is `init 0`, not `git init` next to a PATH record's
+ * `ld-linux-x86-64.so.2` or a SYSCALL's `exit=0`). For other audit events the raw record field
+ * values (ENRICHED ones too) and the normalized command lines; for other events every string or
+ * number in the event.
  */
 export function keywordText(e: HvEvent): string[] {
   if (e.audit) {
+    const args = e.process?.args;
+    if (args && e.audit.records.some((r) => r.type === "EXECVE")) return e.process?.command_line ? [...args, e.process.command_line] : [...args];
     const out: string[] = [];
     for (const r of e.audit.records) {
       for (const v of Object.values(r.fields)) if (v !== null) out.push(v);
