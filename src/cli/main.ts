@@ -16,6 +16,7 @@ import { registerPool } from "./pool.js";
 import { registerPrivileged } from "./privileged.js";
 import { registerQuarantine } from "./quarantine.js";
 import { registerRules } from "./rules.js";
+import { registerTune } from "./tune.js";
 import { registerVersion } from "./version.js";
 import { registerVm } from "./vm.js";
 
@@ -37,6 +38,7 @@ Examples:
   registerMonitor(program);
   registerAlerts(program);
   registerRules(program);
+  registerTune(program);
   registerVm(program);
   registerNet(program);
   registerPool(program);

@@ -52,7 +52,13 @@ interface Slot {
   correlationOnly: boolean;
 }
 
-export function createSigmaDetector(options: SigmaDetectorOptions): Detector & { stats(): SigmaStats } {
+export interface SigmaDetector extends Detector {
+  stats(): SigmaStats;
+  /** Exceptions that start applying now (learned ones applied while hv runs). */
+  addExceptions(specs: unknown[]): void;
+}
+
+export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetector {
   const prefilter = options.prefilter ?? true;
   const exceptions = new Exceptions(options.exceptions ?? []);
   const engine = new CorrelationEngine(options.rules.correlations, options.maxGroups === undefined ? {} : { maxGroups: options.maxGroups });
@@ -123,6 +129,7 @@ export function createSigmaDetector(options: SigmaDetectorOptions): Detector & {
   return {
     name: "sigma",
     onEvent,
+    addExceptions: (specs) => exceptions.add(specs),
     tick(nowMs: number): Detection[] {
       const out = engine.tick(nowMs);
       c.detections += out.length;
