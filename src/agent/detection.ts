@@ -5,7 +5,7 @@
 // detection is also counted by (rule, lineage, user, VM) (src/agent/learning.ts). A detector that
 // throws is counted and skipped for that event — one broken rule never stops the pipeline.
 
-import type { Detector } from "../events/alert.js";
+import type { Detection, Detector } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
 import type { Alerter, AlertUpdate } from "../detectors/alerts.js";
 import type { Learner } from "./learning.js";
@@ -47,6 +47,15 @@ export interface DetectionStage {
 export function createDetectionStage(opts: DetectionStageOptions): DetectionStage {
   const stats: DetectionStats = { events: 0, selfCaused: 0, detections: 0, signals: 0, errors: {} };
   const router = opts.router ?? createRouter();
+  // Learning is bookkeeping: if it fails (a full disk), the detection is still alerted.
+  const learn = (det: Detection): void => {
+    try {
+      opts.learner?.onDetection(det);
+    } catch (err) {
+      stats.errors.learning = (stats.errors.learning ?? 0) + 1;
+      opts.onError?.(err, "learning");
+    }
+  };
   const guarded = <T>(d: Detector, run: () => T[]): T[] => {
     const t0 = opts.metrics ? performance.now() : 0;
     try {
@@ -62,7 +71,7 @@ export function createDetectionStage(opts: DetectionStageOptions): DetectionStag
   const raise = (detections: ReturnType<Detector["onEvent"]>): void => {
     for (const det of detections) {
       stats.detections++;
-      opts.learner?.onDetection(det);
+      learn(det);
       if (router.isSignal(det)) {
         stats.signals++;
         opts.onSignal?.(opts.alerter.process(det, { signal: true }));

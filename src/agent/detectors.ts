@@ -38,6 +38,8 @@ export function setUpDetection(opts: {
   /** The `routing:` and `learning:` config sections. */
   routing?: AgentConfig["routing"];
   learning?: AgentConfig["learning"];
+  /** Where hv's own rules are (default: the shipped rules/hv). */
+  hvRulesDir?: string;
   /** Learn for the whole run (hv monitor --learn); needs `db`. */
   learn?: boolean;
   /** Further detectors: threat intel, anomaly models. */
@@ -49,7 +51,7 @@ export function setUpDetection(opts: {
   metrics?: { detectorSeconds(detector: string, seconds: number): void };
 }): DetectionSetup {
   const rules = loadRules(opts.rulePaths);
-  const router = createRouter({ hvRulesDir: shippedRulesDir(), ...(opts.routing?.signalsBelow ? { signalsBelow: opts.routing.signalsBelow } : {}) });
+  const router = createRouter({ hvRulesDir: opts.hvRulesDir ?? shippedRulesDir(), ...(opts.routing?.signalsBelow ? { signalsBelow: opts.routing.signalsBelow } : {}) });
   const byId = new Map(rules.rules.map((r) => [r.ref.id, r]));
   // hv's own high and critical rules are never silenced by learning, whatever the store says.
   const protect = (ruleId: string): boolean => {

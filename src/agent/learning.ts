@@ -58,6 +58,7 @@ export function observationOf(d: Detection): ObservationKey {
     executable: e?.process?.executable ?? "",
     parent: e?.process?.parent?.executable ?? "",
     user: e?.user?.name ?? "",
+    login: e?.user?.audit?.name ?? "",
     vm: e?.vm?.name ?? "",
   };
 }
@@ -68,6 +69,7 @@ export function matchOf(k: ObservationKey): Record<string, string | null> {
     "process.executable": k.executable || null,
     "process.parent.executable": k.parent || null,
     "user.name": k.user || null,
+    "user.audit.name": k.login || null,
     "vm.name": k.vm || null,
   };
 }

@@ -51,7 +51,7 @@ Examples:
       if (opts.observations) {
         const rows = listObservations(db);
         for (const o of rows) {
-          out.line(opts.json ? JSON.stringify(o) : `${String(o.count).padStart(6)}  ${o.ruleTitle} [${o.severity}]  ${o.parent || "-"} → ${o.executable || "-"}  user=${o.user || "-"} vm=${o.vm || "-"}`);
+          out.line(opts.json ? JSON.stringify(o) : `${String(o.count).padStart(6)}  ${o.ruleTitle} [${o.severity}]  ${o.parent || "-"} → ${o.executable || "-"}  user=${o.user || "-"} login=${o.login || "-"} vm=${o.vm || "-"}`);
         }
         if (!opts.json && rows.length === 0) out.line("nothing learned yet (hv monitor --learn, or learning.period in the config)");
       } else {
@@ -145,5 +145,5 @@ function formatLearned(l: LearnedException, now: number): string {
   const lineage = `${m["process.parent.executable"] ?? "-"} → ${m["process.executable"] ?? "-"}`;
   const state = l.status === "applied" && l.expires !== undefined && l.expires <= now ? "expired" : l.status;
   const until = l.status === "applied" && l.expires !== undefined ? ` until ${new Date(l.expires).toISOString()}` : "";
-  return `#${l.id} ${state}${until}  ${l.ruleTitle} [${l.severity}]  ${lineage}  user=${m["user.name"] ?? "-"} vm=${m["vm.name"] ?? "-"}  (${l.observed} seen)`;
+  return `#${l.id} ${state}${until}  ${l.ruleTitle} [${l.severity}]  ${lineage}  user=${m["user.name"] ?? "-"} login=${m["user.audit.name"] ?? "-"} vm=${m["vm.name"] ?? "-"}  (${l.observed} seen)`;
 }

@@ -10,7 +10,9 @@ export interface ObservationKey {
   ruleId: string;
   executable: string;
   parent: string;
+  /** The process's user, and who logged in (the audit login uid's name). */
   user: string;
+  login: string;
   vm: string;
 }
 
@@ -42,13 +44,13 @@ export interface LearnedException {
 
 /** Counts one detection of a combination at `atMs` (event time). */
 export function observe(db: Database.Database, key: ObservationKey, rule: { title: string; severity: string }, atMs: number): void {
-  prepared<[string, string, string, string, string, string, string, number]>(
+  prepared<[Record<string, string | number>]>(
     db,
-    `INSERT INTO learning_observations (rule_id, executable, parent, user_name, vm_name, rule_title, severity, count, first_seen, last_seen)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)
-     ON CONFLICT (rule_id, executable, parent, user_name, vm_name)
-     DO UPDATE SET count = count + 1, first_seen = min(first_seen, ?8), last_seen = max(last_seen, ?8)`,
-  ).run(key.ruleId, key.executable, key.parent, key.user, key.vm, rule.title, rule.severity, atMs);
+    `INSERT INTO learning_observations (rule_id, executable, parent, user_name, login_name, vm_name, rule_title, severity, count, first_seen, last_seen)
+     VALUES (@rule, @exe, @parent, @user, @login, @vm, @title, @severity, 1, @at, @at)
+     ON CONFLICT (rule_id, executable, parent, user_name, login_name, vm_name)
+     DO UPDATE SET count = count + 1, first_seen = min(first_seen, @at), last_seen = max(last_seen, @at)`,
+  ).run({ rule: key.ruleId, exe: key.executable, parent: key.parent, user: key.user, login: key.login, vm: key.vm, title: rule.title, severity: rule.severity, at: atMs });
 }
 
 interface ObservationRow {
@@ -58,6 +60,7 @@ interface ObservationRow {
   executable: string;
   parent: string;
   user_name: string;
+  login_name: string;
   vm_name: string;
   count: number;
   first_seen: number;
@@ -69,7 +72,7 @@ export function listObservations(db: Database.Database): Observation[] {
     .all()
     .map((r) => ({
       ruleId: r.rule_id, ruleTitle: r.rule_title, severity: r.severity, executable: r.executable, parent: r.parent,
-      user: r.user_name, vm: r.vm_name, count: r.count, firstSeen: r.first_seen, lastSeen: r.last_seen,
+      user: r.user_name, login: r.login_name, vm: r.vm_name, count: r.count, firstSeen: r.first_seen, lastSeen: r.last_seen,
     }));
 }
 

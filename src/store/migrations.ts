@@ -200,12 +200,13 @@ export const migrations: readonly Migration[] = [
           severity    TEXT NOT NULL,
           executable  TEXT NOT NULL DEFAULT '',   -- '' = the event had none
           parent      TEXT NOT NULL DEFAULT '',
-          user_name   TEXT NOT NULL DEFAULT '',
+          user_name   TEXT NOT NULL DEFAULT '',   -- the process's user
+          login_name  TEXT NOT NULL DEFAULT '',   -- who logged in (auid), whatever they became
           vm_name     TEXT NOT NULL DEFAULT '',
           count       INTEGER NOT NULL,
           first_seen  INTEGER NOT NULL,
           last_seen   INTEGER NOT NULL,
-          UNIQUE (rule_id, executable, parent, user_name, vm_name)
+          UNIQUE (rule_id, executable, parent, user_name, login_name, vm_name)
         );
         -- Exceptions proposed from the observations; applied ones join the configured exceptions.
         CREATE TABLE learned_exceptions (
