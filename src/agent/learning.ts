@@ -2,7 +2,8 @@
 // program lineage, user, VM); from those combinations hv proposes structured exceptions with an
 // expiry (hv tune list), which an admin applies or revokes (hv tune apply|revoke), or which apply
 // themselves at the end of a learning period when `learning.apply` is set. hv's own high and
-// critical rules are never learned, so learning can never silence them.
+// critical rules are counted (so an admin sees they occur in normal work) but never proposed, and
+// an exception naming one is never loaded: learning cannot silence them.
 
 import type Database from "better-sqlite3";
 import type { Detection } from "../events/alert.js";
@@ -45,7 +46,7 @@ export interface Learner {
   stats(): LearningStats;
 }
 
-/** hv's own high and critical rules: never learned, never silenced. */
+/** Other detectors' findings, and hv's own high and critical rules: never silenced by learning. */
 export function neverLearned(router: Router, d: Pick<Detection, "rule" | "severity">): boolean {
   return d.rule.source !== "sigma" || (router.isHvRule(d.rule) && (d.severity === "high" || d.severity === "critical"));
 }
@@ -78,7 +79,7 @@ export function matchOf(k: ObservationKey): Record<string, string | null> {
 export function proposeExceptions(db: Database.Database, opts: { minCount?: number; nowMs: number }): number {
   let n = 0;
   for (const o of listObservations(db)) {
-    if (o.count < (opts.minCount ?? 1)) continue;
+    if (o.protected || o.count < (opts.minCount ?? 1)) continue;
     if (propose(db, { ruleId: o.ruleId, ruleTitle: o.ruleTitle, severity: o.severity, match: matchOf(o), observed: o.count }, opts.nowMs)) n++;
   }
   return n;
@@ -139,14 +140,14 @@ export function createLearner(opts: LearningOptions): Learner {
   };
   return {
     onDetection(d) {
-      if (ended || neverLearned(opts.router, d)) return;
+      if (ended || d.rule.source !== "sigma") return;
       const last = d.events[d.events.length - 1];
       const at = last ? Date.parse(last["@timestamp"]) : Date.now();
       if (!inPeriod(at)) {
         if (opts.periodMs !== undefined && start !== undefined) end(at);
         return;
       }
-      observe(opts.db, observationOf(d), { title: d.rule.title, severity: d.severity }, at);
+      observe(opts.db, observationOf(d), { title: d.rule.title, severity: d.severity, protected: neverLearned(opts.router, d) }, at);
       stats.observed++;
     },
     tick(nowMs) {

@@ -51,7 +51,7 @@ Examples:
       if (opts.observations) {
         const rows = listObservations(db);
         for (const o of rows) {
-          out.line(opts.json ? JSON.stringify(o) : `${String(o.count).padStart(6)}  ${o.ruleTitle} [${o.severity}]  ${o.parent || "-"} → ${o.executable || "-"}  user=${o.user || "-"} login=${o.login || "-"} vm=${o.vm || "-"}`);
+          out.line(opts.json ? JSON.stringify(o) : `${String(o.count).padStart(6)}  ${o.ruleTitle} [${o.severity}]  ${o.parent || "-"} → ${o.executable || "-"}  user=${o.user || "-"} login=${o.login || "-"} vm=${o.vm || "-"}${o.protected ? "  (hv's own high rule: never silenced)" : ""}`);
         }
         if (!opts.json && rows.length === 0) out.line("nothing learned yet (hv monitor --learn, or learning.period in the config)");
       } else {

@@ -19,6 +19,8 @@ export interface ObservationKey {
 export interface Observation extends ObservationKey {
   ruleTitle: string;
   severity: string;
+  /** hv's own high or critical rule: counted, never proposed. */
+  protected: boolean;
   count: number;
   firstSeen: number;
   lastSeen: number;
@@ -43,14 +45,14 @@ export interface LearnedException {
 }
 
 /** Counts one detection of a combination at `atMs` (event time). */
-export function observe(db: Database.Database, key: ObservationKey, rule: { title: string; severity: string }, atMs: number): void {
+export function observe(db: Database.Database, key: ObservationKey, rule: { title: string; severity: string; protected: boolean }, atMs: number): void {
   prepared<[Record<string, string | number>]>(
     db,
-    `INSERT INTO learning_observations (rule_id, executable, parent, user_name, login_name, vm_name, rule_title, severity, count, first_seen, last_seen)
-     VALUES (@rule, @exe, @parent, @user, @login, @vm, @title, @severity, 1, @at, @at)
+    `INSERT INTO learning_observations (rule_id, executable, parent, user_name, login_name, vm_name, rule_title, severity, count, first_seen, last_seen, protected)
+     VALUES (@rule, @exe, @parent, @user, @login, @vm, @title, @severity, 1, @at, @at, @protected)
      ON CONFLICT (rule_id, executable, parent, user_name, login_name, vm_name)
      DO UPDATE SET count = count + 1, first_seen = min(first_seen, @at), last_seen = max(last_seen, @at)`,
-  ).run({ rule: key.ruleId, exe: key.executable, parent: key.parent, user: key.user, login: key.login, vm: key.vm, title: rule.title, severity: rule.severity, at: atMs });
+  ).run({ rule: key.ruleId, exe: key.executable, parent: key.parent, user: key.user, login: key.login, vm: key.vm, title: rule.title, severity: rule.severity, at: atMs, protected: rule.protected ? 1 : 0 });
 }
 
 interface ObservationRow {
@@ -65,6 +67,7 @@ interface ObservationRow {
   count: number;
   first_seen: number;
   last_seen: number;
+  protected: number;
 }
 
 export function listObservations(db: Database.Database): Observation[] {
@@ -73,6 +76,7 @@ export function listObservations(db: Database.Database): Observation[] {
     .map((r) => ({
       ruleId: r.rule_id, ruleTitle: r.rule_title, severity: r.severity, executable: r.executable, parent: r.parent,
       user: r.user_name, login: r.login_name, vm: r.vm_name, count: r.count, firstSeen: r.first_seen, lastSeen: r.last_seen,
+      protected: r.protected === 1,
     }));
 }
 

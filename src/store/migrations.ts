@@ -206,6 +206,7 @@ export const migrations: readonly Migration[] = [
           count       INTEGER NOT NULL,
           first_seen  INTEGER NOT NULL,
           last_seen   INTEGER NOT NULL,
+          protected   INTEGER NOT NULL DEFAULT 0, -- 1: hv's own high/critical rule, counted but never proposed
           UNIQUE (rule_id, executable, parent, user_name, login_name, vm_name)
         );
         -- Exceptions proposed from the observations; applied ones join the configured exceptions.

@@ -106,15 +106,17 @@ describe("routing: quiet by default", () => {
 });
 
 describe("learning", () => {
-  it("counts (rule, lineage, user, login, VM), never hv's own high rules, and proposes exceptions", () => {
+  it("counts (rule, lineage, user, login, VM) and proposes exceptions, never for hv's own high rules", () => {
     const dirs = ruleDirs();
     const r = run({ dbPath: join(tempDir(), "hv.db"), dirs, learn: true });
     const obs = listObservations(r.db);
-    expect(new Set(obs.map((o) => o.ruleId))).toEqual(new Set([IDS.hvFind, IDS.curl, IDS.rm]));
+    expect(new Set(obs.map((o) => o.ruleId))).toEqual(new Set([IDS.hvTar, IDS.hvFind, IDS.curl, IDS.rm]));
+    expect(new Set(obs.filter((o) => o.protected).map((o) => o.ruleId))).toEqual(new Set([IDS.hvTar]));
     const curl = obs.find((o) => o.ruleId === IDS.curl)!;
     expect(curl).toMatchObject({ executable: "/usr/bin/curl", parent: "/usr/bin/bash", user: "root", login: "hvadmin", vm: "" });
     const learned = listLearned(r.db);
-    expect(learned.length).toBe(obs.length);
+    expect(learned.length).toBe(obs.filter((o) => !o.protected).length);
+    expect(learned.map((l) => l.ruleId)).not.toContain(IDS.hvTar);
     expect(learned.every((l) => l.status === "proposed")).toBe(true);
     expect(learned.find((l) => l.ruleId === IDS.curl)!.match).toEqual({
       "process.executable": "/usr/bin/curl", "process.parent.executable": "/usr/bin/bash", "user.name": "root", "user.audit.name": "hvadmin", "vm.name": null,
