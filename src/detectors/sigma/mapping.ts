@@ -277,14 +277,17 @@ export const permissiveResolve = (field: string): FieldAccessor => ({ key: `dorm
  * (an audit event with an EXECVE record): the command's arguments and its command line — what
  * Sigma's auditd keyword rules mean, since they are written against the EXECVE record alone
  * (`type: EXECVE` and 'init' with '0'/'6' is `init 0`, not `git init` next to a PATH record's
- * `ld-linux-x86-64.so.2` or a SYSCALL's `exit=0`). For other audit events the raw record field
- * values (ENRICHED ones too) and the normalized command lines; for other events every string or
- * number in the event.
+ * `ld-linux-x86-64.so.2` or a SYSCALL's `exit=0`). For another audit event of a process that has
+ * a title (PROCTITLE): that title and the command lines — a keyword rule about commands
+ * ('rsync ' with ':') must not meet the command in the title and the ':' of a PATH record's
+ * `dev=fe:00`. For other audit events the raw record field values (ENRICHED ones too) and the
+ * normalized command lines; for other events every string or number in the event.
  */
 export function keywordText(e: HvEvent): string[] {
   if (e.audit) {
-    const args = e.process?.args;
-    if (args && e.audit.records.some((r) => r.type === "EXECVE")) return e.process?.command_line ? [...args, e.process.command_line] : [...args];
+    const p = e.process;
+    if (p?.args && e.audit.records.some((r) => r.type === "EXECVE")) return p.command_line ? [...p.args, p.command_line] : [...p.args];
+    if (p?.title) return [p.title, p.command_line, p.parent?.command_line].filter((s): s is string => s !== undefined);
     const out: string[] = [];
     for (const r of e.audit.records) {
       for (const v of Object.values(r.fields)) if (v !== null) out.push(v);

@@ -130,10 +130,19 @@ describe("logsource and field mapping on real audit events", () => {
     expect(matches(shutdown, gitInit)).toBe(false);
     const copy = compileOne(ruleYaml("    kw:\n        - 'hv-fx'\n    condition: kw", "product: linux\nservice: auditd"));
     expect(matches(copy, echo)).toBe(true);
-    // Outside execs every record value still counts (a PATH record's name).
+    // Another event of a process with a title: the title, not a PATH record's device number.
     const files = decodeFixture("real-file.log");
-    const byPath = compileOne(ruleYaml("    kw:\n        - 'watched/file.txt'\n    condition: kw", "product: linux\nservice: auditd"));
-    expect(files.some((e) => !e.process?.args && matches(byPath, e))).toBe(true);
+    const titled = files.find((e) => !e.process?.args && e.process?.title && e.audit!.records.some((r) => r.type === "PATH" && r.fields.dev))!;
+    const dev = titled.audit!.records.find((r) => r.type === "PATH" && r.fields.dev)!.fields.dev!;
+    expect(titled.process!.title).not.toContain(dev);
+    const byDev = compileOne(ruleYaml(`    kw:\n        - '${dev}'\n    condition: kw`, "product: linux\nservice: auditd"));
+    expect(matches(byDev, titled)).toBe(false);
+    const byTitle = compileOne(ruleYaml(`    kw:\n        - '${titled.process!.title!.split(" ")[0]}'\n    condition: kw`, "product: linux\nservice: auditd"));
+    expect(matches(byTitle, titled)).toBe(true);
+    // An event without any process text still meets every record value (here the daemon's own records).
+    const raw = decodeFixture("real-enriched.log").find((e) => !e.process?.title && !e.process?.args && e.audit!.records.some((r) => Object.values(r.fields).some((v) => v && v.length > 3)))!;
+    const value = Object.values(raw.audit!.records[0]!.fields).find((v): v is string => v !== null && v.length > 3)!;
+    expect(matches(compileOne(ruleYaml(`    kw:\n        - '${value}'\n    condition: kw`, "product: linux\nservice: auditd")), raw)).toBe(true);
   });
 
   it("docs/sigma-mapping.md names every mapped field", () => {
