@@ -56,7 +56,7 @@ function ruleDirs(): { hv: string; third: string } {
   return { hv, third };
 }
 
-function run(opts: { dbPath: string; dirs: { hv: string; third: string }; learn?: boolean; routing?: { signalsBelow: "none" | "high" } }) {
+function run(opts: { dbPath: string; dirs: { hv: string; third: string }; learn?: boolean; routing?: { signalsBelow: "none" | "high" }; learning?: { period: string; apply: boolean } }) {
   const db = openStore(opts.dbPath);
   const alerts: AlertUpdate[] = [];
   const signals: AlertUpdate[] = [];
@@ -66,6 +66,7 @@ function run(opts: { dbPath: string; dirs: { hv: string; third: string }; learn?
     db,
     ...(opts.learn ? { learn: true } : {}),
     ...(opts.routing ? { routing: opts.routing } : {}),
+    ...(opts.learning ? { learning: opts.learning } : {}),
     onAlert: (u) => alerts.push(u),
     onSignal: (u) => signals.push(u),
     onError: (err) => {
@@ -157,6 +158,22 @@ describe("learning", () => {
     const afterRevoke = run({ dbPath, dirs });
     expect(afterRevoke.signals).toEqual([IDS.curl]);
     afterRevoke.db.close();
+  });
+
+  it("a learning period ends on stream time, then applies what it learned at once (learning.apply)", () => {
+    const dirs = ruleDirs();
+    const r = run({ dbPath: join(tempDir(), "hv.db"), dirs, learning: { period: "5s", apply: true } });
+    const obs = listObservations(r.db);
+    expect(obs.length).toBeGreaterThan(0);
+    const start = Math.min(...obs.map((o) => o.firstSeen));
+    expect(obs.every((o) => o.lastSeen < start + 5000)).toBe(true);
+    const learned = listLearned(r.db);
+    expect(learned.length).toBeGreaterThan(0);
+    expect(learned.every((l) => l.status === "applied" && l.by === "learning")).toBe(true);
+    expect(r.d.learner!.stats()).toMatchObject({ learning: false, applied: learned.length });
+    // Applied while running: later detections of what was learned are suppressed in the same run.
+    expect(r.d.sigma.stats().exceptions.filter((e) => e.source === "learned").reduce((n, e) => n + e.suppressed, 0)).toBeGreaterThan(0);
+    r.db.close();
   });
 
   it("an exception that expired before the events does not apply", () => {
