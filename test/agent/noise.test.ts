@@ -56,12 +56,12 @@ function ruleDirs(): { hv: string; third: string } {
   return { hv, third };
 }
 
-function run(opts: { dbPath: string; dirs: { hv: string; third: string }; learn?: boolean; routing?: { signalsBelow: "none" | "high" }; learning?: { period: string; apply: boolean } }) {
+function run(opts: { dbPath: string; dirs: { hv: string; third: string }; learn?: boolean; routing?: { signalsBelow: "none" | "high" }; learning?: { period: string; apply: boolean }; load?: string[] }) {
   const db = openStore(opts.dbPath);
   const alerts: AlertUpdate[] = [];
   const signals: AlertUpdate[] = [];
   const d = setUpDetection({
-    rulePaths: [opts.dirs.hv, opts.dirs.third],
+    rulePaths: opts.load ?? [opts.dirs.hv, opts.dirs.third],
     hvRulesDir: opts.dirs.hv,
     db,
     ...(opts.learn ? { learn: true } : {}),
@@ -92,6 +92,17 @@ describe("routing: quiet by default", () => {
     expect(listAlerts(r.db, { signals: "include" }).map((a) => a.rule.id)).toContain(IDS.curl);
     expect(listAlerts(r.db, { signals: "only" }).map((a) => a.rule.id)).toEqual([IDS.curl]);
     r.db.close();
+  });
+
+  it("a copy of hv's rules elsewhere is still hv's: known by id", () => {
+    const dirs = ruleDirs();
+    const copy = join(tempDir(), "copy");
+    mkdirSync(copy);
+    writeFileSync(join(copy, "find.yml"), readFileSync(join(dirs.hv, "find.yml")));
+    // hv's directory is where hv's rules ship; the copy is what is loaded.
+    const r = run({ dbPath: join(tempDir(), "hv.db"), dirs, load: [copy, dirs.third] });
+    expect(r.alerts).toContain(IDS.hvFind);
+    expect(r.signals).toEqual([IDS.curl]);
   });
 
   it("the configuration decides: signalsBelow none sends everything, high quiets medium too", () => {
