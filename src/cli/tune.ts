@@ -25,7 +25,7 @@ export function registerTune(program: Command): void {
 hv learns while hv monitor runs with --learn (a whole replay or run) or for the config's
 learning.period; it counts each Sigma detection by (rule, program lineage, user, VM) and, when
 learning ends, proposes one exception per combination. hv's own high and critical rules are
-never learned. Applied exceptions take effect when hv monitor starts (or at once when
+counted but never proposed, and never silenced. Applied exceptions take effect when hv monitor starts (or at once when
 learning.apply is set) and expire (default ${DEFAULT_LEARNED_EXPIRY_MS / 86_400_000}d).
 
 Examples:
