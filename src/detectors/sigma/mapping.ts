@@ -223,9 +223,15 @@ function isFileWrite(e: HvEvent): boolean {
   return flags !== null && flags !== undefined && (parseInt(flags, 16) & WRITE_FLAGS) !== 0;
 }
 
+// A connect() to the unspecified address goes nowhere but this host (Linux takes 0.0.0.0 and :: as
+// local), as when sshd probes its own listening port: not a connection to an endpoint, and absent
+// from the local-range filters SigmaHQ's network_connection rules carry.
+const UNSPECIFIED = new Set(["0.0.0.0", "::"]);
+
 function isConnection(e: HvEvent): boolean {
   if (e.event.module === "flow") return true;
   if (!isAudit(e) || !e.event.category.includes("network") || e.event.type.includes("start")) return false;
+  if (e.destination?.ip !== undefined && UNSPECIFIED.has(e.destination.ip)) return false;
   return e.destination?.ip !== undefined || e.source?.ip !== undefined;
 }
 

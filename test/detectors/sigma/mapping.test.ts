@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { decodeAuditLines } from "../../../src/collectors/audit/decoder.js";
 import { describe, expect, it } from "vitest";
 import { EVENT_ROOTS, MAPPED_FIELDS, ecsAccessor } from "../../../src/detectors/sigma/mapping.js";
 import { VirshEventParser, toHvEvent } from "../../../src/collectors/libvirt/events.js";
@@ -143,6 +145,24 @@ describe("logsource and field mapping on real audit events", () => {
     const raw = decodeFixture("real-enriched.log").find((e) => !e.process?.title && !e.process?.args && e.audit!.records.some((r) => Object.values(r.fields).some((v) => v && v.length > 3)))!;
     const value = Object.values(raw.audit!.records[0]!.fields).find((v): v is string => v !== null && v.length > 3)!;
     expect(matches(compileOne(ruleYaml(`    kw:\n        - '${value}'\n    condition: kw`, "product: linux\nservice: auditd")), raw)).toBe(true);
+  });
+
+  it("network_connection: a connect() to the unspecified address (sshd probing its own port) is no connection", () => {
+    // Recorded under Neo23x0's audit rules (test/fixtures/audit/benign-days): sshd connects a socket
+    // to 0.0.0.0:2222 and [::]:2222, its own listening port.
+    const gz = readFileSync(new URL("../../fixtures/audit/benign-days/neo23x0-day1.log.gz", import.meta.url));
+    const events = decodeAuditLines(gunzipSync(gz).toString("utf8").split("\n"));
+    const probes = events.filter((e) => e.event.action === "connect" && (e.destination?.ip === "0.0.0.0" || e.destination?.ip === "::"));
+    expect(probes.length).toBeGreaterThan(0);
+    const r = compileOne(ruleYaml("    sel:\n        Initiated: 'true'\n    condition: sel", "product: linux\ncategory: network_connection"));
+    expect(probes.filter((e) => r.source!.applies(e))).toEqual([]);
+    // Real connections in the same recording still are (curl to the status page on 127.0.0.1).
+    const real = events.filter((e) => e.event.action === "connect" && e.destination?.ip === "127.0.0.1");
+    expect(real.length).toBeGreaterThan(0);
+    expect(real.every((e) => r.source!.applies(e) && matches(r, e))).toBe(true);
+    // hv's own ECS view still has the fact.
+    const ecs = compileOne(ruleYaml("    sel:\n        destination.ip: 0.0.0.0\n    condition: sel", "product: hv\nservice: audit"));
+    expect(probes.some((e) => matches(ecs, e))).toBe(true);
   });
 
   it("docs/sigma-mapping.md names every mapped field", () => {
