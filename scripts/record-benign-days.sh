@@ -91,7 +91,9 @@ done
 virsh -q -c qemu:///system version >/dev/null 2>&1 || { echo "libvirtd is not running (see .ci/run)" >&2; exit 2; }
 mkdir -p "$OUT"
 
-PIDFILE="${TMPDIR:-/tmp}/hv-test-auditd.pid"
+# Its own pid file: a test helper that finds "its" leftover auditd in /tmp/hv-test-auditd.pid
+# stops it, which once cut a take short.
+PIDFILE="${TMPDIR:-/tmp}/hv-benign-days-auditd.pid"
 WORK=$(mktemp -d /tmp/hv-benign-days.XXXXXX)
 chmod 755 "$WORK"
 IMAGES=/var/lib/libvirt/images
@@ -425,6 +427,10 @@ record_day() { # RULESET DAY
     sleep "${HV_BENIGN_PAUSE:-$(( 20 + RANDOM % 20 ))}"
   done
   wait "$poller_pid" 2>/dev/null || true
+  if ! kill -0 "$AUDITD_PID" 2>/dev/null; then
+    echo "auditd (pid $AUDITD_PID) ended before the take did (stopped by another process?): $ruleset day $day is incomplete, not kept" >&2
+    exit 1
+  fi
   virsh -q -c qemu:///system destroy web1 >/dev/null 2>&1 || true
   stop_auditd
   stop_services
