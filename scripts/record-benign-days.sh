@@ -141,7 +141,7 @@ cleanup() {
   [[ $ENABLED_BEFORE != 2 && $(kernel_field enabled) != "$ENABLED_BEFORE" ]] && auditctl -e "$ENABLED_BEFORE" >/dev/null
   remove_domains
   dpkg -s hv-status-tools >/dev/null 2>&1 && dpkg -r hv-status-tools >/dev/null
-  rm -f /etc/sudoers.d/hv-benign /etc/cron.d/hv-benign /etc/logrotate.d/hv-benign
+  rm -f /etc/sudoers.d/hv-benign /etc/cron.d/hv-benign /etc/logrotate.d/hv-benign /usr/local/sbin/hv-benign-status /var/lib/hv-benign-status /var/lib/hv-benign-logrotate.state
   rm -rf /var/log/hv-benign /var/backups/hv-benign /srv/hv-benign /root/hv-config /root/.ssh/hv-benign*
   [[ -f $WORK/authorized_keys.orig ]] && cp "$WORK/authorized_keys.orig" /root/.ssh/authorized_keys
   [[ -f $WORK/authorized_keys.none ]] && rm -f /root/.ssh/authorized_keys
