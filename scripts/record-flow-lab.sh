@@ -48,8 +48,7 @@ done
 [ "$scenario" = lab ] || [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgres)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "record-flow-lab: missing tools: ${missing[*]}" >&2
-  echo "  apt-get install -y iproute2 nftables conntrack nmap hping3 hydra openssh-client openssh-server dnsmasq-base curl python3" >&2
-  echo "  (segments also: ncat bind9-dnsutils iputils-ping postgresql iodine ptunnel-ng)" >&2
+  echo "  bash .ci/run installs the base tools, then: bash scripts/install-recording-tools.sh" >&2
   exit 1
 fi
 

@@ -99,6 +99,18 @@ const agentConfigSchema = z
     exceptions: z.array(z.unknown()).optional(),
     /** Alert sinks (see src/outputs/README.md). */
     sinks: z.array(z.unknown()).optional(),
+    /** Quiet by default (docs/noise.md): third-party Sigma hits below this level are signals, not alerts. */
+    routing: z.object({ signalsBelow: z.enum(["informational", "low", "medium", "high", "critical", "none"]).optional() }).strict().optional(),
+    /** Learning (docs/noise.md): a period from the first learned detection, then proposals (applied with apply: true). */
+    learning: z
+      .object({
+        period: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 7d").optional(),
+        apply: z.boolean().optional(),
+        expires: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 30d").optional(),
+        minCount: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Same rule about the same entity within this window is one alert (e.g. 10m). */
     dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
     stateDir: z.string().optional(),

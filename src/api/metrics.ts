@@ -31,6 +31,8 @@ export interface AgentMetrics {
   detectorSeconds(detector: string, seconds: number): void;
   /** An alert update: `isNew` counts a new alert, every update counts a detection. */
   alert(alert: Pick<Alert, "severity" | "rule">, isNew: boolean): void;
+  /** A signal update (stored, not sent: src/agent/routing.ts): `isNew` counts a new signal, every update a detection. */
+  signal(alert: Pick<Alert, "severity" | "rule">, isNew: boolean): void;
   /** An action reached a result: done, failed, refused, denied, recorded (monitor), … */
   action(kind: string, result: string): void;
   /** One anomaly model score (every scored segment, not only those over the threshold). */
@@ -77,6 +79,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
   const detector = new Histogram({ name: "hv_detector_seconds", help: "Time a detector took to evaluate one event (rule evaluation latency).", labelNames: ["detector"], buckets: DETECTOR_BUCKETS, registers });
   const alerts = new Counter({ name: "hv_alerts_total", help: "New alerts, by severity and rule id.", labelNames: ["severity", "rule"], registers });
   const detections = new Counter({ name: "hv_detections_total", help: "Detections (alert updates, deduplicated or not), by severity and rule id.", labelNames: ["severity", "rule"], registers });
+  const signals = new Counter({ name: "hv_signals_total", help: "New signals (stored and counted, not sent to sinks or playbooks), by severity and rule id.", labelNames: ["severity", "rule"], registers });
   const actions = new Counter({ name: "hv_actions_total", help: "Actions by kind (action name) and result.", labelNames: ["action", "result"], registers });
   const scores = new Histogram({ name: "hv_model_score", help: "Anomaly model scores of every scored segment.", labelNames: ["model"], buckets: SCORE_BUCKETS, registers });
 
@@ -117,6 +120,11 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
       const labels = { severity: a.severity, rule: a.rule.id };
       detections.inc(labels);
       if (isNew) alerts.inc(labels);
+    },
+    signal: (a, isNew) => {
+      const labels = { severity: a.severity, rule: a.rule.id };
+      detections.inc(labels);
+      if (isNew) signals.inc(labels);
     },
     action: (kind, result) => actions.inc({ action: kind, result }),
     modelScore: (model, score) => {
@@ -167,7 +175,7 @@ function registerStoreMetrics(db: Database.Database, registers: Registry[]): voi
       },
     });
   };
-  storeGauge("hv_alerts_open", "Alerts not yet acknowledged.", (c) => c.alertsOpen);
+  storeGauge("hv_alerts_open", "Alerts not yet acknowledged (signals not counted).", (c) => c.alertsOpen);
   storeGauge("hv_quarantines_active", "VMs in quarantine now.", (c) => c.quarantines);
   storeGauge("hv_actions_pending", "Actions waiting for a person's approval.", (c) => c.actionsPending);
 }

@@ -4,6 +4,7 @@
 import type Database from "better-sqlite3";
 import type { Alert } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
+import { signalCondition, type SignalFilter } from "../store/alerts.js";
 import { prepared } from "../store/statements.js";
 
 export interface AlertQuery {
@@ -15,6 +16,8 @@ export interface AlertQuery {
   sinceMs?: number;
   /** Last seen before (ms). */
   untilMs?: number;
+  /** Signals (stored, not sent): left out by default. */
+  signals?: SignalFilter;
   limit: number;
 }
 
@@ -28,7 +31,9 @@ export function queryAlerts(db: Database.Database, q: AlertQuery): Alert[] {
     ["last_seen >= ?", q.sinceMs],
     ["last_seen < ?", q.untilMs],
   ]);
-  const sql = `SELECT id, json, status FROM alerts ${where} ORDER BY last_seen DESC, id DESC LIMIT ?`;
+  const signals = signalCondition(q.signals);
+  const clause = signals === undefined ? where : where ? `${where} AND ${signals}` : `WHERE ${signals}`;
+  const sql = `SELECT id, json, status FROM alerts ${clause} ORDER BY last_seen DESC, id DESC LIMIT ?`;
   return prepared<Array<string | number>, { id: number; json: string; status: string }>(db, sql)
     .all(...params, q.limit)
     .map((r) => ({ ...(JSON.parse(r.json) as Alert), id: r.id, status: r.status as Alert["status"] }));
@@ -91,7 +96,7 @@ export function storeCounts(db: Database.Database): StoreCounts {
   return {
     schemaVersion: db.pragma("user_version", { simple: true }) as number,
     events: n(`SELECT count(*) FROM events`),
-    alertsOpen: n(`SELECT count(*) FROM alerts WHERE status = 'open'`),
+    alertsOpen: n(`SELECT count(*) FROM alerts WHERE status = 'open' AND signal = 0`),
     actionsPending: n(`SELECT count(*) FROM actions WHERE status = 'pending'`),
     quarantines: n(`SELECT count(*) FROM enforcements WHERE kind = 'quarantine' AND released IS NULL`),
   };

@@ -5,7 +5,7 @@
 import type Database from "better-sqlite3";
 import type { Registry } from "prom-client";
 import type { HvEvent } from "../events/event.js";
-import { ackAlert, getAlert } from "../store/alerts.js";
+import { ackAlert, getAlert, type SignalFilter } from "../store/alerts.js";
 import { getAction, listActions } from "../store/actions.js";
 import { activeEnforcements, listEnforcements, type Enforcement } from "../store/enforcements.js";
 import { feedSyncHistory, getFeed, listFeeds } from "../store/feeds.js";
@@ -140,13 +140,16 @@ export const ROUTES: readonly RouteSpec[] = [
     path: `${API_PREFIX}/alerts`,
     access: "viewer",
     tag: "alerts",
-    summary: "Alerts, newest first (by last seen). since/until bound last seen.",
-    query: s.strictObject({ severity: s.severity, rule: s.ruleId, vm: s.vmName, status: { type: "string", enum: ["open", "acked"] }, since: s.time, until: s.time, limit: s.limit(s.MAX_LIST, 100) }),
+    summary: "Alerts, newest first (by last seen). since/until bound last seen. Signals (stored, not sent: third-party Sigma hits below the routing level) only with signals=include or signals=only.",
+    query: s.strictObject({
+      severity: s.severity, rule: s.ruleId, vm: s.vmName, status: { type: "string", enum: ["open", "acked"] }, since: s.time, until: s.time,
+      signals: { type: "string", enum: ["exclude", "include", "only"] }, limit: s.limit(s.MAX_LIST, 100),
+    }),
     response: s.listOf("alerts", s.alert),
     handler: (ctx, { query: q }) => ({
       alerts: queryAlerts(ctx.db, {
         severity: str(q.severity), ruleId: str(q.rule), vmName: str(q.vm), status: str(q.status),
-        sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), limit: num(q.limit),
+        sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), signals: str(q.signals) as SignalFilter | undefined, limit: num(q.limit),
       }),
     }),
   },

@@ -61,6 +61,7 @@ export const alert = openObject(
     status: { type: "string" },
     entity: openObject({ kind: { type: "string" }, id: { type: "string" } }),
     event_ids: { type: "array", items: { type: "string" } },
+    signal: { type: "boolean" },
   },
   ["id", "rule", "severity", "status", "first_seen", "last_seen", "count"],
 );

@@ -28,6 +28,10 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     load: async () => (await import("./rules.js")).registerRules,
   },
   {
+    commands: { tune: "learning: the exceptions hv proposed from normal operation — list, propose, apply, revoke" },
+    load: async () => (await import("./tune.js")).registerTune,
+  },
+  {
     commands: { vm: "manage virtual machines (libvirt domains)" },
     load: async () => (await import("./vm.js")).registerVm,
   },

@@ -49,6 +49,7 @@ interface MonitorOptions {
   playbooks?: string[];
   fleet?: string;
   since?: string;
+  learn?: boolean;
 }
 
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
@@ -76,6 +77,7 @@ export function registerMonitor(program: Command): void {
     .option("--json", "JSON lines on stdout: alerts (and events with --events)")
     .option("--no-tui", "plain alert lines on stdout even on a terminal")
     .option("--status-every <seconds>", "status line interval on stderr (0: never)", "5")
+    .option("--learn", "learn for this whole run: count detections by (rule, lineage, user, VM), then propose exceptions (hv tune list)")
     .addHelpText(
       "after",
       `
@@ -90,6 +92,7 @@ Examples:
   hv monitor
   hv monitor --rules rules/hv ../sigma/rules/linux
   hv monitor --replay recorded.log --rules rules/hv --json
+  hv monitor --replay monday.log --learn && hv tune list
   hv monitor --audit-log /var/log/audit/audit.log --no-tui
   hv monitor --config /etc/hv/hv.yaml
   hv monitor --playbooks /etc/hv/playbooks --config /etc/hv/hv.yaml
@@ -147,6 +150,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
   const sinks: AlertSink[] = [...createSinks(config.sinks ?? []), ...(fleet ? [fleet.sink] : [])];
   const actions = new Map<number, string>();
+  let newSignals = 0;
   const response = setUpResponse({
     db,
     config,
@@ -179,6 +183,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     exceptions: config.exceptions,
     db,
     dedupWindow: config.dedupWindow,
+    routing: config.routing,
+    learning: config.learning,
+    ...(opts.learn ? { learn: true } : {}),
+    report,
     flowDetectors: config.flowDetectors,
     detectors: [network.intel.detector, ...(anomaly ? [anomaly] : [])],
     onAlert: (update) => {
@@ -186,6 +194,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
       metrics?.alert(update.alert, update.isNew);
       for (const s of sinks) void s.send(update.alert);
       response.onAlert(update);
+    },
+    onSignal: (update) => {
+      if (update.isNew) newSignals++;
+      metrics?.signal(update.alert, update.isNew);
     },
     ...(metrics ? { metrics } : {}),
     onError: (err, where) => report(`detector ${where}: ${err instanceof Error ? err.message : String(err)}`),
@@ -198,11 +210,15 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const refused = detection.exceptionProblems;
   if (refused.length > 0) {
     const where = opts.config ? configLocator(opts.config) : () => "config";
-    for (const p of refused) report(`${where(["exceptions", p.index, ...p.path])}: ${describeExceptionProblem(p)} (not applied)`);
+    // Learned exceptions come after the configured ones.
+    const configured = config.exceptions?.length ?? 0;
+    for (const p of refused) report(`${p.index < configured ? where(["exceptions", p.index, ...p.path]) : "learned (hv tune list)"}: ${describeExceptionProblem(p)} (not applied)`);
   }
   const duplicates = rs.duplicates > 0 ? ` (${rs.duplicates} duplicate ids refused)` : "";
   const exceptionNote = refused.length > 0 ? `, ${refused.length} exception problems` : "";
   report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — see \`hv rules check\``);
+  if (detection.learnedExceptions > 0) report(`${detection.learnedExceptions} learned exceptions applied (hv tune list)`);
+  if (detection.learner) report(opts.learn ? "learning for this run (hv tune list afterwards)" : `learning for ${config.learning?.period} from the first learned detection`);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
 
   const view = tui ? startMonitorView(state, { onQuit: stop }) : undefined;
@@ -265,6 +281,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   // Anomaly scoring runs off the hot path: what is still being scored belongs to this run.
   await anomaly?.drain();
   if (replay && lastEventMs > 0) detection.stage.tick(lastEventMs + END_OF_REPLAY_MS);
+  detection.learner?.finish(lastEventMs > 0 ? lastEventMs : Date.now());
   await anomaly?.close();
   // Actions still running finish (or are cut short) before their sinks and the store go.
   await response.close();
@@ -293,10 +310,16 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     process.stderr.write(`${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
   }
   const a = detection.alerter.counts;
+  const ds = detection.stage.stats();
   process.stderr.write(
-    `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
+    `${a.alerts - newSignals} alerts from ${a.detections - ds.signals} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
   );
   for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
+  if (ds.signals > 0) process.stderr.write(`${newSignals} signals from ${ds.signals} detections (stored, not sent: hv alerts list --all)\n`);
+  const learnedHits = detection.sigma.stats().exceptions.filter((e) => e.source === "learned").reduce((n, e) => n + e.suppressed, 0);
+  if (learnedHits > 0) process.stderr.write(`${learnedHits} detections suppressed by learned exceptions\n`);
+  const ls = detection.learner?.stats();
+  if (ls && ls.observed > 0) process.stderr.write(`learned ${ls.observed} detections; ${ls.proposed} exceptions proposed, ${ls.applied} applied — see \`hv tune list\`\n`);
   if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   db.close();
   return 0;

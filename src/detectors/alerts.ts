@@ -34,7 +34,8 @@ export class Alerter {
     this.maxEventIds = options.maxEventIds ?? 50;
   }
 
-  process(d: Detection): AlertUpdate {
+  /** `signal`: the alert is stored and counted but not sent on (src/agent/routing.ts). */
+  process(d: Detection, opts: { signal?: boolean } = {}): AlertUpdate {
     this.counts.detections++;
     const events = d.events;
     const last = events[events.length - 1];
@@ -74,6 +75,7 @@ export class Alerter {
       status: "open",
       ...contextOf(last),
     };
+    if (opts.signal) alert.signal = true;
     if (d.summary) alert.summary = d.summary;
     if (d.threat) alert.threat = d.threat;
     if (d.anomaly) alert.anomaly = d.anomaly;

@@ -100,6 +100,12 @@ export interface Alert {
   threat?: ThreatMatch;
   anomaly?: AnomalyScore;
   status: "open" | "acked";
+  /**
+   * A signal, not an alert: stored and counted (hv alerts list --all, the API, metrics) but not
+   * sent to sinks or playbooks — a third-party Sigma rule below the routing threshold
+   * (src/agent/routing.ts, docs/noise.md).
+   */
+  signal?: boolean;
 }
 
 /** One interface for every detector (Sigma rules, threat intel, anomaly models). */

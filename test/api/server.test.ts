@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, test, vi } from "vitest";
 import { registerApi } from "../../src/cli/api.js";
 import { isLoopback, startApiServer, type RunningApi } from "../../src/api/server.js";
 import { authenticate, getToken, hashToken } from "../../src/api/tokens.js";
+import { listAlerts, saveAlert } from "../../src/store/alerts.js";
 import { openStore } from "../../src/store/open.js";
 import { join } from "node:path";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +38,26 @@ test("serves over TCP on 127.0.0.1: alerts filtered by severity, 401 without a t
   const health = (await (await fetch(`${api.url}/api/v1/health`, { headers: { authorization: `Bearer ${f.tokens.viewer}` } })).json()) as { token: { name: string } };
   expect(health.token.name).toBe("view");
   expect(getToken(f.db, "view")!.lastUsed).not.toBeNull();
+});
+
+test("signals: left out of the alert list unless asked for (signals=include|only); a bad value is a 400", async () => {
+  const api = await startApiServer({ db: f.db, stateDir: f.dir, port: 0 });
+  running.push(api);
+  const stored = listAlerts(f.db, { signals: "include" })[0]!;
+  const id = saveAlert(f.db, { ...stored, id: undefined, rule: { ...stored.rule, id: "quiet-rule" }, severity: "low", signal: true });
+  try {
+    const get = async (q: string): Promise<{ status: number; ids: number[] }> => {
+      const res = await fetch(`${api.url}/api/v1/alerts${q}`, { headers: { authorization: `Bearer ${f.tokens.viewer}` } });
+      const body = (await res.json()) as { alerts?: Array<{ id: number }> };
+      return { status: res.status, ids: (body.alerts ?? []).map((a) => a.id) };
+    };
+    expect((await get("")).ids).not.toContain(id);
+    expect((await get("?signals=include")).ids).toContain(id);
+    expect((await get("?signals=only")).ids).toEqual([id]);
+    expect((await get("?signals=maybe")).status).toBe(400);
+  } finally {
+    f.db.prepare("DELETE FROM alerts WHERE id = ?").run(id);
+  }
 });
 
 test("rate limit: the 4th request in the window gets 429, per token; other callers are not affected", async () => {

@@ -110,7 +110,7 @@ describe("detection stage", () => {
     });
     stage.onEvents([at(1, 0), at(2, 1), at(3, 2)]);
     expect(seen).toEqual([`${RULE.id}:1`]);
-    expect(stage.stats()).toEqual({ events: 3, selfCaused: 0, detections: 1, errors: { broken: 3 } });
+    expect(stage.stats()).toEqual({ events: 3, selfCaused: 0, detections: 1, signals: 0, errors: { broken: 3 } });
     expect(errors).toEqual(["broken", "broken", "broken"]);
   });
 });
