@@ -139,7 +139,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   };
 
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
-  const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
+  // A finite input (--stdin, --replay) ends the run when it ends; libvirt and conntrack never end by themselves.
+  const finite = source.kind === "stream" || (source.kind === "file" && !source.follow);
+  const collectors: Collector[] = [finite ? endingWith(collector, stop) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
   const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
@@ -250,6 +252,8 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   }
 
   await pipeline.done;
+  // Everything tied to the signal (response tick, feed schedule, tap watch, …) stops here, however the run ended.
+  stop();
   for (const t of timers) clearInterval(t);
   // Anomaly scoring runs off the hot path: what is still being scored belongs to this run.
   await anomaly?.drain();
@@ -258,6 +262,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   // Actions still running finish (or are cut short) before their sinks and the store go.
   await response.close();
   await fleet?.stop();
+  await network.close();
   await api.close();
   view?.stop();
   await view?.waitUntilExit();
@@ -289,6 +294,21 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   db.close();
   return 0;
+}
+
+/** The collector as the pipeline sees it, calling `end` once it has read its whole input. */
+function endingWith(collector: AuditCollector, end: () => void): Collector {
+  return {
+    name: collector.name,
+    live: collector.live,
+    run: async (emit, signal) => {
+      try {
+        await collector.run(emit, signal);
+      } finally {
+        end();
+      }
+    },
+  };
 }
 
 /** Statuses after which a row does not change again (except an undo). */
