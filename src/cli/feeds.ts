@@ -11,6 +11,7 @@ import { openStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
   stateDir: string;
@@ -78,7 +79,7 @@ Examples:
         const replaced = opts.replace === true && updateFeedSpec(db, spec);
         if (!replaced) addFeed(db, spec);
         const stored = getFeed(db, spec.name)!;
-        process.stdout.write(opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} ${replaced ? "replaced" : "added"} (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} ${replaced ? "replaced" : "added"} (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
       } finally {
         db.close();
       }
@@ -129,10 +130,10 @@ Examples:
         const syncs = feedSyncHistory(db, name, 5);
         const entries = feedIndicators(db, name, n);
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ feed, syncs, entries }) + "\n");
+          writeSafe(process.stdout, JSON.stringify({ feed, syncs, entries }) + "\n");
           return;
         }
-        process.stdout.write(formatFeedDetail(feed, syncs, entries));
+        writeSafe(process.stdout, formatFeedDetail(feed, syncs, entries));
       } finally {
         db.close();
       }
@@ -185,7 +186,7 @@ the last good set stays), failed (download or read error; the last good set stay
           out.flushSync();
         }
         if (blocking.length > 0 && !opts.json) {
-          process.stderr.write(`${blocking.join(", ")} block addresses: a running hv monitor applies the new sets within a minute; \`hv firewall reconcile\` applies them now\n`);
+          writeSafe(process.stderr, `${blocking.join(", ")} block addresses: a running hv monitor applies the new sets within a minute; \`hv firewall reconcile\` applies them now\n`);
         }
       } finally {
         db.close();
@@ -205,7 +206,7 @@ the last good set stays), failed (download or read error; the last good set stay
       const ok = removeFeed(db, name);
       db.close();
       if (!ok) throw new Error(`no feed named ${name}`);
-      process.stdout.write(opts.json ? JSON.stringify({ name, removed: true }) + "\n" : `feed ${name} removed\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ name, removed: true }) + "\n" : `feed ${name} removed\n`);
     });
 }
 

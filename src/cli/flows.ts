@@ -18,6 +18,7 @@ import type { Alert, Detection, Detector } from "../events/alert.js";
 import { readFeedFile } from "../feeds/read.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
+import { writeSafe } from "../events/terminal.js";
 
 export interface ReplayFlowsOptions {
   /** The conntrack log ('-' for stdin). */
@@ -234,7 +235,7 @@ malformed lines (first line numbers and reasons) and alerts by rule. Thresholds:
         onAlert: (a) => out.line(o.json ? alertJson(a) : formatFlowAlertLine(a)),
       });
       await out.end();
-      process.stderr.write(formatReplaySummary(o.replay, stats));
+      writeSafe(process.stderr, formatReplaySummary(o.replay, stats));
       if (stats.lines > 0 && stats.flows === 0) process.exitCode = 2;
     });
 }

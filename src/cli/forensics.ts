@@ -11,6 +11,7 @@ import { formatBytes, parseSize } from "../vm/size.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { progress, type Progress } from "./progress.js";
 import { emit, table } from "./vm.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common {
   stateDir: string;
@@ -79,7 +80,7 @@ Examples:
         ...s.failures.map((x) => `  FAILED ${x}`),
       ]);
       if (s.failures.length) {
-        process.stderr.write(`hv: the bundle is incomplete: ${s.failures.length} part(s) failed (listed in its manifest)\n`);
+        writeSafe(process.stderr, `hv: the bundle is incomplete: ${s.failures.length} part(s) failed (listed in its manifest)\n`);
         process.exitCode = 1;
       }
     });
@@ -112,7 +113,7 @@ Examples:
       let n = 0;
       const r = await verifyAndRecord(o.stateDir, id, { who: o.by ?? currentUser(), ...(publicKeyPem ? { publicKeyPem } : {}), onBytes: (b) => bar.update((n += b)) });
       bar.done();
-      for (const w of r.warnings) process.stderr.write(`hv: warning: ${w}\n`);
+      for (const w of r.warnings) writeSafe(process.stderr, `hv: warning: ${w}\n`);
       emit(o, r, verifyText(r));
       if (!r.ok) process.exitCode = 1;
     });

@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { InputError } from "../events/input.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 import { registerActions } from "./actions.js";
 import { registerAlerts } from "./alerts.js";
 import { registerApi } from "./api.js";
@@ -22,6 +24,8 @@ import { registerVm } from "./vm.js";
 export function buildProgram(): Command {
   const program = new Command("hv")
     .description("Security monitoring and VM management for Hyper-NixOS KVM hosts")
+    // Usage errors quote what was typed; help and errors go out through the terminal-safe printer.
+    .configureOutput({ writeOut: (s) => void writeSafe(process.stdout, s), writeErr: (s) => void writeSafe(process.stderr, s) })
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -56,4 +60,14 @@ Examples:
 
 export async function main(argv: string[]): Promise<void> {
   await buildProgram().parseAsync(argv);
+}
+
+/** What a failed command prints and its exit code: 2 for unusable input, 1 for anything else. */
+export function fail(err: unknown): never {
+  printErr(`hv: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(exitCodeOf(err));
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof InputError ? 2 : 1;
 }

@@ -15,6 +15,7 @@ import { listEvents } from "../store/events.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface TrainOpts {
   kind: string;
@@ -154,9 +155,9 @@ Example:
         model_threshold: round(m.meta.threshold),
         at_model_threshold: { fpr: round(rateAbove(normal, m.meta.threshold)), detection: round(rateAbove(attack, m.meta.threshold)) },
       };
-      if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(result) + "\n");
       else {
-        process.stdout.write(
+        writeSafe(process.stdout, 
           `ROC AUC ${result.roc_auc.toFixed(4)} (${normal.length} normal, ${attack.length} attack)\n` +
             `detection at 1% FPR: ${(at1.detection * 100).toFixed(1)}%   at 5% FPR: ${(at5.detection * 100).toFixed(1)}%\n` +
             `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n`,
@@ -178,14 +179,14 @@ Example:
       // The n-gram table is for explanations; it would drown everything else here.
       const shown = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, k === "ngram_counts" ? `(${Object.keys(JSON.parse(v) as object).length} n-grams)` : tryJson(v)]));
       const info = { file, bytes: bytes.length, ...graph, metadata: shown };
-      if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(info) + "\n");
       else {
         const lines = [`${file} (${bytes.length} bytes, ${graph.nodes} nodes, ${graph.opsets.join(" ")})`, `inputs:  ${graph.inputs.join("; ")}`, `outputs: ${graph.outputs.join("; ")}`];
         for (const [k, v] of Object.entries(shown)) {
           const text = typeof v === "string" ? v : JSON.stringify(v);
           lines.push(`${k}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
         }
-        process.stdout.write(lines.join("\n") + "\n");
+        writeSafe(process.stdout, lines.join("\n") + "\n");
       }
     });
 
@@ -267,7 +268,7 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
   if (audit) {
     const lines = readFileSync(audit, "utf8").split("\n");
     const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
-    if (unmapped.size > 0) process.stderr.write(`note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
+    if (unmapped.size > 0) writeSafe(process.stderr, `note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
     if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);
     return traces;
   }
@@ -275,9 +276,9 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
 }
 
 function reportProblems(problems: TraceProblem[]): void {
-  for (const p of problems.slice(0, 10)) process.stderr.write(`warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
-  if (problems.length > 10) process.stderr.write(`warning: ${problems.length - 10} more problems\n`);
-  if (problems.length > 0) process.stderr.write(`${problems.length} bad tokens/files skipped\n`);
+  for (const p of problems.slice(0, 10)) writeSafe(process.stderr, `warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
+  if (problems.length > 10) writeSafe(process.stderr, `warning: ${problems.length - 10} more problems\n`);
+  if (problems.length > 0) writeSafe(process.stderr, `${problems.length} bad tokens/files skipped\n`);
 }
 
 function writeModel(path: string, bytes: Uint8Array): void {
@@ -287,10 +288,10 @@ function writeModel(path: string, bytes: Uint8Array): void {
 
 function printReport(report: Record<string, unknown>, json?: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify(report) + "\n");
+    writeSafe(process.stdout, JSON.stringify(report) + "\n");
     return;
   }
-  for (const [k, v] of Object.entries(report)) process.stdout.write(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
+  for (const [k, v] of Object.entries(report)) writeSafe(process.stdout, `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
 }
 
 function tryJson(v: string): unknown {

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Box, render, Text, useApp, useInput, useStdin, useStdout } from "ink";
 import type { Alert, Severity } from "../events/alert.js";
+import { terminalSafeDeep } from "../events/terminal.js";
 import { alertKey, type MonitorSnapshot, type MonitorState, type SourceStatus, type VmStatus } from "./monitor-state.js";
 
 export interface MonitorViewProps {
@@ -42,9 +43,11 @@ export function startMonitorView(state: MonitorState, opts: { onQuit: () => void
   const tty = process.stdout.isTTY === true;
   // The alternate screen gives the view the whole terminal and hands the shell back untouched,
   // so the summary printed after quitting is not mixed into the last frame.
+  // eslint-disable-next-line no-restricted-syntax -- hv's own escape sequence, no outside text in it
   if (tty) process.stdout.write("\u001B[?1049h");
   let restored = false;
   const restore = (): void => {
+    // eslint-disable-next-line no-restricted-syntax -- as above
     if (tty && !restored) process.stdout.write("\u001B[?1049l");
     restored = true;
   };
@@ -394,9 +397,12 @@ function Help(): ReactNode {
   );
 }
 
-/** The state's snapshot, re-read at most `fps` times a second however often the state changes. */
+/**
+ * The state's snapshot, re-read at most `fps` times a second however often the state changes, with
+ * every string in it terminal-safe: titles, names and command lines come from events.
+ */
 function useSnapshot(state: MonitorState, fps: number): MonitorSnapshot {
-  const [snap, setSnap] = useState(() => state.snapshot());
+  const [snap, setSnap] = useState(() => terminalSafeDeep(state.snapshot()));
   useEffect(() => {
     const gapMs = 1000 / fps;
     let last = 0;
@@ -404,7 +410,7 @@ function useSnapshot(state: MonitorState, fps: number): MonitorSnapshot {
     const take = (): void => {
       timer = undefined;
       last = Date.now();
-      setSnap(state.snapshot());
+      setSnap(terminalSafeDeep(state.snapshot()));
     };
     const changed = (): void => {
       timer ??= setTimeout(take, Math.max(0, last + gapMs - Date.now()));

@@ -29,6 +29,7 @@ import { MonitorState } from "./monitor-state.js";
 import { startMonitorPlain } from "./monitor-plain.js";
 import { startMonitorView } from "./monitor-view.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface MonitorOptions {
   replay?: string;
@@ -135,7 +136,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   process.on("SIGTERM", onSignal);
   const report = (text: string): void => {
     if (tui) state.note(text);
-    else process.stderr.write(`hv monitor: ${text}\n`);
+    else writeSafe(process.stderr, `hv monitor: ${text}\n`);
   };
 
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
@@ -236,7 +237,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           const flowSources = flowSourceRows(network, s.drops);
           state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
           if (!tui) {
-            process.stderr.write(
+            writeSafe(process.stderr, 
               opts.json
                 ? JSON.stringify({ status: { ...source, queued: s.queued } }) + "\n"
                 : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials\n`,
@@ -272,26 +273,26 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
 
   const s = pipeline.stats();
   const snap = state.snapshot();
-  process.stderr.write(formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
-  process.stderr.write(`stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
+  writeSafe(process.stderr, formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
+  writeSafe(process.stderr, `stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
   if (libvirt) {
     const l = libvirt.stats;
-    process.stderr.write(`${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
+    writeSafe(process.stderr, `${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
   }
   if (network.conntrack) {
     const c = network.conntrack.stats;
-    process.stderr.write(`${network.conntrack.name}: ${c.events} flow events (${c.new} new, ${c.destroy} ended), ${c.malformed} malformed, ${c.lostBuffer} buffer overruns, ${c.unmatchedNew} NEW never ended, ${c.starts} starts\n`);
+    writeSafe(process.stderr, `${network.conntrack.name}: ${c.events} flow events (${c.new} new, ${c.destroy} ended), ${c.malformed} malformed, ${c.lostBuffer} buffer overruns, ${c.unmatchedNew} NEW never ended, ${c.starts} starts\n`);
   }
   if (network.netflow) {
     const n = network.netflow.stats();
-    process.stderr.write(`${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
+    writeSafe(process.stderr, `${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
   }
   const a = detection.alerter.counts;
-  process.stderr.write(
+  writeSafe(process.stderr, 
     `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
   );
-  for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
-  if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
+  for (const r of snap.byRule.slice(0, 10)) writeSafe(process.stderr, `  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
+  if (actions.size > 0) writeSafe(process.stderr, `${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   db.close();
   return 0;
 }
@@ -349,7 +350,7 @@ function chooseSource(opts: MonitorOptions): AuditSource | undefined {
   if (opts.auditLog) return { kind: "file", path: opts.auditLog, follow: true };
   const found = detectAuditSource();
   if (found.kind === "none") {
-    process.stderr.write(
+    writeSafe(process.stderr, 
       `hv monitor: no audit source is readable:\n${found.reasons.map((r) => `  ${r}\n`).join("")}` +
         `Start auditd (or enable its af_unix plugin), run hv as root or a member of the audit log's group,\n` +
         `or replay a recorded log:  hv monitor --replay FILE\n`,

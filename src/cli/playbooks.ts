@@ -15,6 +15,7 @@ import { createRegistry } from "../playbooks/registry.js";
 import { DEFAULT_MAX_QUARANTINES_PER_HOUR } from "../playbooks/safety.js";
 import type { Playbook, PlaybookMatch } from "../playbooks/schema.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -57,8 +58,8 @@ Format, modes and safety: docs/playbooks.md.`,
       for (const p of r.playbooks) out.line(opts.json ? JSON.stringify(playbookJson(p)) : formatPlaybookLine(p));
       if (!opts.json && r.playbooks.length === 0) out.line(`no playbooks in ${r.paths.join(", ")}`);
       await out.end();
-      for (const p of r.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      if (r.skipped > 0) process.stderr.write(`${r.skipped} playbook(s) skipped because of errors (hv playbooks check)\n`);
+      for (const p of r.problems) writeSafe(process.stderr, `${formatProblem(p)}\n`);
+      if (r.skipped > 0) writeSafe(process.stderr, `${r.skipped} playbook(s) skipped because of errors (hv playbooks check)\n`);
     });
 
   common(pb.command("check [paths...]"))
@@ -67,10 +68,10 @@ Format, modes and safety: docs/playbooks.md.`,
     .action((paths: string[], opts: Common) => {
       const r = load(paths, opts);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ files: r.files.length, playbooks: r.playbooks.length, skipped: r.skipped, problems: r.problems }) + "\n");
+        writeSafe(process.stdout, JSON.stringify({ files: r.files.length, playbooks: r.playbooks.length, skipped: r.skipped, problems: r.problems }) + "\n");
       } else {
-        for (const p of r.problems) process.stdout.write(`${formatProblem(p)}\n`);
-        process.stdout.write(`${r.playbooks.length} playbook(s) OK in ${r.files.length} file(s)${r.skipped ? `, ${r.skipped} with errors` : ""}\n`);
+        for (const p of r.problems) writeSafe(process.stdout, `${formatProblem(p)}\n`);
+        writeSafe(process.stdout, `${r.playbooks.length} playbook(s) OK in ${r.files.length} file(s)${r.skipped ? `, ${r.skipped} with errors` : ""}\n`);
       }
       if (r.problems.length > 0) process.exitCode = 1;
     });
@@ -95,7 +96,7 @@ cooldown and rate limit (they depend on what ran before).`,
       const config = readConfig(opts);
       const registry = createRegistry();
       const loaded = loadPlaybooks(playbookPaths(opts.playbooks ?? [], config), registry);
-      for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      for (const p of loaded.problems) writeSafe(process.stderr, `${formatProblem(p)}\n`);
       const alerts = readAlerts(opts.alert);
       const response = responseSettings(config);
       const quarantines = quarantineState(opts, config);

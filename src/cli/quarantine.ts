@@ -5,6 +5,7 @@ import { releaseQuarantineByHand } from "../playbooks/release.js";
 import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
 import { checkName } from "../vm/names.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -61,7 +62,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
       try {
         const done = await releaseQuarantineByHand(ctx.db, ctx.env, vm, by);
         if (!done) throw new Error(`${vm} is not quarantined (hv quarantine list)`);
-        process.stdout.write(opts.json ? JSON.stringify(done.row) + "\n" : `${done.row.result ?? ""} (action ${done.row.id})\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(done.row) + "\n" : `${done.row.result ?? ""} (action ${done.row.id})\n`);
         if (!done.synced) process.exitCode = 1;
       } finally {
         await ctx.close();
@@ -87,7 +88,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
           ...(ttlMs !== undefined ? { ttlMs } : {}),
           by: opts.by ?? defaultActor(),
         });
-        process.stdout.write(opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} quarantine_vm on ${vm}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} quarantine_vm on ${vm}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
         if (a.status !== "done") process.exitCode = 1;
       } finally {
         await ctx.close();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadRules, summarize, type RuleReport } from "../detectors/sigma/ruleset.js";
+import { writeSafe } from "../events/terminal.js";
 
 export function registerRules(program: Command): void {
   const rules = program.command("rules").description("Sigma rules: check what hv can load and run");
@@ -28,7 +29,7 @@ Examples:
       const set = loadRules(paths);
       const summary = summarize(set.report);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ rules: set.report, summary }, null, 2) + "\n");
+        writeSafe(process.stdout, JSON.stringify({ rules: set.report, summary }, null, 2) + "\n");
       } else {
         const lines: string[] = [];
         for (const status of ["invalid", "unsupported", "dormant"] as const) {
@@ -37,7 +38,7 @@ Examples:
         if (opts.verbose) for (const r of set.report.filter((x) => x.status === "loaded")) lines.push(formatReport(r, true));
         const dormant = summary.dormant > 0 ? ` (${summary.dormant} dormant)` : "";
         lines.push(`${summary.loaded} loaded${dormant}, ${summary.unsupported} unsupported, ${summary.invalid} invalid`);
-        process.stdout.write(lines.join("\n") + "\n");
+        writeSafe(process.stdout, lines.join("\n") + "\n");
       }
       if (summary.unsupported + summary.invalid > 0) process.exitCode = 1;
     });

@@ -20,6 +20,7 @@ import { isLocalUri } from "../vm/storage.js";
 import { listTemplates, loadTemplate } from "../vm/templates.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { buildXml, parseLibvirtXml } from "../vm/xml.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
 
@@ -41,15 +42,16 @@ export function backendFor(opts: VirtOptions): LibvirtBackend {
 /** Prints `data` as one JSON line with --json, else `text` (a string or lines). */
 export function emit(opts: VirtOptions, data: unknown, text: string | string[]): void {
   const body = opts.json ? JSON.stringify(data) : Array.isArray(text) ? text.join("\n") : text;
-  if (body.length) process.stdout.write(body.endsWith("\n") ? body : body + "\n");
+  if (body.length) writeSafe(process.stdout, body.endsWith("\n") ? body : body + "\n");
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`hv: warning: ${message}\n`);
+  writeSafe(process.stderr, `hv: warning: ${message}\n`);
 }
 
-/** Left-aligned columns for list output. */
-export function table(header: string[], rows: string[][]): string[] {
+/** Left-aligned columns for list output; a cell is one line whatever it holds (its control characters escaped). */
+export function table(header: string[], dirty: string[][]): string[] {
+  const rows = dirty.map((r) => r.map(terminalSafe));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
   return [fmt(header), ...rows.map(fmt)];
