@@ -1,12 +1,14 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
+import { cidrSchema } from "../feeds/spec.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -113,7 +115,7 @@ const agentConfigSchema = z
     /** Thresholds of the flow detectors (docs/flow-detectors.md); validated by src/detectors/flows/config.ts. */
     flowDetectors: z.unknown().optional(),
     /** Networks no feed may list (on top of loopback, link-local and the host's own addresses). */
-    feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
+    feeds: z.object({ allowlist: z.array(cidrSchema).optional(), schedule: z.boolean().optional() }).strict().optional(),
     /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
     firewall: z
       .object({
@@ -157,15 +159,16 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** Reads the YAML config; every problem is reported with the file and the field. */
 export function loadAgentConfig(path: string): AgentConfig {
+  const text = readTextCapped(path, MAX_DOCUMENT_BYTES, path);
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, "utf8"));
+    raw = parseYaml(text);
   } catch (err) {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new InputError(`${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const parsed = agentConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+    throw new InputError(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
 }

@@ -39,7 +39,7 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
     for (const e of events) out.line(json ? JSON.stringify(e) : formatEventLine(e));
   };
   const input = file === "-" ? process.stdin : createReadStream(file);
-  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo).events);
+  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo, undefined, undefined, 0, line.truncatedBytes).events);
   print(decoder.flush());
   await out.end();
   return { ...decoder.stats, lostRanges: decoder.lostRanges() };

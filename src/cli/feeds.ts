@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { FEED_FORMATS } from "../feeds/formats/index.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
-import { isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { cidrSchema, isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
 import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, updateFeedSpec, type StoredFeed } from "../store/feeds.js";
 import { openStore } from "../store/open.js";
@@ -159,7 +159,8 @@ Statuses: updated, unchanged, not-modified (HTTP 304), rejected (the copy failed
 the last good set stays), failed (download or read error; the last good set stays).`,
     )
     .action(async (names: string[], opts: CommonOptions & { force?: boolean; allow?: string[]; ca?: string }) => {
-      const ca = opts.ca ? readFileSync(opts.ca, "utf8") : undefined;
+      for (const a of opts.allow ?? []) if (!cidrSchema.safeParse(a).success) throw new InputError(`--allow: ${JSON.stringify(a)} is not an IP address or CIDR`);
+      const ca = opts.ca ? readTextCapped(opts.ca, MAX_DOCUMENT_BYTES, opts.ca) : undefined;
       const db = store(opts);
       const out = new LineWriter();
       let bad = 0;

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { parseAlert } from "../events/alert-schema.js";
+import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Command } from "commander";
@@ -160,26 +162,36 @@ function quarantineState(opts: Common, config: ReturnType<typeof readConfig>): {
   }
 }
 
-function readAlerts(file: string): Alert[] {
-  const text = readFileSync(file, "utf8").trim();
-  const parsed: unknown[] = [];
+/** The alerts of a file: one JSON alert, a JSON array of them, or JSON lines; anything else is an InputError naming the place. */
+export function readAlerts(file: string): Alert[] {
+  const text = readTextCapped(file, MAX_DOCUMENT_BYTES, file).trim();
+  if (text === "") throw new InputError(`${file}: empty: give an alert as JSON (hv alerts show ID --json prints one)`);
+  const docs: Array<{ where: string; value: unknown }> = [];
+  let whole: unknown;
+  let isWhole = true;
   try {
-    const whole = JSON.parse(text) as unknown;
-    parsed.push(...(Array.isArray(whole) ? whole : [whole]));
+    whole = JSON.parse(text) as unknown;
   } catch {
+    isWhole = false;
+  }
+  if (isWhole) {
+    const list = Array.isArray(whole) ? whole : [whole];
+    if (list.length === 0) throw new InputError(`${file}: an empty list: no alert to test`);
+    list.forEach((value, i) => docs.push({ where: Array.isArray(whole) ? `${file}: alert ${i + 1}` : file, value }));
+  } else {
     text.split("\n").forEach((line, i) => {
       if (line.trim() === "") return;
       try {
-        parsed.push(JSON.parse(line));
+        docs.push({ where: `${file}:${i + 1}`, value: JSON.parse(line) as unknown });
       } catch (err) {
-        throw new Error(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
+        throw new InputError(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
       }
     });
   }
-  return parsed.map((a, i) => {
-    const alert = a as Partial<Alert>;
-    if (!alert || typeof alert !== "object" || !alert.rule?.id || !alert.entity?.kind) throw new Error(`${file}: alert ${i + 1} needs at least rule.id and entity.kind (as hv alerts show --json prints)`);
-    return { mitre: { tactics: [], techniques: [] }, severity: "medium", count: 1, event_ids: [], status: "open", ...alert } as Alert;
+  return docs.map(({ where, value }) => {
+    const r = parseAlert(value);
+    if (!r.ok) throw new InputError(`${where}: not an alert (as hv alerts show ID --json prints): ${r.problems.slice(0, 5).join("; ")}`);
+    return r.alert;
   });
 }
 

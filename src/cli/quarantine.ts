@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
-import { parseDuration } from "../playbooks/duration.js";
+import { DURATION_HINT, parseDuration } from "../playbooks/duration.js";
+import { InputError } from "../events/input.js";
 import { releaseQuarantineByHand } from "../playbooks/release.js";
 import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
 import { checkName } from "../vm/names.js";
@@ -78,7 +79,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
     .action(async (vm: string, opts: Common & { ttl?: string; keep?: string[] }) => {
       checkName(vm, "VM name");
       const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
-      if (opts.ttl !== undefined && ttlMs === undefined) throw new Error(`--ttl must look like 30m, 2h or 1d, got ${JSON.stringify(opts.ttl)}`);
+      if (opts.ttl !== undefined && ttlMs === undefined) throw new InputError(`--ttl ${DURATION_HINT}, got ${JSON.stringify(opts.ttl)}`);
       const ctx = openResponse(opts);
       try {
         const a = await ctx.responder.act({

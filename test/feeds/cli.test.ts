@@ -82,7 +82,7 @@ describe("hv feeds", { timeout: 180_000 }, () => {
 
   it("refuses bad options with the field named", async () => {
     const bad = await hv(["feeds", "add", "x", "http://127.0.0.1/x", "--format", "csv"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/feed spec: format:/);
     const mode = await hv(["feeds", "add", "x", "http://127.0.0.1/x", "--mode", "enforce"]);
     expect(mode.stderr).toMatch(/--mode and --paths apply to --action block/);

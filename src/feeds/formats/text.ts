@@ -39,6 +39,7 @@ function eachEntry(text: string, format: FeedFormat, source: string, handle: Lin
  */
 function addressLine(entry: string, comment: string | undefined, lineNo: number, b: FeedBuilder): void {
   const words = entry.split(/[\s,]+/).filter((w) => w !== "");
+  if (words.length === 0) return b.reject(entry, "no address on the line", lineNo);
   const canons = words.map((w) => canonicalNet(w));
   if (words.length > 1 && canons.every((c) => c.ok)) {
     canons.forEach((c, i) => b.add(c, words[i]!, lineNo));
