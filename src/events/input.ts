@@ -96,29 +96,34 @@ export function readFileCapped(path: string, cap: number, what = path): Buffer {
     throw new InputError(`cannot read ${what}: ${describeIoError(err)}`);
   }
   try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new InputError(`${what} is a directory, not a file`);
-    if (st.isFile() && st.size > cap) throw new InputTooLargeError(what, cap, st.size);
-    const parts: Buffer[] = [];
-    let n = 0;
-    for (;;) {
-      // One byte past the cap tells "exactly the cap" from "more".
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, cap + 1 - n));
-      let got: number;
-      try {
-        got = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        throw new InputError(`cannot read ${what}: ${describeIoError(err)}`);
-      }
-      if (got === 0) break;
-      parts.push(buf.subarray(0, got));
-      n += got;
-      if (n > cap) throw new InputTooLargeError(what, cap, st.isFile() ? st.size : undefined);
-    }
-    return Buffer.concat(parts, n);
+    return readFdCapped(fd, cap, what);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Everything an open descriptor gives, at most `cap` bytes; the caller closes it. */
+export function readFdCapped(fd: number, cap: number, what: string): Buffer {
+  const st = fstatSync(fd);
+  if (st.isDirectory()) throw new InputError(`${what} is a directory, not a file`);
+  if (st.isFile() && st.size > cap) throw new InputTooLargeError(what, cap, st.size);
+  const parts: Buffer[] = [];
+  let n = 0;
+  for (;;) {
+    // One byte past the cap tells "exactly the cap" from "more".
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, cap + 1 - n));
+    let got: number;
+    try {
+      got = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      throw new InputError(`cannot read ${what}: ${describeIoError(err)}`);
+    }
+    if (got === 0) break;
+    parts.push(buf.subarray(0, got));
+    n += got;
+    if (n > cap) throw new InputTooLargeError(what, cap, st.isFile() ? st.size : undefined);
+  }
+  return Buffer.concat(parts, n);
 }
 
 /** A whole text input, decoded as UTF-8, at most `cap` bytes. */
