@@ -5,7 +5,7 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Box, render, Text, useApp, useInput, useStdin, useStdout } from "ink";
 import type { Alert, Severity } from "../events/alert.js";
 import { terminalSafeDeep } from "../events/terminal.js";
-import { alertKey, type MonitorSnapshot, type MonitorState, type SourceStatus, type VmStatus } from "./monitor-state.js";
+import { alertKey, type MonitorSnapshot, type MonitorState, type SinkRow, type SourceStatus, type VmStatus } from "./monitor-state.js";
 
 export interface MonitorViewProps {
   state: MonitorState;
@@ -147,8 +147,9 @@ function navigate(nav: Nav, key: NavKey, alerts: Alert[]): Nav {
 function Dashboard(props: { snap: MonitorSnapshot; now: number; columns: number; height: number; selected: number }): ReactNode {
   const { snap, now, columns, height, selected } = props;
   const note = snap.notes[snap.notes.length - 1];
-  // header, severity bar, sources, key hints, and the latest note when there is one
-  const fixed = 4 + (note ? 1 : 0);
+  const failingSinks = snap.sinks.filter((k) => k.failed + k.dropped + k.queued > 0);
+  // header, severity bar, sources, key hints, and the latest note and failing sinks when there are
+  const fixed = 4 + (note ? 1 : 0) + (failingSinks.length > 0 ? 1 : 0);
   const bodyRows = Math.max(4, height - fixed);
   const side = columns >= SIDE_PANEL_MIN_COLUMNS;
   const feedRows = side ? bodyRows : Math.max(4, bodyRows - BOTTOM_PANEL_ROWS);
@@ -166,6 +167,7 @@ function Dashboard(props: { snap: MonitorSnapshot; now: number; columns: number;
         </Box>
       </Box>
       <SourcesLine sources={snap.sources} />
+      {failingSinks.length > 0 ? <SinksLine sinks={failingSinks} /> : null}
       {note ? (
         <Text color="yellow" wrap="truncate-end">
           ! {clockTime(note.at, now)} {note.text}
@@ -308,6 +310,22 @@ function SourcesLine({ sources }: { sources: SourceStatus[] }): ReactNode {
           {i > 0 ? <Text dimColor> │ </Text> : null}
           {s.name} {s.eventsPerSec}/s <Counter label="drops" value={s.drops} color="red" /> <Counter label="malformed" value={s.malformed} color="yellow" />{" "}
           <Counter label="lost" value={s.lostSerials} color="yellow" />
+        </Text>
+      ))}
+    </Text>
+  );
+}
+
+/** Alert sinks that did not deliver everything: what waits on disk, what was refused or lost. */
+function SinksLine({ sinks }: { sinks: SinkRow[] }): ReactNode {
+  return (
+    <Text wrap="truncate-end">
+      <Text dimColor>sinks </Text>
+      {sinks.map((k, i) => (
+        <Text key={k.name}>
+          {i > 0 ? <Text dimColor> │ </Text> : null}
+          {k.name} <Counter label="queued" value={k.queued} color="yellow" /> <Counter label="failed" value={k.failed} color="red" /> <Counter label="dropped" value={k.dropped} color="red" />
+          {k.lastError ? <Text dimColor> {k.lastError}</Text> : null}
         </Text>
       ))}
     </Text>

@@ -19,8 +19,10 @@ import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/invento
 import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
 import type { HvEvent } from "../events/event.js";
-import { createSinks } from "../outputs/config.js";
-import type { AlertSink } from "../outputs/sink.js";
+import { createSinks, startSinks } from "../outputs/config.js";
+import { SinkStartError, type AlertSink } from "../outputs/sink.js";
+import { InputError } from "../events/input.js";
+import { sinkHealthWatcher, sinkStatusPart, sinkStatuses, sinkSummaryLines, undelivered } from "./sink-status.js";
 import { getCheckpoint } from "../store/checkpoints.js";
 import { openStore } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
@@ -52,6 +54,8 @@ interface MonitorOptions {
 }
 
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
+/** How often the sinks' counters are looked at: a sink that starts failing is said within this. */
+const SINK_CHECK_MS = 2000;
 /** Correlation windows close on stream time; in replay the stream's end closes them all. */
 const END_OF_REPLAY_MS = 24 * 3600 * 1000;
 
@@ -147,7 +151,19 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
   const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
-  const sinks: AlertSink[] = [...createSinks(config.sinks ?? []), ...(fleet ? [fleet.sink] : [])];
+  // Live, a sink whose peer is away keeps its alerts in STATE/outbox until it is back (also across
+  // restarts); a replay only reports what it could not deliver.
+  const sinks: AlertSink[] = [...createSinks(config.sinks ?? [], replay ? {} : { spoolDir: join(stateDir, "outbox") }), ...(fleet ? [fleet.sink] : [])];
+  try {
+    await startSinks(sinks);
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.close()));
+    await fleet?.stop();
+    await anomaly?.close();
+    db.close();
+    throw err instanceof SinkStartError ? new InputError(err.message) : err;
+  }
+  metrics?.watchSinks(() => sinkStatuses(sinks));
   const actions = new Map<number, string>();
   const response = setUpResponse({
     db,
@@ -237,16 +253,26 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           const flowSources = flowSourceRows(network, s.drops);
           state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
           if (!tui) {
+            const rows = sinkStatuses(sinks);
+            const sinkPart = sinkStatusPart(rows);
             writeSafe(process.stderr, 
               opts.json
-                ? JSON.stringify({ status: { ...source, queued: s.queued } }) + "\n"
-                : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials\n`,
+                ? JSON.stringify({ status: { ...source, queued: s.queued, sinks: rows } }) + "\n"
+                : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials${sinkPart ? `; ${sinkPart}` : ""}\n`,
             );
           }
         }, everyMs),
       );
     }
     timers.push(setInterval(() => detection.stage.tick(Date.now()), 1000));
+    const watchSinks = sinkHealthWatcher(report);
+    timers.push(
+      setInterval(() => {
+        const rows = sinkStatuses(sinks);
+        state.setSinks(rows);
+        watchSinks(rows);
+      }, SINK_CHECK_MS),
+    );
     const trim = (): void => void applyRetention(db, DEFAULT_RETENTION);
     trim();
     timers.push(setInterval(trim, RETENTION_EVERY_MS));
@@ -270,6 +296,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   plain?.stop();
   await out.end();
   await Promise.all(sinks.map((s) => s.close()));
+  const sinkRows = sinkStatuses(sinks);
 
   const s = pipeline.stats();
   const snap = state.snapshot();
@@ -293,8 +320,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   );
   for (const r of snap.byRule.slice(0, 10)) writeSafe(process.stderr, `  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
   if (actions.size > 0) writeSafe(process.stderr, `${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
+  for (const line of sinkSummaryLines(sinkRows)) writeSafe(process.stderr, `${line}\n`);
   db.close();
-  return 0;
+  // Alerts a sink could not deliver (refused, dropped, or left queued on disk) are a failure of the run.
+  return sinkRows.some((r) => undelivered(r) > 0) ? 1 : 0;
 }
 
 /** The collector as the pipeline sees it, calling `end` once it has read its whole input. */
