@@ -258,8 +258,11 @@ export function formatSyncLine(r: SyncResult): string {
       return `${r.feed}: ${r.status}, ${r.entries} entries (+${r.added} -${r.removed}), v${r.version ?? "?"}${http}${size} ${r.ms} ms${r.reason ? `; ${r.reason}` : ""}`;
     case "not-modified":
       return `${r.feed}: not modified (HTTP 304), ${r.entries} entries kept ${r.ms} ms`;
-    default:
-      return `${r.feed}: ${r.status.toUpperCase()} — ${r.reason ?? "unknown"}${http}${size}; last good set kept (${r.entries} entries)`;
+    default: {
+      // Labelled, so that a size after a reason about the cap is not read as the cap.
+      const about = [r.httpStatus !== undefined ? `HTTP ${r.httpStatus}` : "", r.bytes !== undefined ? `body ${formatBytes(r.bytes)}` : ""].filter(Boolean).join(", ");
+      return `${r.feed}: ${r.status.toUpperCase()} — ${r.reason ?? "unknown"}${about ? ` [${about}]` : ""}; last good set kept (${r.entries} entries)`;
+    }
   }
 }
 

@@ -2,10 +2,11 @@
 // threat-feed matcher over a recorded `conntrack -E -o timestamp,extended,id` log, alerts
 // deduplicated as the agent does. replayFlows() is the same without the command line.
 
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
+import { MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { basename, extname } from "node:path";
 import type { Command } from "commander";
-import split2 from "split2";
+import { readStreamLines } from "../collectors/audit/sources/stdin.js";
 import { parse as parseYaml } from "yaml";
 import { createAttribution } from "../agent/attribution.js";
 import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
@@ -106,7 +107,8 @@ export async function replayFlows(opts: ReplayFlowsOptions): Promise<{ alerts: A
   const input = opts.file === "-" ? process.stdin : createReadStream(opts.file);
   let read = 0;
   let lastMs: number | undefined;
-  for await (const text of input.pipe(split2()) as AsyncIterable<string>) {
+  // The one line reader: lines are capped, and an input without newlines (/dev/zero) is refused.
+  for await (const { text } of readStreamLines(input, { signal: new AbortController().signal })) {
     lines++;
     read += text.length + 1;
     if (lines % 4096 === 0) bar.update(read);
@@ -158,7 +160,7 @@ export function feedSpec(spec: string): { name: string; path: string } {
 function readConfig(path: string): { flowDetectors: unknown; dedupMs: number | undefined } {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, "utf8")) ?? {};
+    doc = parseYaml(readTextCapped(path, MAX_DOCUMENT_BYTES, path)) ?? {};
   } catch (err) {
     throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
   }

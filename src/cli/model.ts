@@ -1,12 +1,13 @@
 // `hv model`: train, inspect, score and evaluate the one-class anomaly models (docs/anomaly.md).
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { decodeAuditLines } from "../collectors/audit/decoder.js";
 import { detectionAtFpr, rateAbove, rocAuc } from "../detectors/anomaly/calibrate.js";
-import { describeGraph, readMetadata } from "../detectors/anomaly/onnx-build.js";
+import { describeGraph, MAX_MODEL_BYTES, readMetadata } from "../detectors/anomaly/onnx-build.js";
 import { explainTrace, loadSyscallModel, scoreTraces } from "../detectors/anomaly/syscall-model.js";
 import { trainSyscallModel, type TrainedSyscallModel } from "../detectors/anomaly/train-syscalls.js";
 import { loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
@@ -173,7 +174,7 @@ Example:
 Example:
   hv model info models/syscalls-adfa.onnx --json`)
     .action((file: string, opts: { json?: boolean }) => {
-      const bytes = readFileSync(file);
+      const bytes = readFileCapped(file, MAX_MODEL_BYTES);
       const meta = readMetadata(bytes);
       const graph = describeGraph(bytes);
       // The n-gram table is for explanations; it would drown everything else here.
@@ -266,7 +267,7 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
     return traces;
   }
   if (audit) {
-    const lines = readFileSync(audit, "utf8").split("\n");
+    const lines = readTextCapped(audit, MAX_TRAINING_BYTES).split("\n");
     const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
     if (unmapped.size > 0) writeSafe(process.stderr, `note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
     if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);

@@ -146,7 +146,14 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
   // A finite input (--stdin, --replay) ends the run when it ends; libvirt and conntrack never end by themselves.
   const finite = source.kind === "stream" || (source.kind === "file" && !source.follow);
-  const collectors: Collector[] = [finite ? endingWith(collector, stop) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
+  let unreadable: InputError | undefined;
+  const inputEnded = (err?: unknown): void => {
+    // Said here: once the run is stopping, the pipeline no longer reports a collector's error.
+    if (err !== undefined) report(`${source.kind === "stream" ? source.label : collector.name.slice(6)}: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof InputError) unreadable = err;
+    stop();
+  };
+  const collectors: Collector[] = [finite ? endingWith(collector, inputEnded) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
   const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
@@ -322,20 +329,23 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (actions.size > 0) writeSafe(process.stderr, `${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   for (const line of sinkSummaryLines(sinkRows)) writeSafe(process.stderr, `${line}\n`);
   db.close();
+  if (unreadable) return 2;
   // Alerts a sink could not deliver (refused, dropped, or left queued on disk) are a failure of the run.
   return sinkRows.some((r) => undelivered(r) > 0) ? 1 : 0;
 }
 
-/** The collector as the pipeline sees it, calling `end` once it has read its whole input. */
-function endingWith(collector: AuditCollector, end: () => void): Collector {
+/** The collector as the pipeline sees it, calling `end` once it has read its whole input (or failed to: `end(err)`). */
+function endingWith(collector: AuditCollector, end: (err?: unknown) => void): Collector {
   return {
     name: collector.name,
     live: collector.live,
     run: async (emit, signal) => {
       try {
         await collector.run(emit, signal);
-      } finally {
         end();
+      } catch (err) {
+        end(err);
+        throw err;
       }
     },
   };

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readTextCapped } from "../events/input.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -19,7 +20,7 @@ import { formatBytes, parseSize } from "../vm/size.js";
 import { isLocalUri } from "../vm/storage.js";
 import { listTemplates, loadTemplate } from "../vm/templates.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { buildXml, parseLibvirtXml } from "../vm/xml.js";
+import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
@@ -139,7 +140,7 @@ Examples:
 
   sub(vm, "define <file>", "define a domain from an XML file (validated first)", "hv vm define web1.xml")
     .action(async (file: string, opts: O) => {
-      const xml = await readFile(checkArg(file, "file"), "utf8");
+      const xml = readTextCapped(checkArg(file, "file"), MAX_XML_BYTES, file);
       const v = await validateXml(xml, "domain");
       if (!v.ok) throw new LibvirtError("invalid-xml", `${file} is not a valid domain definition (${v.validator}): ${v.errors.join("; ")}`);
       const name = await backendFor(opts).define(xml);
@@ -255,7 +256,7 @@ Examples:
         const editor = (process.env.VISUAL || process.env.EDITOR || "vi").split(/\s+/).filter(Boolean);
         const r = spawnSync(editor[0]!, [...editor.slice(1), file], { stdio: "inherit" });
         if (r.error || r.status !== 0) throw new LibvirtError("other", `editor ${editor.join(" ")} failed${r.error ? `: ${r.error.message}` : ` (exit ${r.status})`}; definition unchanged`);
-        const after = await readFile(file, "utf8");
+        const after = readTextCapped(file, MAX_XML_BYTES, file);
         if (after === before) return emit(opts, { name, changed: false }, `${name}: no changes`);
         const v = await validateXml(after, "domain");
         if (!v.ok) throw new LibvirtError("invalid-xml", `edited XML is invalid (${v.validator}), definition of ${name} unchanged: ${v.errors.join("; ")}`);

@@ -27,6 +27,9 @@ export class InputTooLargeError extends InputError {
 /** Configs, playbooks, alert files, manifests, inventories: documents people write, never near this. */
 export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
+/** Training data read whole (traces, recorded logs for `hv model train`): below V8's longest string. */
+export const MAX_TRAINING_BYTES = 256 * 1024 * 1024;
+
 /**
  * Passes chunks on until more than `cap` bytes went by, then throws InputTooLargeError. `size`
  * is the input's declared size when one is known (the error then names it).

@@ -1,7 +1,7 @@
 // The sinks section of hv's config: a plain array of `{ type, … }`, checked with zod so that a
 // typo is reported by its place (`sinks[1].url: Invalid URL`) instead of failing at the first alert.
 
-import { readFileSync } from "node:fs";
+import { readTextCapped } from "../events/input.js";
 import { z } from "zod";
 import { AlertmanagerSink } from "./alertmanager.js";
 import type { DeliveryOptions } from "./delivery.js";
@@ -13,6 +13,8 @@ import { SyslogSink } from "./syslog.js";
 import { WebhookSink } from "./webhook.js";
 
 const ms = z.int().min(1).max(3_600_000);
+/** A token file holds a token, not megabytes. */
+const SECRET_FILE_BYTES = 64 * 1024;
 
 /** Buffering and retry settings every sink takes. */
 const delivery = {
@@ -217,7 +219,7 @@ function httpOptions(
   let token = c.bearerToken;
   if (c.bearerTokenFile !== undefined) {
     try {
-      token = readFileSync(c.bearerTokenFile, "utf8").trim();
+      token = readTextCapped(c.bearerTokenFile, SECRET_FILE_BYTES, c.bearerTokenFile).trim();
     } catch (err) {
       throw new SinkConfigError(`invalid sinks config:\n  ${fieldPath([index, "bearerTokenFile"])}: cannot read: ${(err as Error).message}`);
     }

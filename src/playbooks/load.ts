@@ -2,7 +2,7 @@
 // document. Every problem names the file, the line and the field; a bad playbook is skipped and
 // counted, the others load.
 
-import { readFileSync } from "node:fs";
+import { MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { ActionRegistry } from "./action.js";
 import { parseDuration, parseRate } from "./duration.js";
@@ -48,7 +48,7 @@ export function loadPlaybooks(paths: string[], registry: ActionRegistry): Loaded
     result.files.push(file);
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
+      text = readTextCapped(file, MAX_DOCUMENT_BYTES, file);
     } catch (err) {
       result.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}` });
       result.skipped++;

@@ -1,12 +1,12 @@
 // A trained syscall model as the agent and the CLI use it: the ONNX graph in onnxruntime-node
 // plus what its metadata says (vocabulary, context, aggregation, threshold, n-gram baseline).
 
-import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { aggregateWindows, type Aggregation } from "./aggregate.js";
-import { readMetadata } from "./onnx-build.js";
+import { MAX_MODEL_BYTES, readMetadata } from "./onnx-build.js";
 import { i386Name } from "./syscall-names.js";
 import { traceWindows, type LmShape } from "./syscall-lm.js";
+import { readFileCapped } from "../../events/input.js";
 
 export interface SyscallModelMeta extends LmShape {
   kind: "syscalls";
@@ -52,7 +52,7 @@ export function parseSyscallMeta(raw: Record<string, string>, path: string): Sys
 }
 
 export async function loadSyscallModel(path: string): Promise<SyscallModel> {
-  const bytes = readFileSync(path);
+  const bytes = readFileCapped(path, MAX_MODEL_BYTES);
   const meta = parseSyscallMeta(readMetadata(bytes), path);
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   return { path, meta, session, bytes: bytes.length };
