@@ -95,7 +95,13 @@ export function parsePlaybooks(text: string, file: string, registry: ActionRegis
 function toPlaybook(doc: Document, file: string, registry: ActionRegistry, lineOf: (o: number | undefined) => number): Playbook | { problems: PlaybookProblem[] } {
   const start = lineOf(doc.range?.[0]);
   const lineAt = (path: PropertyKey[]): number => lineOfPath(doc, path, lineOf, start);
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // An alias without its anchor (or too many aliases): a problem of this document, not of the run.
+    return { problems: [{ file, line: start, message: `YAML: ${(err as Error).message.split("\n")[0]}` }] };
+  }
   const id = data && typeof data === "object" && typeof (data as { id?: unknown }).id === "string" ? (data as { id: string }).id : undefined;
   const problem = (path: PropertyKey[], message: string): PlaybookProblem => ({
     file,
