@@ -21,7 +21,7 @@ export default tseslint.config(
         "error",
         {
           selector: "CallExpression[callee.property.name='write'][callee.object.type='MemberExpression'][callee.object.object.name='process'][callee.object.property.name=/^(stdout|stderr)$/]",
-          message: "write through writeSafe/printOut/printErr (src/events/terminal.ts) or a LineWriter, which escape control characters",
+          message: "write through writeSafe/printErr (src/events/terminal.ts) or a LineWriter, which escape control characters",
         },
       ],
     },

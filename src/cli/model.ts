@@ -158,7 +158,7 @@ Example:
       };
       if (opts.json) writeSafe(process.stdout, JSON.stringify(result) + "\n");
       else {
-        writeSafe(process.stdout, 
+        writeSafe(process.stdout,
           `ROC AUC ${result.roc_auc.toFixed(4)} (${normal.length} normal, ${attack.length} attack)\n` +
             `detection at 1% FPR: ${(at1.detection * 100).toFixed(1)}%   at 5% FPR: ${(at5.detection * 100).toFixed(1)}%\n` +
             `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n`,

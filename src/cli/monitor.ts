@@ -20,7 +20,7 @@ import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
 import type { HvEvent } from "../events/event.js";
 import { createSinks, startSinks } from "../outputs/config.js";
-import { SinkStartError, type AlertSink } from "../outputs/sink.js";
+import type { AlertSink } from "../outputs/sink.js";
 import { InputError } from "../events/input.js";
 import { sinkHealthWatcher, sinkStatusPart, sinkStatuses, sinkSummaryLines, undelivered } from "./sink-status.js";
 import { getCheckpoint } from "../store/checkpoints.js";
@@ -160,15 +160,16 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
   // Live, a sink whose peer is away keeps its alerts in STATE/outbox until it is back (also across
   // restarts); a replay only reports what it could not deliver.
-  const sinks: AlertSink[] = [...createSinks(config.sinks ?? [], replay ? {} : { spoolDir: join(stateDir, "outbox") }), ...(fleet ? [fleet.sink] : [])];
+  const sinks: AlertSink[] = [];
   try {
+    sinks.push(...createSinks(config.sinks ?? [], replay ? {} : { spoolDir: join(stateDir, "outbox") }), ...(fleet ? [fleet.sink] : []));
     await startSinks(sinks);
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close()));
     await fleet?.stop();
     await anomaly?.close();
     db.close();
-    throw err instanceof SinkStartError ? new InputError(err.message) : err;
+    throw err;
   }
   metrics?.watchSinks(() => sinkStatuses(sinks));
   const actions = new Map<number, string>();
@@ -262,7 +263,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           if (!tui) {
             const rows = sinkStatuses(sinks);
             const sinkPart = sinkStatusPart(rows);
-            writeSafe(process.stderr, 
+            writeSafe(process.stderr,
               opts.json
                 ? JSON.stringify({ status: { ...source, queued: s.queued, sinks: rows } }) + "\n"
                 : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials${sinkPart ? `; ${sinkPart}` : ""}\n`,
@@ -322,7 +323,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     writeSafe(process.stderr, `${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
   }
   const a = detection.alerter.counts;
-  writeSafe(process.stderr, 
+  writeSafe(process.stderr,
     `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
   );
   for (const r of snap.byRule.slice(0, 10)) writeSafe(process.stderr, `  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
@@ -389,7 +390,7 @@ function chooseSource(opts: MonitorOptions): AuditSource | undefined {
   if (opts.auditLog) return { kind: "file", path: opts.auditLog, follow: true };
   const found = detectAuditSource();
   if (found.kind === "none") {
-    writeSafe(process.stderr, 
+    writeSafe(process.stderr,
       `hv monitor: no audit source is readable:\n${found.reasons.map((r) => `  ${r}\n`).join("")}` +
         `Start auditd (or enable its af_unix plugin), run hv as root or a member of the audit log's group,\n` +
         `or replay a recorded log:  hv monitor --replay FILE\n`,

@@ -46,8 +46,3 @@ export function writeSafe(stream: NodeJS.WritableStream, text: string, done?: (e
 export function printErr(text: string): void {
   writeSafe(process.stderr, text.endsWith("\n") ? text : `${text}\n`);
 }
-
-/** A line (or lines) on stdout, made safe. */
-export function printOut(text: string): void {
-  writeSafe(process.stdout, text.endsWith("\n") ? text : `${text}\n`);
-}

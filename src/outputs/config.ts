@@ -1,7 +1,7 @@
 // The sinks section of hv's config: a plain array of `{ type, … }`, checked with zod so that a
 // typo is reported by its place (`sinks[1].url: Invalid URL`) instead of failing at the first alert.
 
-import { readTextCapped } from "../events/input.js";
+import { InputError, readTextCapped } from "../events/input.js";
 import { z } from "zod";
 import { AlertmanagerSink } from "./alertmanager.js";
 import type { DeliveryOptions } from "./delivery.js";
@@ -125,7 +125,7 @@ export const sinksSchema = z.array(sinkSchema).superRefine((sinks, ctx) => {
 
 export type SinkConfig = z.infer<typeof sinkSchema>;
 
-export class SinkConfigError extends Error {
+export class SinkConfigError extends InputError {
   override readonly name = "SinkConfigError";
 }
 

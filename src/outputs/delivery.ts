@@ -9,7 +9,7 @@
 // refusal of the content (PermanentError) fails items for good; only a full spool drops them.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import type { SinkStats } from "./sink.js";
+import { SinkStartError, type SinkStats } from "./sink.js";
 import { DEFAULT_SPOOL_BYTES, DEFAULT_SPOOL_ITEMS, Spool } from "./spool.js";
 
 export interface DeliveryOptions {
@@ -84,10 +84,15 @@ export class Delivery<T> {
     this.opts = { ...DEFAULT_DELIVERY, ...opts };
     const sp = this.opts.spool;
     if (sp) {
-      this.spool = new Spool<T>({ dir: sp.dir, name: sp.name ?? "sink", maxItems: sp.maxItems ?? DEFAULT_SPOOL_ITEMS, maxBytes: sp.maxBytes ?? DEFAULT_SPOOL_BYTES });
-      const loaded = this.spool.load();
+      const name = sp.name ?? "sink";
+      this.spool = new Spool<T>({ dir: sp.dir, name, maxItems: sp.maxItems ?? DEFAULT_SPOOL_ITEMS, maxBytes: sp.maxBytes ?? DEFAULT_SPOOL_BYTES });
+      let loaded;
+      try {
+        loaded = this.spool.load();
+      } catch (err) {
+        throw new SinkStartError(name, `its spool ${this.spool.path} cannot be read: ${describeError(err)}`);
+      }
       if (loaded.unreadable > 0) this.countDropped(`${loaded.unreadable} unreadable line(s) in ${this.spool.path} skipped`, loaded.unreadable);
-      this.counts.queued = this.spool.length;
       // What a previous run left is tried at once.
       if (this.spool.length > 0) this.schedule();
     }
@@ -163,7 +168,6 @@ export class Delivery<T> {
     return !this.scheduled && !this.running && this.buffer.length === 0;
   }
 
-
   private async drainedWithin(ms: number): Promise<boolean> {
     const timer = new AbortController();
     const drained = await Promise.race([
@@ -174,14 +178,17 @@ export class Delivery<T> {
     return drained;
   }
 
-  /** Appends to the spool; what does not fit is dropped, counted and said. Returns how many were dropped. */
+  /** Appends to the spool; what does not fit (or cannot be written) is dropped, counted and said. Returns how many were dropped. */
   private toSpool(items: T[]): number {
     const spool = this.spool!;
-    const refused = spool.push(items);
-    if (refused > 0) {
-      this.countDropped(`spool full (${spool.length} alerts, ${spool.bytes} bytes in ${spool.path}): ${refused} dropped`, refused);
+    let refused: number;
+    try {
+      refused = spool.push(items);
+      if (refused > 0) this.countDropped(`spool full (${spool.length} alerts, ${spool.bytes} bytes in ${spool.path}): ${refused} dropped`, refused);
+    } catch (err) {
+      refused = items.length;
+      this.countDropped(`cannot write the spool ${spool.path}: ${describeError(err)}`, refused);
     }
-    this.counts.queued = spool.length;
     this.scheduleSpool();
     return refused;
   }
@@ -248,8 +255,12 @@ export class Delivery<T> {
       }
       this.counts.failed += batch.length;
     }
-    spool.shift(batch.length);
-    this.counts.queued = spool.length;
+    try {
+      spool.shift(batch.length);
+    } catch (err) {
+      // Delivered, but the file still lists them: the next start sends them again (never loses them).
+      this.noteError(`cannot update the spool ${spool.path}: ${describeError(err)}`);
+    }
     return true;
   }
 

@@ -4,6 +4,7 @@
 // background and show up in stats(), never as a thrown error.
 
 import type { Alert } from "../events/alert.js";
+import { InputError } from "../events/input.js";
 
 export interface SinkStats {
   /** Alerts the peer accepted (or, for streams and datagrams, that were written without error). */
@@ -39,8 +40,8 @@ export interface AlertSink {
   stats(): SinkStats;
 }
 
-/** A sink that cannot work as configured (e.g. a jsonl file in a directory that does not exist). */
-export class SinkStartError extends Error {
+/** A sink that cannot work as configured (e.g. a jsonl file in a directory that does not exist): exit 2 at the CLI. */
+export class SinkStartError extends InputError {
   override readonly name = "SinkStartError";
 
   constructor(

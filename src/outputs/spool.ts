@@ -115,6 +115,7 @@ export class Spool<T> {
 
   /** Removes the oldest `n` items once they were delivered (or given up on). */
   shift(n: number): void {
+    // Memory first: a failing write below leaves the file behind, never the items in memory.
     const gone = this.items.splice(0, n);
     const bytes = gone.reduce((s, i) => s + i.bytes, 0);
     this.totalBytes -= bytes;
