@@ -1,12 +1,14 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { InputError } from "../events/input.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
+import { cidrSchema } from "../feeds/spec.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -125,7 +127,7 @@ const agentConfigSchema = z
     /** Thresholds of the flow detectors (docs/flow-detectors.md); validated by src/detectors/flows/config.ts. */
     flowDetectors: z.unknown().optional(),
     /** Networks no feed may list (on top of loopback, link-local and the host's own addresses). */
-    feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
+    feeds: z.object({ allowlist: z.array(cidrSchema).optional(), schedule: z.boolean().optional() }).strict().optional(),
     /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
     firewall: z
       .object({
@@ -170,12 +172,12 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 /** Reads the YAML config; every problem is reported with the file and the field. */
 export function loadAgentConfig(path: string): AgentConfig {
   const read = readYamlFile(path);
-  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  if ("problem" in read) throw new InputError(`${path}: ${read.problem}`);
   const yaml = readYamlData(read.text);
-  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  if ("problem" in yaml) throw new InputError(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
   const parsed = agentConfigSchema.safeParse(yaml.data ?? {});
   if (!parsed.success) {
-    throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+    throw new InputError(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
 }

@@ -37,6 +37,18 @@ export interface AgentMetrics {
   action(kind: string, result: string): void;
   /** One anomaly model score (every scored segment, not only those over the threshold). */
   modelScore(model: string, score: number): void;
+  /** Reads the alert sinks' counters at each scrape: alerts sent, failed, dropped, queued on disk, failed attempts. */
+  watchSinks(stats: () => SinkCounts[]): void;
+}
+
+/** What src/outputs/sink.ts SinkStats counts, per sink. */
+export interface SinkCounts {
+  name: string;
+  sent: number;
+  failed: number;
+  dropped: number;
+  queued: number;
+  errors: number;
 }
 
 export interface AgentMetricsOptions {
@@ -108,6 +120,37 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     },
   });
 
+  const sinkReaders: Array<() => SinkCounts[]> = [];
+  const sinkRows = (): SinkCounts[] => sinkReaders.flatMap((read) => read());
+  new Counter({
+    name: "hv_sink_alerts_total",
+    help: "Alerts by sink and outcome: sent (the peer took it), failed (refused for good), dropped (no room).",
+    labelNames: ["sink", "outcome"],
+    registers,
+    collect() {
+      for (const r of sinkRows()) for (const outcome of ["sent", "failed", "dropped"] as const) grow(this, `sink:${r.name}:${outcome}`, { sink: r.name, outcome }, r[outcome]);
+    },
+  });
+  new Counter({
+    name: "hv_sink_errors_total",
+    help: "Failed delivery attempts by sink (a retry that later succeeded counts too).",
+    labelNames: ["sink"],
+    registers,
+    collect() {
+      for (const r of sinkRows()) grow(this, `sinkerr:${r.name}`, { sink: r.name }, r.errors);
+    },
+  });
+  new Gauge({
+    name: "hv_sink_queued",
+    help: "Alerts waiting in a sink's spool on disk for its peer to come back.",
+    labelNames: ["sink"],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of sinkRows()) this.set({ sink: r.name }, r.queued);
+    },
+  });
+
   if (opts.db) registerStoreMetrics(opts.db, registers);
 
   return {
@@ -115,6 +158,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     eventsIn: (source, n = 1) => eventsIn.inc({ source }, n),
     eventsDropped: (source, n = 1) => dropped.inc({ source }, n),
     watchPipeline: (read) => void pipelines.push(read),
+    watchSinks: (read) => void sinkReaders.push(read),
     detectorSeconds: (name, seconds) => detector.observe({ detector: name }, seconds),
     alert: (a, isNew) => {
       const labels = { severity: a.severity, rule: a.rule.id };

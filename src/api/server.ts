@@ -8,6 +8,7 @@ import type Database from "better-sqlite3";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
 import { packageVersion } from "../cli/version.js";
+import { InputError } from "../events/input.js";
 import { LibvirtError } from "../vm/errors.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { ApiError, codeForStatus } from "./errors.js";
@@ -96,22 +97,56 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   });
 
   if (opts.rateLimit !== false) {
+    const windowMs = opts.rateLimit?.windowMs ?? 60_000;
     await app.register(rateLimit, {
       global: true,
       max: opts.rateLimit?.max ?? 600,
-      timeWindow: opts.rateLimit?.windowMs ?? 60_000,
-      // A valid token is its own bucket; everyone else (no token, a wrong one) is counted by address,
-      // so guessing tokens is limited too.
-      keyGenerator: (req) => {
-        const token = callerOf(opts.db, req);
-        return token ? `token:${token.id}` : `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, context) => ({ statusCode: 429, error: "rate_limited", message: `rate limit of ${context.max} requests per ${context.after} exceeded; retry later` }),
+      timeWindow: windowMs,
+      // Local monitoring (Prometheus, a health check) keeps working whatever else floods the API.
+      allowList: (req) => MONITORING_PATHS.has(req.routeOptions.url ?? "") && isLoopback(clientAddress(req.ip)),
+      keyGenerator: (req) => rateBucket(opts.db, req),
+      errorResponseBuilder: (req, context) => ({
+        statusCode: 429,
+        error: "rate_limited",
+        message: `rate limit of ${context.max} requests per ${describeWindow(windowMs)} exceeded ${bucketText(rateBucket(opts.db, req))}; retry in ${context.after}`,
+      }),
     });
   }
 
   for (const spec of ROUTES) if (!opts.onlyMetrics || spec.access === "metrics" || spec.access === "public") registerRoute(app, ctx, spec, opts);
   return app;
+}
+
+/** Served to monitoring without a token; a loopback client is never rate limited on them. */
+const MONITORING_PATHS = new Set(["/healthz", "/metrics"]);
+
+/**
+ * Each valid token is a bucket of its own. Without one (no token, a wrong one: guessing is limited
+ * too) the bucket is the address, kept apart from the same address's monitoring requests, so a
+ * flood of unauthenticated API calls never starves /healthz or /metrics, nor any token's calls.
+ */
+function rateBucket(db: Database.Database, req: FastifyRequest): string {
+  const token = callerOf(db, req);
+  if (token) return `token:${token.id}`;
+  return `${MONITORING_PATHS.has(req.routeOptions.url ?? "") ? "monitoring" : "anonymous"}:${clientAddress(req.ip)}`;
+}
+
+function bucketText(bucket: string): string {
+  const [kind, rest] = [bucket.slice(0, bucket.indexOf(":")), bucket.slice(bucket.indexOf(":") + 1)];
+  if (kind === "token") return "for this token";
+  return kind === "monitoring" ? `for monitoring requests from ${rest}` : `for requests without a valid token from ${rest}`;
+}
+
+/** "1 minute", "10 seconds", "1500 ms": the configured window, not the time left in it. */
+function describeWindow(ms: number): string {
+  if (ms % 60_000 === 0) return ms === 60_000 ? "1 minute" : `${ms / 60_000} minutes`;
+  if (ms % 1000 === 0) return ms === 1000 ? "1 second" : `${ms / 1000} seconds`;
+  return `${ms} ms`;
+}
+
+/** An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d. */
+function clientAddress(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
 }
 
 function registerRoute(app: FastifyInstance, ctx: ApiContext, spec: RouteSpec, opts: ApiServerOptions): void {
@@ -155,9 +190,14 @@ function registerRoute(app: FastifyInstance, ctx: ApiContext, spec: RouteSpec, o
   });
 }
 
-function sendError(err: FastifyError | ApiError | LibvirtError | Error, req: FastifyRequest, reply: FastifyReply): void {
+function sendError(err: FastifyError | ApiError | LibvirtError | InputError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof ApiError) {
     void reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    return;
+  }
+  if (err instanceof InputError) {
+    // What the request named exists but cannot be used as it is (a damaged bundle, a bad stored file).
+    void reply.code(422).send({ error: "unprocessable", message: err.message });
     return;
   }
   if (err instanceof LibvirtError) {

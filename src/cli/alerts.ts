@@ -5,6 +5,7 @@ import { SEVERITIES, type Alert } from "../events/alert.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
   stateDir: string;
@@ -64,7 +65,7 @@ Examples:
       const alert = getAlert(db, parseId(id));
       db.close();
       if (!alert) throw new Error(`no alert ${id}`);
-      process.stdout.write(opts.json ? JSON.stringify(alert) + "\n" : formatAlertDetail(alert));
+      writeSafe(process.stdout, opts.json ? JSON.stringify(alert) + "\n" : formatAlertDetail(alert));
     });
 
   alerts
@@ -77,7 +78,7 @@ Examples:
       const ok = ackAlert(db, parseId(id));
       db.close();
       if (!ok) throw new Error(`no alert ${id}`);
-      process.stdout.write(opts.json ? JSON.stringify({ id: Number(id), status: "acked" }) + "\n" : `alert ${id} acknowledged\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ id: Number(id), status: "acked" }) + "\n" : `alert ${id} acknowledged\n`);
     });
 }
 
@@ -96,10 +97,15 @@ export function parseAge(text: string): number {
 export function formatAlertLine(a: Alert): string {
   const where = a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`;
   const count = a.count > 1 ? ` ×${a.count}` : "";
-  return `${a.id ?? "-"} ${a.last_seen} ${a.severity.toUpperCase()} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}${a.signal ? " (signal)" : ""}`;
+  return terminalSafe(`${a.id ?? "-"} ${a.last_seen} ${a.severity.toUpperCase()} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}${a.signal ? " (signal)" : ""}`);
 }
 
 export function formatAlertDetail(a: Alert): string {
+  // Each line is one line: a newline in a command line or a rule title cannot fake another.
+  return detailLines(a).map(terminalSafe).join("\n") + "\n";
+}
+
+function detailLines(a: Alert): string[] {
   const lines = [
     `alert ${a.id ?? "-"}: ${a.rule.title}`,
     `  severity   ${a.severity}   status ${a.status}   count ${a.count}${a.signal ? "   signal (stored, not sent)" : ""}`,
@@ -113,5 +119,5 @@ export function formatAlertDetail(a: Alert): string {
   if (a.rule.description) lines.push(`  about      ${a.rule.description.trim().replace(/\s+/g, " ")}`);
   if (a.summary) lines.push(`  summary    ${a.summary}`);
   lines.push(`  events     ${a.event_ids.join(" ")}`);
-  return lines.join("\n") + "\n";
+  return lines;
 }

@@ -11,6 +11,7 @@ import { createToken, isRole, listTokens, revokeToken, ROLES, type ApiToken } fr
 import { openStore } from "../store/open.js";
 import { resolveUri, VirshBackend } from "../vm/virsh.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface StoreOptions {
   stateDir: string;
@@ -61,10 +62,10 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
       const db = store(opts);
       try {
         const { token: secret, record } = createToken(db, name, opts.role, `user:${process.env.SUDO_USER ?? process.env.USER ?? "unknown"}`);
-        if (opts.json) process.stdout.write(JSON.stringify({ name: record.name, role: record.role, token: secret }) + "\n");
+        if (opts.json) writeSafe(process.stdout, JSON.stringify({ name: record.name, role: record.role, token: secret }) + "\n");
         else {
-          process.stdout.write(`${secret}\n`);
-          process.stderr.write(`token ${record.name} (${record.role}) created; it is shown only now — store it (hv keeps only its SHA-256)\n`);
+          writeSafe(process.stdout, `${secret}\n`);
+          writeSafe(process.stderr, `token ${record.name} (${record.role}) created; it is shown only now — store it (hv keeps only its SHA-256)\n`);
         }
       } finally {
         db.close();
@@ -99,7 +100,7 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
       const ok = revokeToken(db, name);
       db.close();
       if (!ok) throw new Error(`no active token named ${name} (hv api token list shows them)`);
-      process.stdout.write(opts.json ? JSON.stringify({ name, revoked: true }) + "\n" : `token ${name} revoked\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ name, revoked: true }) + "\n" : `token ${name} revoked\n`);
     });
 
   api
@@ -135,7 +136,7 @@ Examples:
     .description("print the API's OpenAPI 3.1 document (docs/openapi.json is this output)")
     .addHelpText("after", "\nExample:\n  hv api openapi > docs/openapi.json")
     .action(() => {
-      process.stdout.write(openApiText());
+      writeSafe(process.stdout, openApiText());
     });
 }
 
@@ -171,10 +172,10 @@ async function serve(opts: ServeOptions): Promise<number> {
     });
   } catch (err) {
     db.close();
-    process.stderr.write(`hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    writeSafe(process.stderr, `hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  process.stdout.write(`listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`);
+  writeSafe(process.stdout, `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());

@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { InputError } from "../events/input.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 import { registerVersion } from "./version.js";
 
 type Register = (program: Command) => unknown;
@@ -96,6 +98,8 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
 export async function buildProgram(load?: string[]): Promise<Command> {
   const program = new Command("hv")
     .description("Security monitoring and VM management for Hyper-NixOS KVM hosts")
+    // Usage errors quote what was typed; help and errors go out through the terminal-safe printer.
+    .configureOutput({ writeOut: (s) => void writeSafe(process.stdout, s), writeErr: (s) => void writeSafe(process.stderr, s) })
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -126,4 +130,14 @@ function requestedCommand(argv: string[]): string | undefined {
 export async function main(argv: string[]): Promise<void> {
   const wanted = requestedCommand(argv);
   await (await buildProgram(wanted !== undefined ? [wanted] : [])).parseAsync(argv);
+}
+
+/** What a failed command prints and its exit code: 2 for unusable input, 1 for anything else. */
+export function fail(err: unknown): never {
+  printErr(`hv: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(exitCodeOf(err));
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof InputError ? 2 : 1;
 }

@@ -20,6 +20,8 @@ export interface ProgressOptions {
   enabled?: boolean;
 }
 
+import { terminalSafe, writeSafe } from "../events/terminal.js";
+
 const WIDTH = 30;
 
 export function progress(opts: ProgressOptions): Progress {
@@ -43,7 +45,8 @@ export function progress(opts: ProgressOptions): Progress {
     }
     line += ` ${elapsed.toFixed(1)}s${note ? ` ${note}` : ""}`;
     const columns = stream.columns ?? 100;
-    stream.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
+    // The bar's own \r and erase go out as they are; the label (a feed or VM name) and note are made safe.
+    stream.write(`\r${terminalSafe(line).slice(0, columns - 1)}\x1b[K`);
     drawn = true;
   };
 
@@ -60,7 +63,7 @@ export function progress(opts: ProgressOptions): Progress {
     },
     done(message) {
       if (enabled && drawn) stream.write("\r\x1b[K");
-      if (message && enabled) stream.write(message + "\n");
+      if (message && enabled) writeSafe(stream, message + "\n");
     },
   };
 }

@@ -9,6 +9,7 @@ import { parseDuration } from "../playbooks/duration.js";
 import { listLearned, listObservations, revokeLearned, type LearnedException, type LearnedStatus } from "../store/learning.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common {
   stateDir: string;
@@ -76,7 +77,7 @@ Examples:
       const db = openStore(join(opts.stateDir, "hv.db"));
       const n = proposeExceptions(db, { minCount: min, nowMs: Date.now() });
       db.close();
-      process.stdout.write(opts.json ? JSON.stringify({ proposed: n }) + "\n" : `${n} new exceptions proposed (hv tune list)\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ proposed: n }) + "\n" : `${n} new exceptions proposed (hv tune list)\n`);
     });
 
   tune
@@ -98,7 +99,7 @@ Examples:
       const applied = missing.length > 0 ? [] : applyProposals(db, { ...(wanted ? { ids: wanted } : {}), expiresMs, by: who(), nowMs: Date.now() });
       db.close();
       if (missing.length > 0) {
-        process.stderr.write(`hv tune apply: no learned exception ${missing.join(", ")} (hv tune list); nothing applied\n`);
+        writeSafe(process.stderr, `hv tune apply: no learned exception ${missing.join(", ")} (hv tune list); nothing applied\n`);
         process.exitCode = 1;
         return;
       }
@@ -121,13 +122,13 @@ Examples:
       const done = wanted.filter((id) => revokeLearned(db, id, who(), now));
       db.close();
       const missing = wanted.filter((id) => !done.includes(id));
-      process.stdout.write(opts.json ? JSON.stringify({ revoked: done, missing }) + "\n" : `${done.length} revoked${missing.length > 0 ? `; no learned exception ${missing.join(", ")}` : ""}\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ revoked: done, missing }) + "\n" : `${done.length} revoked${missing.length > 0 ? `; no learned exception ${missing.join(", ")}` : ""}\n`);
       if (missing.length > 0) process.exitCode = 1;
     });
 }
 
 function usage(text: string): void {
-  process.stderr.write(`hv tune: ${text}\n`);
+  writeSafe(process.stderr, `hv tune: ${text}\n`);
   process.exitCode = 2;
 }
 

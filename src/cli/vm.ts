@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readTextCapped } from "../events/input.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -18,8 +19,9 @@ import { formatBytes, parseSize } from "../vm/size.js";
 import { isLocalUri } from "../vm/storage.js";
 import { listTemplates, loadTemplate } from "../vm/templates.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { buildXml, parseLibvirtXml } from "../vm/xml.js";
+import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
 import { runProgram } from "../events/programs.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
 
@@ -41,15 +43,16 @@ export function backendFor(opts: VirtOptions): LibvirtBackend {
 /** Prints `data` as one JSON line with --json, else `text` (a string or lines). */
 export function emit(opts: VirtOptions, data: unknown, text: string | string[]): void {
   const body = opts.json ? JSON.stringify(data) : Array.isArray(text) ? text.join("\n") : text;
-  if (body.length) process.stdout.write(body.endsWith("\n") ? body : body + "\n");
+  if (body.length) writeSafe(process.stdout, body.endsWith("\n") ? body : body + "\n");
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`hv: warning: ${message}\n`);
+  writeSafe(process.stderr, `hv: warning: ${message}\n`);
 }
 
-/** Left-aligned columns for list output. */
-export function table(header: string[], rows: string[][]): string[] {
+/** Left-aligned columns for list output; a cell is one line whatever it holds (its control characters escaped). */
+export function table(header: string[], dirty: string[][]): string[] {
+  const rows = dirty.map((r) => r.map(terminalSafe));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
   return [fmt(header), ...rows.map(fmt)];
@@ -137,7 +140,7 @@ Examples:
 
   sub(vm, "define <file>", "define a domain from an XML file (validated first)", "hv vm define web1.xml")
     .action(async (file: string, opts: O) => {
-      const xml = await readFile(checkArg(file, "file"), "utf8");
+      const xml = readTextCapped(checkArg(file, "file"), MAX_XML_BYTES, file);
       const name = await defineValidated(backendFor(opts), xml, `${file} is an invalid domain definition; nothing was defined`);
       emit(opts, { name, validatedBy: "libvirt" }, `defined ${name}`);
     });
@@ -251,7 +254,7 @@ Examples:
         const editor = (process.env.VISUAL || process.env.EDITOR || "vi").split(/\s+/).filter(Boolean);
         const r = spawnSync(editor[0]!, [...editor.slice(1), file], { stdio: "inherit" });
         if (r.error || r.status !== 0) throw new LibvirtError("other", `editor ${editor.join(" ")} failed${r.error ? `: ${r.error.message}` : ` (exit ${r.status})`}; definition unchanged`);
-        const after = await readFile(file, "utf8");
+        const after = readTextCapped(file, MAX_XML_BYTES, file);
         if (after === before) return emit(opts, { name, changed: false }, `${name}: no changes`);
         await defineValidated(b, after, `the edited XML is invalid; definition of ${name} unchanged`, name);
         emit(opts, { name, changed: true, validatedBy: "libvirt" }, `${name}: definition updated (validated by libvirt)`);

@@ -13,6 +13,7 @@ import { parseDomainXml } from "../vm/domain-xml.js";
 import { VirshBackend } from "../vm/virsh.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import type { ActionEnv } from "./action.js";
+import { writeSafe } from "../events/terminal.js";
 
 export interface ActionEnvOptions {
   db: Database.Database;
@@ -45,7 +46,7 @@ export function responseAllowlist(config: AgentConfig): Allowlist {
 
 export function buildActionEnv(o: ActionEnvOptions): ActionEnv & { sinks: AlertSink[] } {
   const vm = o.vm ?? new VirshBackend(o.libvirtUri ? { uri: o.libvirtUri } : {});
-  const log = o.log ?? ((t: string) => process.stderr.write(`hv: ${t}\n`));
+  const log = o.log ?? ((t: string) => writeSafe(process.stderr, `hv: ${t}\n`));
   const allowlist = responseAllowlist(o.config);
   const fw = o.config.firewall ?? {};
   const env: ActionEnv = {
