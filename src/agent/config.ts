@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
+import { backupConfigSchema } from "../backup/settings.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -150,6 +151,8 @@ const agentConfigSchema = z
       .optional(),
     /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
     anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
+    /** VM backups in a restic repository (docs/backup.md): `hv backup`, the backup_vm action, the schedule. */
+    backup: backupConfigSchema.optional(),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerActions } from "./actions.js";
 import { registerAlerts } from "./alerts.js";
 import { registerApi } from "./api.js";
+import { registerBackup } from "./backup.js";
 import { registerEvents } from "./events.js";
 import { registerFeeds } from "./feeds.js";
 import { registerFirewall } from "./firewall.js";
@@ -48,6 +49,7 @@ Examples:
   registerActions(program);
   registerQuarantine(program);
   registerForensics(program);
+  registerBackup(program);
   registerPrivileged(program);
   registerFleet(program);
   registerApi(program);
