@@ -36,7 +36,7 @@ export const backupConfigSchema = z
     /** Where disk images are staged before restic reads them (default: STATE/backup/staging). */
     stagingDir: z.string().min(1).optional(),
     /** Extended options for restic (`-o key=value`), e.g. sftp.command=…. */
-    resticOptions: z.array(z.string().regex(/^[A-Za-z0-9_.-]+=/, "must look like key=value")).optional(),
+    resticOptions: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*=/, "must look like key=value")).optional(),
     /** What `hv backup forget` keeps when given no --keep-* flag (and the schedule after each run). */
     keep: keepPolicySchema.optional(),
     /** The VMs a scheduled `hv backup create --all` backs up (default: every defined VM). */
