@@ -274,6 +274,37 @@ describe.skipIf(skip !== undefined)("hv backup against a real guest and restic",
     }
   }, 300_000);
 
+  it("a remote repository over sftp (restic's sftp backend talking to a real sftp-server), configured in hv's config", async () => {
+    const sftpServer = "/usr/lib/openssh/sftp-server";
+    if (!existsSync(sftpServer)) {
+      if (process.env.CI === "true") throw new Error(`${sftpServer} is missing (apt-get install openssh-sftp-server)`);
+      console.warn(`\n*** SKIPPING the sftp repository check: ${sftpServer} is missing ***\n`);
+      return;
+    }
+    // restic runs sftp.command instead of ssh and speaks SFTP over its stdin/stdout: the same
+    // backend as sftp:user@host:/path over ssh, without needing an ssh server and keys here.
+    const config = join(dir, "hv.yaml");
+    await writeFile(config, [
+      "backup:",
+      `  repository: sftp:backup@hv-backup-host:${join(dir, "sftp-repo")}`,
+      `  passwordFile: ${passwordFile}`,
+      `  resticOptions: ["sftp.command=${sftpServer}"]`,
+      "",
+    ].join("\n"));
+    const cfg = ["--config", config, "--state-dir", stateDir];
+    const run = async (...args: string[]): Promise<HvResult> => {
+      const r = await runHv([...args, ...cfg], { stateDir, timeoutMs: 300_000 });
+      outputs.push(r.stdout, r.stderr);
+      return mustSucceed(args, r);
+    };
+    expect((await run("backup", "init", "--json")).json).toMatchObject({ created: true, repository: expect.stringMatching(/^sftp:/) });
+    const b = (await run("backup", "create", VM, "--json")).json as { snapshot: string; dataAdded: number };
+    expect(b.dataAdded).toBeGreaterThan(8 * 1024 * 1024);
+    expect(existsSync(join(dir, "sftp-repo", "config"))).toBe(true);
+    expect(((await run("backup", "list", VM, "--json")).json as Array<{ id: string }>).map((x) => x.id)).toEqual([b.snapshot]);
+    expect((await run("backup", "verify", VM, "--json")).json).toMatchObject({ ok: true, images: [expect.objectContaining({ ok: true })] });
+  }, 300_000);
+
   it("verify passes; a flipped byte in a data pack is found", async () => {
     const ok = await hv(["backup", "verify", "--json"]);
     expect(ok.code).toBe(0);
