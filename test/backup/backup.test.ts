@@ -171,7 +171,7 @@ describe.skipIf(skip !== undefined)("hv backup against a real guest and restic",
     const s = r.json as { vm: string; started: boolean; disks: Array<{ target: string; file: string }> };
     expect(s).toMatchObject({ vm: COPY, started: true });
     expect(s.disks).toEqual([expect.objectContaining({ target: "vda", file: join(WORK_DIR, `${COPY}-vda.qcow2`) })]);
-    const info = JSON.parse((await execa("qemu-img", ["info", "--output=json", s.disks[0]!.file])).stdout) as { "backing-filename"?: string };
+    const info = JSON.parse((await execa("qemu-img", ["info", "-U", "--output=json", s.disks[0]!.file])).stdout) as { "backing-filename"?: string };
     expect(info["backing-filename"]).toBeUndefined();
     // A copy: its own uuid, MAC and serial log.
     expect((await virsh("domuuid", COPY)).trim()).not.toBe((await virsh("domuuid", VM)).trim());
@@ -239,7 +239,7 @@ describe.skipIf(skip !== undefined)("hv backup against a real guest and restic",
       const ofVm = events.filter((e) => e.vm?.name === VM);
       expect(ofVm.length).toBeGreaterThan(0);
       expect(ofVm.filter((e) => !marks.markSelfCaused(e)).map((e) => e.event.action)).toEqual([]);
-      const q = db.prepare("SELECT released FROM enforcements WHERE kind = 'quarantine' AND target = ?").all(`vm:${VM}`) as Array<{ released: number | null }>;
+      const q = db.prepare("SELECT released FROM enforcements WHERE kind = 'quarantine' AND target = ?").all(VM) as Array<{ released: number | null }>;
       expect(q).toEqual([{ released: null }]);
     } finally {
       db.close();
@@ -260,15 +260,16 @@ describe.skipIf(skip !== undefined)("hv backup against a real guest and restic",
       expect(outcome.result).toMatch(new RegExp(`^backed up ${VM}: snapshot [0-9a-f]{8} \\(crash-consistent\\)`));
       const snapshot = outcome.detail!.snapshot as string;
       expect(outcome.detail!.repository).toBe(repo);
+      const shown = await runHv(["actions", "list", "--all", "--json", "--state-dir", t.dir], { stateDir: t.dir, timeoutMs: 60_000 });
+      const rows = shown.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: number; action: string; status: string; result: string });
+      expect(rows.find((a) => a.id === run.actionId)).toMatchObject({ action: "backup_vm", status: "done", result: expect.stringMatching(/^backed up/) });
+      // The same action again (a retry after a crash) finds its backup.
       const again = await runAction(t, backupVm, { alert, actionId: run.actionId });
       expect(again.outcome.unchanged).toBe(true);
       expect(again.outcome.detail!.snapshot).toBe(snapshot);
       const list = (await hvOk("backup", "list", VM, "--json")).json as Array<{ id: string; tags: string[] }>;
       expect(list.filter((b) => b.tags.includes(`hv-action:${run.actionId}`)).map((b) => b.id)).toEqual([snapshot]);
       expect(list.find((b) => b.id === snapshot)!.tags).toContain("before-quarantine");
-      const shown = await runHv(["actions", "list", "--all", "--json", "--state-dir", t.dir], { stateDir: t.dir, timeoutMs: 60_000 });
-      const rows = shown.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: number; action: string; status: string; result: string });
-      expect(rows.find((a) => a.id === run.actionId)).toMatchObject({ action: "backup_vm", status: "done", result: expect.stringMatching(/^backed up/) });
     } finally {
       await t.close();
     }
