@@ -5,6 +5,7 @@ import { LibvirtError } from "./errors.js";
 import { checkName } from "./names.js";
 import { auditXml } from "./risk.js";
 import { withSelfAction } from "./self-action.js";
+import { parseLibvirtXml } from "./xml.js";
 import { isLocalUri } from "./storage.js";
 
 // `hv vm migrate`: what would make a migration unsafe is checked before libvirt is asked — a
@@ -75,26 +76,43 @@ export async function checkMigration(backend: LibvirtBackend, name: string, o: M
       notes.push(`disk ${d.target.dev} is shareable: taken to be on storage both hosts see`);
       continue;
     }
-    if (!local) {
-      notes.push(`disk ${d.target.dev} (${path}): its file system cannot be checked from here (remote source); libvirt refuses unsafe storage itself`);
+    const where = await storageOf(backend, path, local);
+    if (where.shared === true) continue;
+    if (where.shared === undefined) {
+      notes.push(`disk ${d.target.dev} (${path}): ${where.why}; libvirt refuses unsafe storage itself`);
       continue;
     }
-    const fs = await fileSystemOf(path);
-    if (fs.shared) continue;
-    if (!o.copyStorage) problems.push(`disk ${d.target.dev} (${path}) is on a local file system (${fs.name}): the destination cannot see it; migrate with --copy-storage to copy it over, or move it to shared storage`);
-    else notes.push(`disk ${d.target.dev} (${path}) is copied to the destination (--copy-storage); it needs an image of the same size there, or a storage pool at ${path.slice(0, path.lastIndexOf("/")) || "/"} for libvirt to make one`);
+    if (!o.copyStorage) problems.push(`disk ${d.target.dev} (${path}) is on local storage (${where.why}): the destination cannot see it; migrate with --copy-storage to copy it over, or move it to shared storage`);
+    else notes.push(`disk ${d.target.dev} (${path}) is copied to the destination (--copy-storage); it needs an image of the same size there, or a storage pool over ${path.slice(0, path.lastIndexOf("/")) || "/"} for libvirt to make one`);
   }
   return { problems, notes };
 }
 
-async function fileSystemOf(path: string): Promise<{ shared: boolean; name: string }> {
-  try {
-    const s = await statfs(path);
-    const name = SHARED_FS[s.type >>> 0];
-    return name ? { shared: true, name } : { shared: false, name: `type 0x${(s.type >>> 0).toString(16)}` };
-  } catch (err) {
-    return { shared: false, name: `unreadable: ${(err as Error).message}` };
+/** Pool types whose volumes several hosts reach; dir, fs, logical, disk, zfs and scsi pools are one host's. */
+const SHARED_POOLS = new Set(["netfs", "gluster", "rbd", "iscsi", "iscsi-direct", "sheepdog", "vstorage", "mpath"]);
+
+/**
+ * Whether a disk's storage is shared: the file system under it when this host can see the file
+ * (statfs), else the type of the storage pool libvirt keeps it in; undefined when neither tells.
+ */
+async function storageOf(backend: LibvirtBackend, path: string, local: boolean): Promise<{ shared?: boolean; why: string }> {
+  let fs: { shared: boolean; why: string } | undefined;
+  if (local) {
+    try {
+      const type = (await statfs(path)).type >>> 0;
+      fs = SHARED_FS[type] ? { shared: true, why: SHARED_FS[type]! } : { shared: false, why: `file system type 0x${type.toString(16)}` };
+    } catch {
+      // Not visible from here (another mount namespace, a remote host): ask libvirt.
+    }
   }
+  if (fs?.shared) return fs;
+  const vol = await backend.volumeByPath(path).catch(() => undefined);
+  if (vol) {
+    const type = parseLibvirtXml(await backend.poolXml(vol.pool), "pool").attrs.type ?? "?";
+    if (SHARED_POOLS.has(type)) return { shared: true, why: `storage pool ${vol.pool}, type ${type}` };
+    if (!fs) return { shared: false, why: `storage pool ${vol.pool}, type ${type}` };
+  }
+  return fs ?? { why: `whether ${path} is on shared storage cannot be told from here (not visible to this host, in no storage pool)` };
 }
 
 export interface MigrateRun extends MigrationCheckOptions {

@@ -148,7 +148,7 @@ export async function startLibvirtPair(root: string): Promise<LibvirtPair> {
 async function prepareDirs(base: string, address: string): Promise<void> {
   for (const d of Object.keys(DIRS)) await mkdir(join(base, d), { recursive: true, mode: 0o755 });
   await cp("/etc/libvirt", join(base, "etc"), { recursive: true });
-  for (const sub of ["qemu", "qemu/autostart", "qemu/networks", "qemu/networks/autostart", "storage", "storage/autostart", "nwfilter"]) {
+  for (const sub of ["qemu", "qemu/autostart", "qemu/networks", "qemu/networks/autostart", "storage", "storage/autostart"]) {
     const dir = join(base, "etc", sub);
     if (!existsSync(dir)) continue;
     for (const f of await readdir(dir)) if (f.endsWith(".xml")) await rm(join(dir, f), { force: true });

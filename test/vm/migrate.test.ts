@@ -102,10 +102,10 @@ describe.skipIf(skip !== undefined)("hv vm migrate between two real libvirt host
     const args = ["vm", "migrate", VM, pair.b.uri, "--uri", pair.a.uri, "--live", "--migrate-uri", `tcp://${pair.b.address}`];
     const r = await hv(args);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/refusing to migrate .*disk vda \(\/var\/lib\/libvirt\/images\/.*\) is on a local file system .*--copy-storage/);
+    expect(r.stderr).toMatch(/refusing to migrate .*disk vda \(\/var\/lib\/libvirt\/images\/.*\) is on local storage \(storage pool hvtest-mig-.*-images, type dir\): .*--copy-storage/);
     const check = await hv([...args, "--check", "--json"]);
     expect(check.code).toBe(1);
-    expect(check.json).toMatchObject({ ok: false, problems: [expect.stringMatching(/local file system/)] });
+    expect(check.json).toMatchObject({ ok: false, problems: [expect.stringMatching(/on local storage/)] });
     expect(await runningOn(pair.a)).toContain(VM);
     expect(await runningOn(pair.b)).not.toContain(VM);
   }, 120_000);
