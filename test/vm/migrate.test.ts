@@ -111,22 +111,22 @@ describe.skipIf(skip !== undefined)("hv vm migrate between two real libvirt host
   }, 120_000);
 
   it("refuses to migrate a guest with a passed-through PCI device and a host-passthrough CPU, naming both", async () => {
-    const xml = testGuestXml(PT, guestFiles(), "/var/lib/libvirt/images/none.qcow2", join(ROOT, "shared", "pt.log"))
-      .replace("<os>", "<cpu mode='host-passthrough'/>\n  <os>")
-      .replace("<devices>", "<devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>");
-    const file = join(ROOT, "shared", "pt.xml");
-    await writeFile(file, xml);
-    await pair.virsh(pair.a, "define", file);
-    const r = await hv(["vm", "migrate", PT, pair.b.uri, "--uri", pair.a.uri, "--json"]);
+    // libvirt would not start such a guest here (no such PCI device, no KVM): its definition is
+    // enough, served by libvirt's test driver from a file.
+    const node = join(ROOT, "shared", "pt-node.xml");
+    await writeFile(node, `<node><domain type='test'><name>${PT}</name><memory>131072</memory><os><type>hvm</type></os><cpu mode='host-passthrough'/><devices>
+      <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>
+    </devices></domain></node>\n`);
+    const source = `test://${node}`;
+    const r = await hv(["vm", "migrate", PT, pair.b.uri, "--uri", source, "--live", "--copy-storage"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/host passthrough: PCI device 0000:01:00\.0 is passed through/);
+    expect(r.stderr).toMatch(/refusing to migrate .*host passthrough: PCI device 0000:01:00\.0 is passed through/);
     expect(r.stderr).toMatch(/host-passthrough/);
-    expect((await pair.virsh(pair.a, "list", "--all", "--name")).includes(PT)).toBe(true);
     expect((await pair.virsh(pair.b, "list", "--all", "--name")).includes(PT)).toBe(false);
     // --allow-host-cpu lifts only the CPU objection.
-    const c = await hv(["vm", "migrate", PT, pair.b.uri, "--uri", pair.a.uri, "--check", "--allow-host-cpu", "--json"]);
+    const c = await hv(["vm", "migrate", PT, pair.b.uri, "--uri", source, "--check", "--allow-host-cpu", "--json"]);
+    expect(c.code).toBe(1);
     expect((c.json as { problems: string[] }).problems).toEqual([expect.stringMatching(/PCI device 0000:01:00\.0/)]);
-    await pair.virsh(pair.a, "undefine", PT);
   }, 120_000);
 
   it("migrates the running guest live from a to b with its disk; it keeps answering and never reboots", async () => {
