@@ -81,6 +81,13 @@ export async function startLibvirtPair(root: string): Promise<LibvirtPair> {
         for (const n of String(nets.stdout).split("\n").map((s) => s.trim()).filter(Boolean)) await execa("virsh", ["-q", "-c", h.uri, "net-destroy", n], { reject: false, timeout: 30_000 });
         for (const pidFile of ["libvirtd.pid", "virtlogd.pid"]) await killPidFile(join(h.base, "run", pidFile));
       }
+      for (const h of hosts) {
+        try {
+          process.kill(h.holderPid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
       for (const p of holders) p.kill("SIGKILL");
       await Promise.allSettled(holders);
       await rm(root, { recursive: true, force: true });
@@ -97,12 +104,15 @@ export async function startLibvirtPair(root: string): Promise<LibvirtPair> {
       const script = [
         "set -e",
         ...Object.entries(DIRS).map(([d, target]) => `mount --bind ${join(base, d)} ${target}`),
+        // Both daemons would put their qemu processes in the same cgroups (machine/qemu-ID-NAME,
+        // and the ids start at 1 on each): without cgroups mounted in its namespace a libvirtd uses none.
+        "umount -R /sys/fs/cgroup 2>/dev/null || true",
         `hostname ${hostname}`,
         "ip link set lo up",
         "echo ready",
         "exec sleep infinity",
       ].join("\n");
-      const holder = execa("unshare", ["--mount", "--net", "--uts", "--propagation", "private", "--fork", "--", "bash", "-c", script], { reject: false });
+      const holder = execa("unshare", ["--mount", "--net", "--uts", "--propagation", "private", "--fork", "--kill-child", "--", "bash", "-c", script], { reject: false });
       holders.push(holder);
       await waitFor(async () => (await childOf(holder.pid!)) !== undefined, 15_000, `the ${label} namespaces`);
       const holderPid = (await childOf(holder.pid!))!;
@@ -168,6 +178,9 @@ async function prepareDirs(base: string, address: string): Promise<void> {
         "",
       ].join("\n"),
   );
+  // Both hosts relabel the guest's shared serial log: no remembered owners (xattrs) to fight over.
+  const qemuConf = join(base, "etc", "qemu.conf");
+  await writeFile(qemuConf, (await readFile(qemuConf, "utf8")) + "\n# hv test pair\nremember_owner = 0\n");
   for (const entry of await readdir("/var/lib/libvirt", { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith("hvtest")) continue;
     const s = await stat(join("/var/lib/libvirt", entry.name));
