@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       const after = await records();
       console.log("libvirt incremental backup (backup-begin, push mode, checkpoints) — the peer:");
       console.log(`  full: ${mib((await stat(full)).size)} file in ${msFull.toFixed(0)} ms; incremental: ${mib((await stat(inc)).size)} file in ${msInc.toFixed(0)} ms; ${after - before} records between`);
-      const map = JSON.parse((await execa("qemu-img", ["map", "--output=json", inc])).stdout) as Array<{ length: number; data: boolean; depth: number }>;
+      const map = JSON.parse((await execa("qemu-img", ["map", "-U", "--output=json", inc])).stdout) as Array<{ length: number; data: boolean; depth: number }>;
       const dataBytes = map.filter((e) => e.data && e.depth === 0).reduce((n, e) => n + e.length, 0);
       console.log(`  data clusters in the incremental image: ${mib(dataBytes)} (${dataBytes} B; qcow2 clusters are 64 KiB)`);
     } finally {
