@@ -21,6 +21,7 @@
   qemu-utils,
   audit,
   tcpdump,
+  restic,
   iproute2,
   shadow,
   gnutar,
@@ -40,6 +41,7 @@ let
     qemu-utils
     audit
     tcpdump
+    restic
     iproute2
     shadow
     gnutar

@@ -9,6 +9,7 @@ import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 import { cidrSchema } from "../feeds/spec.js";
+import { backupConfigSchema } from "../backup/settings.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -164,6 +165,8 @@ const agentConfigSchema = z
       .optional(),
     /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
     anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
+    /** VM backups in a restic repository (docs/backup.md): `hv backup`, the backup_vm action, the schedule. */
+    backup: backupConfigSchema.optional(),
   })
   .strict();
 

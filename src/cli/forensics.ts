@@ -9,7 +9,7 @@ import type { VerifyReport } from "../forensics/verify.js";
 import { openStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { progress, type Progress } from "./progress.js";
+import { progress, stepBars } from "./progress.js";
 import { emit, table } from "./vm.js";
 import { writeSafe } from "../events/terminal.js";
 
@@ -139,22 +139,4 @@ function verifyText(r: VerifyReport): string[] {
     ? `OK ${r.id ?? r.path}: ${r.artifacts} artifacts and ${r.custodyEntries} custody entries verified${r.keyFingerprint ? `, key ${r.keyFingerprint.slice(0, 16)}…` : ""}${r.hostKey ? " (this host's key)" : ""}`
     : `BAD ${r.id ?? r.path}: ${r.problems.length} problem(s)`;
   return [head, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
-}
-
-/** One progress bar per capture step (memory bytes, disk percent, pcap seconds, hashing bytes). */
-function stepBars(): { update: (p: { step: string; done: number; total: number }) => void; done: () => void } {
-  let current: { step: string; bar: Progress } | undefined;
-  return {
-    update(p) {
-      if (current?.step !== p.step) {
-        current?.bar.done();
-        const bytes = p.step === "memory" || p.step === "hashing";
-        current = { step: p.step, bar: progress({ label: p.step, total: p.total, format: bytes ? formatBytes : (n) => n.toFixed(0) }) };
-      }
-      current.bar.update(p.done);
-    },
-    done() {
-      current?.bar.done();
-    },
-  };
 }

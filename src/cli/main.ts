@@ -78,6 +78,10 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     load: async () => (await import("./forensics.js")).registerForensics,
   },
   {
+    commands: { backup: "VM backups in a restic repository: init, create, list, restore, verify, forget" },
+    load: async () => (await import("./backup.js")).registerBackup,
+  },
+  {
     commands: { "privileged-helper": "serve the root-only host actions (kill, lock/unlock account) on a Unix socket for an unprivileged hv" },
     load: async () => (await import("./privileged.js")).registerPrivileged,
   },

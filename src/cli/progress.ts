@@ -1,3 +1,5 @@
+import { formatBytes } from "../vm/size.js";
+
 // A progress bar for long work (feed sync, training, captures): drawn on stderr only when it is
 // a terminal, so scripts and `--json` output never see it. Redraws at most every 100 ms.
 
@@ -64,6 +66,27 @@ export function progress(opts: ProgressOptions): Progress {
     done(message) {
       if (enabled && drawn) stream.write("\r\x1b[K");
       if (message && enabled) writeSafe(stream, message + "\n");
+    },
+  };
+}
+
+/**
+ * One bar per step of a longer job (a capture's memory, disks and hashing; a backup's disks and
+ * upload): a new bar when the step changes. `bytes` says which steps count bytes.
+ */
+export function stepBars(bytes: (step: string) => boolean = (step) => step === "memory" || step === "hashing"): { update: (p: { step: string; done: number; total: number }) => void; done: () => void } {
+  let current: { step: string; bar: Progress } | undefined;
+  return {
+    update(p) {
+      if (current?.step !== p.step) {
+        current?.bar.done();
+        current = { step: p.step, bar: progress({ label: p.step, total: p.total, format: bytes(p.step) ? formatBytes : (n) => n.toFixed(0) }) };
+      }
+      current.bar.setTotal(p.total);
+      current.bar.update(p.done);
+    },
+    done() {
+      current?.bar.done();
     },
   };
 }

@@ -12,6 +12,7 @@ import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../
 import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
 import { LibvirtError } from "../vm/errors.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
+import { checkMigration, migrateDomain } from "../vm/migrate.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";
 import { withSelfAction } from "../vm/self-action.js";
@@ -22,6 +23,7 @@ import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
 import { runProgram } from "../events/programs.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
+import { progress } from "./progress.js";
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
 
@@ -263,11 +265,41 @@ Examples:
       }
     });
 
-  sub(vm, "migrate <name> <dest-uri>", "move a domain to another libvirt host (offline unless --live)", "hv vm migrate web1 qemu+ssh://root@host2/system --live")
+  sub(
+    vm,
+    "migrate <name> <dest-uri>",
+    "move a domain to another libvirt host (offline unless --live); unsafe moves are refused with the reason",
+    "hv vm migrate web1 qemu+ssh://root@host2/system --live\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --copy-storage     local disks go along\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --p2p --migrate-uri tcp://10.0.1.2\n  hv vm migrate web1 qemu+ssh://host2/system --live --check              only say whether it may go",
+  )
     .option("--live", "migrate while running")
-    .action(async (name: string, dest: string, opts: O & { live?: boolean }) => {
-      await backendFor(opts).migrate(name, dest, { live: opts.live });
-      emit(opts, { name, dest, live: Boolean(opts.live) }, `migrated ${name} to ${dest}`);
+    .option("--copy-storage", "copy the disks to the destination too (for disks on local file systems)")
+    .option("--migrate-uri <uri>", "where qemu sends the guest's memory (tcp://HOST[:PORT]), e.g. a dedicated migration network")
+    .option("--p2p", "the source libvirtd connects to the destination itself (this machine need not reach it)")
+    .option("--allow-host-cpu", "migrate a guest with <cpu mode='host-passthrough'> (only between identical CPUs)")
+    .option("--check", "check whether it is safe to migrate, change nothing")
+    .action(async (name: string, dest: string, opts: O & { live?: boolean; copyStorage?: boolean; migrateUri?: string; p2p?: boolean; allowHostCpu?: boolean; check?: boolean }) => {
+      const b = backendFor(opts);
+      const how = { live: Boolean(opts.live), copyStorage: Boolean(opts.copyStorage), allowHostCpu: Boolean(opts.allowHostCpu) };
+      if (opts.check) {
+        const c = await checkMigration(b, name, how);
+        emit(opts, { name, dest, ...how, ok: c.problems.length === 0, ...c }, [c.problems.length ? `${name} may not be migrated:` : `${name} may be migrated to ${dest}`, ...c.problems.map((p) => `  - ${p}`), ...c.notes.map((n) => `  note: ${n}`)]);
+        if (c.problems.length) process.exitCode = 1;
+        return;
+      }
+      const bar = progress({ label: `migrate ${name}`, format: formatBytes });
+      let r;
+      try {
+        r = await migrateDomain(b, name, {
+          dest, ...how, ...(opts.migrateUri ? { migrateUri: opts.migrateUri } : {}), ...(opts.p2p ? { p2p: true } : {}),
+          onJob: (j) => {
+            if (j.dataTotal !== undefined) bar.setTotal(j.dataTotal);
+            bar.update(j.dataProcessed ?? 0, j.iteration !== undefined ? `pass ${j.iteration}${j.memoryBandwidth ? `, ${formatBytes(j.memoryBandwidth)}/s` : ""}` : undefined);
+          },
+        });
+      } finally {
+        bar.done();
+      }
+      emit(opts, r, [`migrated ${name} (${r.uuid}) to ${dest}${r.live ? " live" : " offline"}${r.copyStorage ? " with its disks" : ""} in ${(r.ms / 1000).toFixed(1)} s${r.job?.dataProcessed !== undefined ? `, ${formatBytes(r.job.dataProcessed)} sent` : ""}`, ...r.notes.map((n) => `  note: ${n}`)]);
     });
 
   // `hv vm audit` (risk checks) lives in its own file.

@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { syncFirewall } from "../agent/firewall-sync.js";
 import type { AgentConfig } from "../agent/config.js";
+import { resolveRepo, stagingRoot } from "../backup/settings.js";
 import { buildAllowlist, type Allowlist } from "../events/allowlist.js";
 import { createSinks } from "../outputs/config.js";
 import type { AlertSink } from "../outputs/sink.js";
@@ -65,6 +66,7 @@ export function buildActionEnv(o: ActionEnvOptions): ActionEnv & { sinks: AlertS
     allowlist,
     runAllowlist: o.config.response?.runAllowlist ?? [],
     log,
+    ...(o.config.backup ? { backup: { repo: resolveRepo(o.stateDir, o.config.backup), stagingRoot: stagingRoot(o.stateDir, o.config.backup) } } : {}),
   };
   return env;
 }

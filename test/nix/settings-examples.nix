@@ -45,6 +45,17 @@ let
       streamReplicas = 1;
       credentialsFile = null;
     };
+    backup = {
+      enable = false;
+      repository = "/var/lib/hv/backup/repository";
+      passwordFile = null;
+      vms = [ ];
+      keep = {
+        daily = 7;
+        weekly = 4;
+        monthly = 6;
+      };
+    };
     extraConfig = { };
   };
 in
@@ -99,6 +110,16 @@ in
       servers = [ "nats://10.0.0.5:4222" "nats://10.0.0.6:4222" "nats://10.0.0.7:4222" ];
       streamReplicas = 3;
       credentialsFile = "/run/keys/hv-nats.creds";
+    };
+    backup = {
+      enable = true;
+      repository = "sftp:backup@10.0.0.9:/srv/hv";
+      passwordFile = "/run/keys/hv-backup.pass";
+      vms = [ "web1" "db1" ];
+      keep = {
+        daily = 14;
+        monthly = 12;
+      };
     };
     extraConfig = {
       flowDetectors.portScan = {
