@@ -161,7 +161,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
-  const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
+  const fleet = setUpFleet({ config, db, live: !replay, spoolDir: join(stateDir, "outbox"), firewall: network.firewall, report });
   // Live, a sink whose peer is away keeps its alerts in STATE/outbox until it is back (also across
   // restarts); a replay only reports what it could not deliver.
   const sinks: AlertSink[] = [];

@@ -183,12 +183,9 @@ function createSink(c: SinkConfig, index: number, opts: CreateSinksOptions): Ale
         ...(c.maxActive ? { maxActive: c.maxActive } : {}),
         ...(c.generatorUrl ? { generatorUrl: c.generatorUrl } : {}),
       });
-    case "nats": {
-      // JetStream acks and dedups the fleet's messages itself; its publisher (src/fleet) keeps no spool.
-      const { spool: _spool, ...delivery } = common.delivery;
+    case "nats":
       return new NatsSink({
         ...common,
-        delivery,
         servers: c.servers,
         ...(c.host ? { host: c.host } : {}),
         ...(c.credentials ? { credentials: c.credentials } : {}),
@@ -197,7 +194,6 @@ function createSink(c: SinkConfig, index: number, opts: CreateSinksOptions): Ale
         ...(c.createStream !== undefined ? { createStream: c.createStream } : {}),
         ...(c.publishTimeoutMs ? { publishTimeoutMs: c.publishTimeoutMs } : {}),
       });
-    }
   }
 }
 
