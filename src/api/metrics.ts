@@ -125,6 +125,28 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
   };
 }
 
+export interface SourceCounts {
+  source: string;
+  /** Events newly stored since this process started (hv_events_total). */
+  events: number;
+  /** Events lost (hv_events_dropped_total). */
+  dropped: number;
+}
+
+/**
+ * The per-source counters as a scrape would see them now (the console's overview turns two reads
+ * into rates). Empty in a process that runs no pipeline (`hv api serve`).
+ */
+export async function sourceCounts(registry: Registry): Promise<SourceCounts[]> {
+  const byLabel = async (name: string): Promise<Map<string, number>> => {
+    const metric = registry.getSingleMetric(name);
+    const values = metric ? (await metric.get()).values : [];
+    return new Map(values.map((v) => [String(v.labels.source ?? ""), v.value]));
+  };
+  const [events, dropped] = await Promise.all([byLabel("hv_events_total"), byLabel("hv_events_dropped_total")]);
+  return [...new Set([...events.keys(), ...dropped.keys()])].sort().map((source) => ({ source, events: events.get(source) ?? 0, dropped: dropped.get(source) ?? 0 }));
+}
+
 /** Gauges read from the store at each scrape: feeds, open alerts, quarantines, pending actions. */
 function registerStoreMetrics(db: Database.Database, registers: Registry[]): void {
   const safely = (what: () => void): void => {

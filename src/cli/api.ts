@@ -3,6 +3,12 @@ import type { Command } from "commander";
 import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
 import { onPath } from "../agent/system.js";
 import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
+import { consoleServerOptions } from "../api/console.js";
+import { defaultResponseOps } from "../api/response.js";
+import { responseSettings } from "../playbooks/context.js";
+import { createResponder } from "../playbooks/engine.js";
+import { buildActionEnv } from "../playbooks/env.js";
+import { createRegistry } from "../playbooks/registry.js";
 import { createAgentMetrics } from "../api/metrics.js";
 import { buildOpenApi } from "../api/openapi.js";
 import { ROUTES } from "../api/routes.js";
@@ -155,12 +161,19 @@ async function serve(opts: ServeOptions): Promise<number> {
   const backend = opts.libvirt && onPath("virsh") ? new VirshBackend({ uri: resolveUri(opts.libvirtUri) }) : undefined;
   const max = opts.rateLimit !== undefined ? Number(opts.rateLimit) : settings.api.rateLimit?.max;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`--rate-limit must be a positive whole number, got ${JSON.stringify(opts.rateLimit)}`);
+  // VM actions from the console run here, through an engine without playbooks, as the CLI's do.
+  const env = buildActionEnv({ db, stateDir, config, ...(backend ? { vm: backend } : {}) });
+  const responder = createResponder({ db, registry: createRegistry(), playbooks: [], env, response: responseSettings(config) });
+  const ops = defaultResponseOps({ db, stateDir, responder, feedAllowlist: config.feeds?.allowlist });
+  const web = consoleServerOptions(settings.api.console, (t) => process.stderr.write(`hv api serve: ${t}\n`));
   let servers: RunningApi[];
   try {
     servers = await startApiListeners({
       db,
       stateDir,
       backend,
+      ops,
+      ...web,
       metrics: metrics?.registry,
       metricsAuth: opts.metricsAuth ?? settings.metrics.auth,
       logger: opts.log ? { level: "info" } : false,
@@ -170,16 +183,21 @@ async function serve(opts: ServeOptions): Promise<number> {
       metricsListener: settings.metrics,
     });
   } catch (err) {
+    await responder.close();
     db.close();
     process.stderr.write(`hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  process.stdout.write(`listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`);
+  process.stdout.write(
+    `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}${web.console ? `, console at ${servers[0]!.url}/` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
   for (const s of servers) await s.close();
+  await responder.close();
+  await Promise.all(env.sinks.map((s) => s.close().catch(() => undefined)));
   db.close();
   return 0;
 }

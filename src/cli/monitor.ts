@@ -15,6 +15,7 @@ import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
 import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
+import { VirshBackend } from "../vm/virsh.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
@@ -140,7 +141,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
 
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
   const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
-  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
+  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, ...(libvirt ? { backend: new VirshBackend({ uri: opts.libvirtUri }) } : {}), report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
   const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
@@ -215,7 +216,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   );
   network.start(abort.signal);
   metrics?.watchPipeline(() => pipeline.stats());
-  await api.start();
+  await api.start({ responder: response.responder });
   response.start(abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
