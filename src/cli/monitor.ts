@@ -6,6 +6,7 @@ import { DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, defaultStateDir, detectAuditS
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
 import { setUpApi } from "../agent/api.js";
+import type { SourceHealth } from "../api/metrics.js";
 import { setUpFleet } from "../agent/fleet.js";
 import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
 import { setUpResponse } from "../agent/response.js";
@@ -216,6 +217,8 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   );
   network.start(abort.signal);
   metrics?.watchPipeline(() => pipeline.stats());
+  metrics?.watchSources(() => sourceHealth(collector, network));
+  if (anomaly) metrics?.watchModel("syscalls");
   await api.start({ responder: response.responder });
   response.start(abort.signal);
 
@@ -311,6 +314,21 @@ function flowSourceRows(network: NetworkSetup, drops: Record<string, number>): A
   if (network.netflow) {
     const n = network.netflow.stats();
     rows.push({ name: network.netflow.name, events: n.flows, eventsPerSec: 0, drops: drops[network.netflow.name] ?? 0, malformed: n.malformed, lostSerials: 0 });
+  }
+  return rows;
+}
+
+/** What each collector knows it lost or could not read, for /metrics. */
+function sourceHealth(audit: AuditCollector, network: NetworkSetup): SourceHealth[] {
+  const a = audit.stats;
+  const rows: SourceHealth[] = [{ source: audit.name, dropped: 0, missing: a.lostSerials, malformed: a.malformed }];
+  if (network.conntrack) {
+    const c = network.conntrack.stats;
+    rows.push({ source: network.conntrack.name, dropped: c.lostBuffer, missing: 0, malformed: c.malformed });
+  }
+  if (network.netflow) {
+    const n = network.netflow.stats();
+    rows.push({ source: network.netflow.name, dropped: 0, missing: 0, malformed: n.malformed });
   }
   return rows;
 }
