@@ -194,11 +194,12 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: "GET",
     path: `${API_PREFIX}/session`,
-    access: "viewer",
+    access: "public",
     tag: "session",
-    summary: "Who the caller is: the token's name and role, and for a console session its CSRF secret and when it ends if unused.",
+    summary:
+      "Who the caller is: the token's name and role, and for a console session its CSRF secret and when it ends if unused; all null without a valid token or session (the console asks this at load, before anyone has logged in).",
     response: s.session,
-    handler: (ctx, req) => sessionView(ctx, req.token!, req.session),
+    handler: (ctx, req) => (req.token ? sessionView(ctx, req.token, req.session) : { token: null, csrf: null, expires: null }),
   },
   {
     method: "DELETE",

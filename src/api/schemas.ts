@@ -180,7 +180,7 @@ export const verification = openObject(
 
 export const session = openObject(
   {
-    token: openObject({ name: { type: "string" }, role }, ["name", "role"]),
+    token: { anyOf: [openObject({ name: { type: "string" }, role }, ["name", "role"]), { type: "null" }] },
     csrf: { type: ["string", "null"] },
     expires: { type: ["string", "null"] },
   },

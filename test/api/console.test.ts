@@ -139,12 +139,14 @@ describe("login, session cookie and CSRF", () => {
     expect(out.statusCode).toBe(200);
     expect(out.json()).toEqual({ ended: true });
     expect(String(out.headers["set-cookie"])).toMatch(/^hv_session=; Max-Age=0/);
-    expect((await app.inject({ url: "/api/v1/session", headers: { cookie: a.cookie } })).statusCode).toBe(401);
-    expect((await app.inject({ url: "/api/v1/session", headers: { cookie: b.cookie } })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/api/v1/health", headers: { cookie: a.cookie } })).statusCode).toBe(401);
+    expect((await app.inject({ url: "/api/v1/session", headers: { cookie: a.cookie } })).json()).toEqual({ token: null, csrf: null, expires: null });
+    expect((await app.inject({ url: "/api/v1/health", headers: { cookie: b.cookie } })).statusCode).toBe(200);
     revokeToken(f.db, "console-user");
-    const after = await app.inject({ url: "/api/v1/session", headers: { cookie: b.cookie } });
+    const after = await app.inject({ url: "/api/v1/health", headers: { cookie: b.cookie } });
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ message: expect.stringMatching(/session has ended/) });
+    expect((await app.inject({ url: "/api/v1/session", headers: { cookie: b.cookie } })).json()).toMatchObject({ token: null });
   });
 
   test("a bearer token wins over a cookie, and needs no CSRF secret", async () => {

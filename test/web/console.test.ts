@@ -170,8 +170,9 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
     appendFileSync(agent.auditLog, RECORDING);
     const row = page.locator("tr.fresh", { hasText: "Ptrace Attach To A QEMU Process" });
     await row.waitFor({ timeout: 45_000 });
-    expect(await page.locator("tr[data-alert-id]").count()).toBe(before + 1);
-    expect(await page.locator("#announcer").textContent()).toMatch(/New high alert: Ptrace Attach To A QEMU Process/);
+    expect(await page.locator("tr[data-alert-id]").count()).toBeGreaterThan(before);
+    // Screen readers are told (the recording raises more than one alert; the last one is said).
+    expect(await page.locator("#announcer").textContent()).toMatch(/^New (critical|high|medium|low|informational) alert: /);
     await shot(page, "alerts-live");
 
     await row.getByRole("link", { name: "Ptrace Attach To A QEMU Process" }).click();
@@ -202,8 +203,10 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
     await web1.getByRole("button", { name: "Release" }).click();
     await web1.getByLabel("Reason").fill("checked: false positive");
     await web1.getByRole("button", { name: "Release web1" }).click();
-    await web1.getByText("released web1 from quarantine").waitFor();
+    await page.getByRole("status").getByText("Released web1 from quarantine.").waitFor();
+    // Without libvirt only quarantined VMs are listed: web1 leaves the list, web2 stays.
     await expect.poll(() => web1.getByText("quarantined").count()).toBe(0);
+    await page.locator("tr[data-vm=web2]").getByText("quarantined").waitFor();
     await shot(page, "vms-released");
     const check = openStore(join(stateDir(), "hv.db"));
     try {

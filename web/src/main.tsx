@@ -30,10 +30,12 @@ function App() {
   const [ended, setEnded] = useState<string | undefined>(undefined);
 
   const check = (): void => {
-    get<Me>("/api/v1/session").then(
+    // Answers 200 with token null when nobody is logged in (no error in the browser's console).
+    get<Me | { token: null }>("/api/v1/session").then(
       (m) => {
-        setSession(m);
-        setMe(m);
+        const who = m.token ? (m as Me) : null;
+        setSession(who);
+        setMe(who);
       },
       () => {
         setSession(null);
@@ -113,9 +115,12 @@ function Shell({ me, logout }: { me: Me; logout: () => Promise<void> }) {
   const route = useRoute();
   const live = useLiveState();
   const main = useRef<HTMLElement>(null);
-  // A new page: move focus to its heading, as a page load would.
+  const first = useRef(true);
+  // Another page: move focus to its heading, so the keyboard and screen readers start there. The
+  // first page is left alone, as a browser leaves a freshly loaded one (Tab starts at the top).
   useEffect(() => {
-    main.current?.querySelector("h1")?.focus();
+    if (first.current) first.current = false;
+    else main.current?.querySelector("h1")?.focus();
   }, [route.path]);
   const section = `/${route.parts[0] ?? ""}`;
   return (

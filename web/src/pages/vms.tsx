@@ -9,21 +9,21 @@ const RUNNING = new Set(["running", "idle", "blocked"]);
 export function VmsPage({ role }: { role: Role }) {
   const vms = useLoad(() => get<{ libvirt: boolean; vms: Vm[] }>("/api/v1/vms"));
   const alerts = useLoad(() => get<{ alerts: Alert[] }>("/api/v1/alerts?limit=500").then((r) => r.alerts));
-  const [notes, setNotes] = useState<Record<string, string>>({});
-  const note = (vm: string, text: string): void => setNotes((n) => ({ ...n, [vm]: text }));
+  // What the last action here did (one line above the table: a released VM may leave the list).
+  const [said, say] = useState<string | undefined>(undefined);
   useLive("action", (a: ActionRow) => {
     if (a.target?.startsWith("vm:")) {
       vms.reload();
-      if (a.action === "forensic_capture" && a.status !== "running") note(a.target.slice(3), `forensic capture ${a.status}: ${a.result ?? ""}`);
+      if (a.action === "forensic_capture" && a.status !== "running") say(`Forensic capture of ${a.target.slice(3)} ${a.status}: ${a.result ?? ""}`);
     }
   });
   useLive("alert", () => alerts.reload());
 
   const operator = roleAllows(role, "operator");
   const recent = (vm: string): Alert[] => (alerts.data ?? []).filter((a) => a.vm?.name === vm).slice(0, 3);
-  const actionDone = (vm: string) => (r: unknown) => {
+  const actionDone = (r: unknown): void => {
     const row = r as ActionRow;
-    note(vm, `${row.action} ${row.status}${row.result ? `: ${row.result}` : ""}`);
+    say(`${row.action} ${row.status}${row.result ? `: ${row.result}` : ""}`);
     vms.reload();
   };
   return (
@@ -31,6 +31,9 @@ export function VmsPage({ role }: { role: Role }) {
       <h1 tabIndex={-1}>VMs</h1>
       <RoleNote role={role} needs="operator" what="releasing a quarantine, pausing, resuming and capturing forensics" />
       <ErrorBox error={vms.error ?? alerts.error} />
+      <p class="result" role="status">
+        {said}
+      </p>
       {vms.data && !vms.data.libvirt && <p class="note">This hv process has no libvirt connection: only quarantined VMs are listed.</p>}
       {!vms.data ? (
         <Loading what="VMs" />
@@ -89,25 +92,20 @@ export function VmsPage({ role }: { role: Role }) {
                             confirm={`Release ${vm.name}`}
                             reason
                             run={(reason) => post<Enforcement>(`/api/v1/quarantines/${encodeURIComponent(vm.name)}/release`, reason ? { reason } : {})}
-                            done={() => (note(vm.name, `released ${vm.name} from quarantine`), vms.reload())}
+                            done={() => (say(`Released ${vm.name} from quarantine.`), vms.reload())}
                           />
                         )}
-                        {vms.data!.libvirt && RUNNING.has(vm.state) && <ConfirmButton label="Pause" confirm={`Pause ${vm.name}`} run={() => post<ActionRow>(`/api/v1/vms/${encodeURIComponent(vm.name)}/pause`)} done={actionDone(vm.name)} />}
-                        {vms.data!.libvirt && vm.state === "paused" && <ConfirmButton label="Resume" confirm={`Resume ${vm.name}`} run={() => post<ActionRow>(`/api/v1/vms/${encodeURIComponent(vm.name)}/resume`)} done={actionDone(vm.name)} />}
+                        {vms.data!.libvirt && RUNNING.has(vm.state) && <ConfirmButton label="Pause" confirm={`Pause ${vm.name}`} run={() => post<ActionRow>(`/api/v1/vms/${encodeURIComponent(vm.name)}/pause`)} done={actionDone} />}
+                        {vms.data!.libvirt && vm.state === "paused" && <ConfirmButton label="Resume" confirm={`Resume ${vm.name}`} run={() => post<ActionRow>(`/api/v1/vms/${encodeURIComponent(vm.name)}/resume`)} done={actionDone} />}
                         {vms.data!.libvirt && (
                           <ConfirmButton
                             label="Capture forensics"
                             confirm={`Capture memory and disk of ${vm.name}`}
                             run={() => post<ActionRow>(`/api/v1/vms/${encodeURIComponent(vm.name)}/forensics`, {})}
-                            done={(r) => note(vm.name, `forensic capture started (action ${(r as ActionRow).id}); the bundle appears under Forensics`)}
+                            done={(r) => say(`Forensic capture of ${vm.name} started (action ${(r as ActionRow).id}); the bundle appears under Forensics.`)}
                           />
                         )}
                       </span>
-                      {notes[vm.name] && (
-                        <p class="result" role="status">
-                          {notes[vm.name]}
-                        </p>
-                      )}
                     </td>
                   )}
                 </tr>
