@@ -110,7 +110,7 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
 
   api
     .command("serve")
-    .description("run the REST API and /metrics against the store, for hosts where the agent does not serve them")
+    .description("run the REST API, the web console (/) and /metrics against the store, for hosts where the agent does not serve them")
     .option("--host <address>", `listen address (default ${DEFAULT_API_HOST}; another address needs a token to exist)`)
     .option("--port <port>", `listen port (default ${DEFAULT_API_PORT}; 0 picks a free one)`)
     .option("--state-dir <dir>", "where the store lives")
@@ -124,7 +124,8 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
     .addHelpText(
       "after",
       `
-It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM.
+It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM. The web console is at
+URL/ (log in with a token; docs/console.md); api.console in --config sets its sessions.
 
 Examples:
   hv api serve
