@@ -1,4 +1,4 @@
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { get, type ActionRow, type Enforcement, type Feed } from "../api";
 import { SeverityChart, type Bucket } from "../chart";
 import { ErrorBox, Loading, TableWrap, Time, useEvery, useLoad } from "../components";
@@ -36,12 +36,19 @@ export function OverviewPage() {
   const previous = useRef<Sources | undefined>(undefined);
   const [rates, setRates] = useState<Rates>({});
 
+  // A burst of alerts reloads once, two seconds after the first of them.
+  const pendingReload = useRef<number | undefined>(undefined);
   const reloadAll = (): void => {
-    health.reload();
-    timeline.reload();
-    quarantines.reload();
-    pending.reload();
+    if (pendingReload.current !== undefined) return;
+    pendingReload.current = window.setTimeout(() => {
+      pendingReload.current = undefined;
+      health.reload();
+      timeline.reload();
+      quarantines.reload();
+      pending.reload();
+    }, 2000);
   };
+  useEffect(() => () => window.clearTimeout(pendingReload.current), []);
   useLive("alert", reloadAll);
   useLive("action", reloadAll);
   useEvery(5000, () => {
