@@ -182,12 +182,12 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
     await page.getByRole("region", { name: "Events behind the alert" }).getByText("audit").first().waitFor();
     const decisions = page.getByRole("region", { name: "Playbook decisions for this alert" });
     await decisions.getByText("ptrace-ask").waitFor({ timeout: 30_000 });
-    await expect.poll(() => decisions.getByText("pending").count()).toBe(1);
+    await expect.poll(() => decisions.locator(".status-pending").count()).toBe(1);
     await shot(page, "alert-detail");
     await decisions.getByRole("button", { name: "Approve" }).click();
     await decisions.getByRole("button", { name: "Run notify now" }).click();
     // Approved here, run by the agent's engine at its next tick, and the page is told.
-    await decisions.getByText("done").waitFor({ timeout: 30_000 });
+    await decisions.locator(".status-done").waitFor({ timeout: 30_000 });
     const db = openStore(join(stateDir(), "hv.db"));
     try {
       const row = listActions(db, { statuses: ["done"] }).find((a) => a.playbook === "ptrace-ask")!;
