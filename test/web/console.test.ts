@@ -30,7 +30,11 @@ const ARTIFACTS = join(ROOT, "dist", "test-artifacts", "console");
 /** Ptrace Attach To A QEMU Process (high; MITRE T1055.008), recorded with real auditd. */
 const RECORDING = readFileSync(new URL("../fixtures/audit/hv/ptrace_qemu.log", import.meta.url), "utf8");
 const RULE = "314cd616-17b8-486c-af38-2360820c1329";
-/** Flags for a closed network: otherwise Chromium keeps trying (and logging) connections it cannot make. */
+/**
+ * Flags for a closed network: otherwise Chromium keeps trying (and logging) connections it cannot
+ * make. Each launch gets a fresh profile: Playwright makes a new --user-data-dir itself (and refuses
+ * one passed here).
+ */
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions"];
 
 function whyNot(): string | undefined {
@@ -44,7 +48,6 @@ const skip = whyNot();
 let dir = "";
 let agent: HvAgent;
 let browser: Browser;
-let profile = "";
 const tokens: Record<"viewer" | "operator", string> = { viewer: "", operator: "" };
 const stateDir = (): string => agent.stateDir;
 /** Browser console errors and page exceptions, per test context. */
@@ -83,15 +86,13 @@ beforeAll(async () => {
     },
   });
 
-  profile = mkdtempSync(join(tmpdir(), "hv-chromium-"));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`], timeout: 60_000 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await agent?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** Alerts of the last day, so the overview's chart has something to show. */
