@@ -178,7 +178,7 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
 
     await row.getByRole("link", { name: "Ptrace Attach To A QEMU Process" }).click();
     await page.getByRole("heading", { level: 1, name: "Ptrace Attach To A QEMU Process" }).waitFor();
-    await page.getByText("T1055.008").waitFor();
+    await page.locator(".tags .technique", { hasText: "T1055.008" }).waitFor();
     await page.getByRole("heading", { name: /^Events \(\d+\)$/ }).waitFor();
     await page.getByRole("region", { name: "Events behind the alert" }).getByText("audit").first().waitFor();
     const decisions = page.getByRole("region", { name: "Playbook decisions for this alert" });
