@@ -176,25 +176,24 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
 }
 
 export interface SourceCounts {
-  source: string;
-  /** Events newly stored since this process started (hv_events_total). */
-  events: number;
-  /** Events lost (hv_events_dropped_total). */
-  dropped: number;
+  /** Events newly stored since this process started, by event module (hv_events_total). */
+  events: Array<{ source: string; total: number }>;
+  /** Events lost since this process started, by collector (hv_events_dropped_total). */
+  dropped: Array<{ source: string; total: number }>;
 }
 
 /**
  * The per-source counters as a scrape would see them now (the console's overview turns two reads
  * into rates). Empty in a process that runs no pipeline (`hv api serve`).
  */
-export async function sourceCounts(registry: Registry): Promise<SourceCounts[]> {
-  const byLabel = async (name: string): Promise<Map<string, number>> => {
+export async function sourceCounts(registry: Registry): Promise<SourceCounts> {
+  const bySource = async (name: string): Promise<Array<{ source: string; total: number }>> => {
     const metric = registry.getSingleMetric(name);
     const values = metric ? (await metric.get()).values : [];
-    return new Map(values.map((v) => [String(v.labels.source ?? ""), v.value]));
+    return values.map((v) => ({ source: String(v.labels.source ?? ""), total: v.value })).sort((a, b) => a.source.localeCompare(b.source));
   };
-  const [events, dropped] = await Promise.all([byLabel("hv_events_total"), byLabel("hv_events_dropped_total")]);
-  return [...new Set([...events.keys(), ...dropped.keys()])].sort().map((source) => ({ source, events: events.get(source) ?? 0, dropped: dropped.get(source) ?? 0 }));
+  const [events, dropped] = await Promise.all([bySource("hv_events_total"), bySource("hv_events_dropped_total")]);
+  return { events, dropped };
 }
 
 /** Gauges read from the store at each scrape: feeds, open alerts, quarantines, pending actions. */

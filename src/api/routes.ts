@@ -93,6 +93,7 @@ export interface RouteSpec {
 
 const MAX_RULE_ALERTS = 100;
 const MAX_BUCKETS = 500;
+const sourceTotals: s.JsonSchema = { type: "array", items: s.openObject({ source: { type: "string" }, total: { type: "number" } }, ["source", "total"]) };
 
 /** The caller as recorded in the store: "api:NAME". */
 const caller = (req: RouteRequest): string => `api:${req.token?.name ?? "anonymous"}`;
@@ -343,9 +344,10 @@ export const ROUTES: readonly RouteSpec[] = [
     path: `${API_PREFIX}/sources`,
     access: "viewer",
     tag: "events",
-    summary: "Events stored and lost per source since this process started (the hv_events_total and hv_events_dropped_total counters); empty where this process runs no pipeline (hv api serve).",
-    response: s.openObject({ at: { type: "string" }, sources: { type: "array", items: s.openObject({ source: { type: "string" }, events: { type: "number" }, dropped: { type: "number" } }, ["source", "events", "dropped"]) } }, ["at", "sources"]),
-    handler: async (ctx) => ({ at: new Date().toISOString(), sources: ctx.metrics ? await sourceCounts(ctx.metrics) : [] }),
+    summary:
+      "Events stored since this process started by source (event module: hv_events_total) and events lost by collector (hv_events_dropped_total); empty lists where this process runs no pipeline (hv api serve).",
+    response: s.openObject({ at: { type: "string" }, events: sourceTotals, dropped: sourceTotals }, ["at", "events", "dropped"]),
+    handler: async (ctx) => ({ at: new Date().toISOString(), ...(ctx.metrics ? await sourceCounts(ctx.metrics) : { events: [], dropped: [] }) }),
   },
 
   // --- VMs -----------------------------------------------------------------------------------

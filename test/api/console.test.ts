@@ -242,7 +242,7 @@ describe("overview data", () => {
     metrics.eventsIn("audit", 7);
     metrics.eventsDropped("conntrack", 2);
     const res = await app.inject({ url: "/api/v1/sources", headers: { authorization: `Bearer ${f.tokens.viewer}` } });
-    expect(res.json()).toMatchObject({ sources: [{ source: "audit", events: 7, dropped: 0 }, { source: "conntrack", events: 0, dropped: 2 }] });
+    expect(res.json()).toMatchObject({ events: [{ source: "audit", total: 7 }], dropped: [{ source: "conntrack", total: 2 }] });
   });
 
   test("actions newest first on request", async () => {

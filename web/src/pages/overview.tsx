@@ -10,12 +10,59 @@ interface Health {
   store: { alertsOpen: number; actionsPending: number; quarantines: number; events: number };
   version: string;
 }
+interface Total {
+  source: string;
+  total: number;
+}
 interface Sources {
   at: string;
-  sources: Array<{ source: string; events: number; dropped: number }>;
+  /** By event module. */
+  events: Total[];
+  /** By collector. */
+  dropped: Total[];
 }
-interface Rates {
-  [source: string]: { events: number; dropped: number };
+type Rates = Record<"events" | "dropped", Record<string, number>>;
+
+/** Per-second rates between two reads of the counters. */
+function ratesBetween(before: Sources, now: Sources): Rates {
+  const secs = (Date.parse(now.at) - Date.parse(before.at)) / 1000;
+  const per = (a: Total[], b: Total[]): Record<string, number> => {
+    const out: Record<string, number> = {};
+    if (secs <= 0) return out;
+    for (const t of b) {
+      const was = a.find((x) => x.source === t.source)?.total ?? 0;
+      out[t.source] = (t.total - was) / secs;
+    }
+    return out;
+  };
+  return { events: per(before.events, now.events), dropped: per(before.dropped, now.dropped) };
+}
+
+function TotalsTable({ label, rows, rates, unit }: { label: string; rows: Total[]; rates: Record<string, number>; unit: string }) {
+  return (
+    <TableWrap label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Source</th>
+            <th scope="col">{unit}/s</th>
+            <th scope="col">{unit} since start</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.source} class={unit === "Dropped" && r.total > 0 ? "attention" : ""}>
+              <th scope="row" class="wrap">
+                {r.source}
+              </th>
+              <td>{rate(rates[r.source])}</td>
+              <td>{num(r.total)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
 }
 
 /** A feed is stale when its last success is older than twice its schedule (a day without one). */
@@ -34,7 +81,7 @@ export function OverviewPage() {
   const feeds = useLoad(() => get<{ feeds: Feed[] }>("/api/v1/feeds"));
   const sources = useLoad(() => get<Sources>("/api/v1/sources"));
   const previous = useRef<Sources | undefined>(undefined);
-  const [rates, setRates] = useState<Rates>({});
+  const [rates, setRates] = useState<Rates>({ events: {}, dropped: {} });
 
   // A burst of alerts reloads once, two seconds after the first of them.
   const pendingReload = useRef<number | undefined>(undefined);
@@ -54,15 +101,7 @@ export function OverviewPage() {
   useEvery(5000, () => {
     get<Sources>("/api/v1/sources").then((now) => {
       const before = previous.current ?? sources.data;
-      if (before) {
-        const secs = (Date.parse(now.at) - Date.parse(before.at)) / 1000;
-        const r: Rates = {};
-        for (const s of now.sources) {
-          const b = before.sources.find((x) => x.source === s.source);
-          if (b && secs > 0) r[s.source] = { events: (s.events - b.events) / secs, dropped: (s.dropped - b.dropped) / secs };
-        }
-        setRates(r);
-      }
+      if (before) setRates(ratesBetween(before, now));
       previous.current = now;
       sources.set(() => now);
     }, () => undefined);
@@ -103,41 +142,21 @@ export function OverviewPage() {
         {timeline.data ? <SeverityChart buckets={timeline.data.buckets} stepSeconds={timeline.data.stepSeconds} /> : <Loading what="the timeline" />}
       </section>
 
-      <div class="columns">
-        <section aria-labelledby="sources-h">
-          <h2 id="sources-h">Event sources</h2>
-          {!sources.data ? (
-            <Loading what="sources" />
-          ) : sources.data.sources.length === 0 ? (
-            <p class="muted">This hv process runs no pipeline (hv api serve beside the agent): the agent's own /metrics has its sources.</p>
-          ) : (
-            <TableWrap label="Event sources">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Source</th>
-                    <th scope="col">Events/s</th>
-                    <th scope="col">Events</th>
-                    <th scope="col">Drops/s</th>
-                    <th scope="col">Dropped</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {sources.data.sources.map((s) => (
-                    <tr key={s.source} class={s.dropped > 0 ? "attention" : ""}>
-                      <th scope="row">{s.source}</th>
-                      <td>{rate(rates[s.source]?.events)}</td>
-                      <td>{num(s.events)}</td>
-                      <td>{rate(rates[s.source]?.dropped)}</td>
-                      <td>{num(s.dropped)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableWrap>
-          )}
-        </section>
+      <section aria-labelledby="sources-h">
+        <h2 id="sources-h">Event sources</h2>
+        {!sources.data ? (
+          <Loading what="sources" />
+        ) : sources.data.events.length + sources.data.dropped.length === 0 ? (
+          <p class="muted">This hv process runs no pipeline (hv api serve beside the agent): the agent's own /metrics has its sources.</p>
+        ) : (
+          <div class="columns">
+            <TotalsTable label="Events stored, by event source" rows={sources.data.events} rates={rates.events} unit="Events" />
+            <TotalsTable label="Events dropped, by collector" rows={sources.data.dropped} rates={rates.dropped} unit="Dropped" />
+          </div>
+        )}
+      </section>
 
+      <div class="columns">
         <section aria-labelledby="quarantine-h">
           <h2 id="quarantine-h">Quarantined VMs</h2>
           {!quarantines.data ? (
