@@ -3,6 +3,7 @@
 // JSON errors, security headers, and the console's files. createApiServer builds it without
 // listening (tests inject requests); startApiServer listens, on loopback unless told otherwise.
 
+import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
 import rateLimit from "@fastify/rate-limit";
 import type Database from "better-sqlite3";
@@ -11,7 +12,6 @@ import type { Registry } from "prom-client";
 import { packageVersion } from "../cli/version.js";
 import { LibvirtError } from "../vm/errors.js";
 import type { LibvirtBackend } from "../vm/backend.js";
-import { createReadStream } from "node:fs";
 import { registerConsole, SECURITY_HEADERS, type ConsoleAssets } from "./console.js";
 import { ApiError, codeForStatus } from "./errors.js";
 import { LiveFeed } from "./live.js";
