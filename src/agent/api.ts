@@ -59,11 +59,11 @@ export function setUpApi(opts: ApiSetupOptions): ApiSetup {
         rateLimit: { ...(settings.api.rateLimit?.max !== undefined ? { max: settings.api.rateLimit.max } : {}), windowMs: (settings.api.rateLimit?.windowSeconds ?? 60) * 1000 },
       };
       try {
-        const web = settings.api.enabled ? consoleServerOptions(settings.api.console, (t) => opts.report(`api: ${t}`)) : {};
+        const web: Partial<ReturnType<typeof consoleServerOptions>> = settings.api.enabled ? consoleServerOptions(settings.api.console, (t) => opts.report(`api: ${t}`)) : {};
         servers = settings.api.enabled
           ? await startApiListeners({ ...common, ...web, host, port, metricsListener: settings.metrics })
           : [await startApiServer({ ...common, host: settings.metrics.host ?? DEFAULT_API_HOST, port: settings.metrics.port!, onlyMetrics: true })];
-        const what = settings.api.enabled ? `API under /api/v1, /metrics${"console" in web && web.console ? ", console at /" : ""}` : "/metrics";
+        const what = settings.api.enabled ? `API under /api/v1, /metrics${web.console ? ", console at /" : ""}` : "/metrics";
         opts.report(`api: ${servers.map((s) => s.url).join(" and ")} (${what})`);
       } catch (err) {
         opts.report(`api: not serving: ${err instanceof Error ? err.message : String(err)}`);
