@@ -16,6 +16,9 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createToken } from "../../src/api/tokens.js";
+import { validateFeedSpec } from "../../src/feeds/spec.js";
+import { syncFeed } from "../../src/feeds/sync.js";
+import { addFeed } from "../../src/store/feeds.js";
 import type { Alert } from "../../src/events/alert.js";
 import { getAction, listActions } from "../../src/store/actions.js";
 import { saveAlert } from "../../src/store/alerts.js";
@@ -72,17 +75,24 @@ beforeAll(async () => {
   writeFileSync(join(dir, "playbooks", "ptrace.yml"), PLAYBOOK);
   agent = await startHvAgent({
     dir,
-    config: [`sinks: [ { type: jsonl, path: ${join(dir, "notified.jsonl")} } ]`],
+    config: [`sinks: [ { type: jsonl, path: ${join(dir, "notified.jsonl")} } ]`, "feeds: { schedule: false }"],
     args: ["--playbooks", join(dir, "playbooks")],
-    // The store as a running host has it: tokens, two quarantined VMs, a day of earlier alerts.
-    prepare: (state) => {
+    // The store as a running host has it: tokens, two quarantined VMs, a day of earlier alerts, a synced feed.
+    prepare: async (state) => {
       const db = openStore(join(state, "hv.db"));
-      tokens.viewer = createToken(db, "vera", "viewer").token;
-      tokens.operator = createToken(db, "otto", "operator").token;
-      enforce(db, { kind: "quarantine", target: "web1", detail: { taps: [] }, createdBy: "playbook:vm-escape" });
-      enforce(db, { kind: "quarantine", target: "web2", detail: { taps: [] }, createdBy: "user:root" });
-      seedHistory(db);
-      db.close();
+      try {
+        tokens.viewer = createToken(db, "vera", "viewer").token;
+        tokens.operator = createToken(db, "otto", "operator").token;
+        enforce(db, { kind: "quarantine", target: "web1", detail: { taps: [] }, createdBy: "playbook:vm-escape" });
+        enforce(db, { kind: "quarantine", target: "web2", detail: { taps: [] }, createdBy: "user:root" });
+        seedHistory(db);
+        const feedFile = join(dir, "iocs.txt");
+        writeFileSync(feedFile, "# a local feed\n192.0.2.10\n198.51.100.0/24\n203.0.113.7\n");
+        addFeed(db, validateFeedSpec({ name: "local-iocs", url: feedFile, format: "plain", enabled: true, action: "alert" }));
+        await syncFeed(db, "local-iocs", { interfaces: false });
+      } finally {
+        db.close();
+      }
     },
   });
 
@@ -209,6 +219,18 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
     await expect.poll(() => web1.getByText("quarantined").count()).toBe(0);
     await page.locator("tr[data-vm=web2]").getByText("quarantined").waitFor();
     await shot(page, "vms-released");
+    await page.getByRole("navigation").getByRole("link", { name: "Feeds" }).click();
+    const feed = page.locator("tr[data-feed=local-iocs]");
+    await feed.getByText("3", { exact: true }).waitFor();
+    await page.getByText("syncing a feed now needs the admin role").waitFor();
+    expect(await page.getByRole("button", { name: "Sync now" }).count()).toBe(0);
+    await shot(page, "feeds");
+    // The overview after all this: events per source, the approval gone, one quarantine left.
+    await page.getByRole("navigation").getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("region", { name: "Events stored, by event source" }).getByText("audit").waitFor();
+    await page.getByRole("region", { name: "Events dropped, by collector" }).waitFor();
+    await expect.poll(() => page.locator(".cards .big").first().textContent()).not.toBe("…");
+    await shot(page, "overview-after");
     const check = openStore(join(stateDir(), "hv.db"));
     try {
       expect(activeEnforcement(check, "quarantine", "web1")).toBeUndefined();

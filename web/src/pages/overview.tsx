@@ -39,6 +39,7 @@ function ratesBetween(before: Sources, now: Sources): Rates {
 }
 
 function TotalsTable({ label, rows, rates, unit }: { label: string; rows: Total[]; rates: Record<string, number>; unit: string }) {
+  if (rows.length === 0) return <p class="muted">{unit === "Events" ? "No events stored yet." : "Nothing dropped."}</p>;
   return (
     <TableWrap label={label}>
       <table>
