@@ -7,7 +7,7 @@
 //   - a viewer sees no release button, and the API refuses the release the page's own session makes;
 //   - the page works with the keyboard alone, at 1280×800 and at a phone's width;
 //   - the browser logs no error, every answer carries the CSP, and an injected inline script does not run.
-// Screenshots go to dist/test-artifacts/console/ (docs/console.png is one of them).
+// Screenshots go to dist/test-artifacts/console/ (docs/console.png is overview-after.png).
 // Needs the lock: flock /tmp/hv-system.lock npx vitest run test/web
 
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
