@@ -94,7 +94,7 @@ function resolveSyscall(rec: ParsedRecord): string | undefined {
 }
 
 function toAuditRecord(rec: ParsedRecord): AuditRecord {
-  const out: AuditRecord = { type: rec.type, fields: rec.type === "EXECVE" ? joinExecveChunks(rec.fields) : rec.fields };
+  const out: AuditRecord = { type: rec.type, fields: rec.type === "EXECVE" && hasChunks(rec.fields) ? joinExecveChunks(rec.fields) : rec.fields };
   if (rec.typeNum !== undefined) out.typeNum = rec.typeNum;
   if (rec.enriched) out.enriched = rec.enriched;
   return out;
@@ -124,6 +124,15 @@ function joinExecveChunks(fields: Record<string, string | null>): Record<string,
     for (const [arg, parts] of chunked) out[arg] = Buffer.concat(parts.filter(Boolean)).toString("utf8");
   }
   return out;
+}
+
+/** Does an EXECVE record's fields hold parts of a long argument (`aN[i]`, `aN_len`)? Most never do. */
+function hasChunks(fields: Record<string, string | null>): boolean {
+  for (const key in fields) {
+    const last = key.charCodeAt(key.length - 1);
+    if ((last === 93 /* ] */ && key.indexOf("[") > 0) || (last === 110 /* n */ && /^a\d+_len$/.test(key))) return true;
+  }
+  return false;
 }
 
 function chunkBytes(value: string): Buffer {
@@ -162,7 +171,8 @@ function processOf(raw: ParsedRecord[]): ProcessFields {
 function execveArgs(raw: ParsedRecord[]): string[] | undefined {
   const execves = raw.filter((r) => r.type === "EXECVE");
   if (execves.length === 0) return undefined;
-  const all = joinExecveChunks(Object.assign({}, ...execves.map((r) => r.fields)) as Record<string, string | null>);
+  const only = execves.length === 1 ? execves[0]!.fields : undefined;
+  const all = only && !hasChunks(only) ? only : joinExecveChunks(Object.assign({}, ...execves.map((r) => r.fields)) as Record<string, string | null>);
   const argc = Number(all.argc);
   const count = Number.isInteger(argc) && argc >= 0 && argc <= 100_000 ? argc : countArgs(all);
   const args: string[] = [];
