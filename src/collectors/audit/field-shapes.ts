@@ -5,9 +5,9 @@
 // seen twice gets a small constructor of its own whose stores V8 compiles to fixed slots (~10 ns
 // for the whole record).
 //
-// The constructor's source is built from the keys, which come from the input: only keys made of
-// the characters audit field names use are ever compiled (never `__proto__`), each written as a
-// JSON string literal, and at most MAX_SHAPES sequences are compiled. Anything else — a sequence
+// The constructor's source is built from the keys, which come from the input: only keys of up to
+// 64 printable ASCII characters without quotes or backslashes are ever compiled (never
+// `__proto__`), each written as a JSON string literal, and at most MAX_SHAPES sequences are compiled. Anything else — a sequence
 // seen once, a hostile or broken line — gets a plain dictionary object, as before.
 // The objects have no Object.prototype behind them (their prototype is an empty object without
 // one), so a field named `constructor` or `toString` is just a field, as with Object.create(null).
@@ -32,7 +32,8 @@ export interface Shape {
 const MAX_SHAPES = 1000;
 /** Sequences tried before a line's own keys are read out one by one, per record type. */
 const RECENT_PER_TYPE = 4;
-const SAFE_KEY = /^[A-Za-z0-9_\-[\]]{1,64}$/;
+/** Printable ASCII without quotes or backslashes (a key never holds a space or "="). */
+const SAFE_KEY = /^[!#-&(-[\]-~]{1,64}$/;
 
 /** What every compiled object inherits: nothing (no constructor, no Object.prototype). */
 const FIELDS_PROTO: object = Object.create(null) as object;
@@ -72,7 +73,7 @@ export class ShapeCache {
     const id = `${kindsText(kinds)}:${keys.join("=")}`;
     const found = this.compiled.get(id);
     if (found) return found;
-    if (this.compiled.size >= MAX_SHAPES || !keys.every((k) => SAFE_KEY.test(k))) return undefined;
+    if (this.compiled.size >= MAX_SHAPES || !keys.every((k) => SAFE_KEY.test(k) && k !== "__proto__")) return undefined;
     if (!this.seen.has(id)) {
       if (this.seen.size >= MAX_SHAPES) this.seen.clear();
       this.seen.add(id);
