@@ -1,6 +1,6 @@
 // Per-event evaluation state shared by every rule that looks at the event: field values are
-// extracted and lower-cased once per event (not once per rule), and the text used by keyword
-// searches and literal prefilters is built at most once.
+// extracted once per event (not once per rule) and lower-cased only if a case-insensitive test
+// reads them, and the values keyword searches look through are gathered at most once.
 
 import type { HvEvent } from "../../events/event.js";
 
@@ -20,15 +20,28 @@ export interface FieldAccessor {
   derived?: boolean;
 }
 
-export function toValues(raw: readonly string[]): Values {
-  return { raw, lower: raw.map((v) => v.toLowerCase()) };
+/** Values whose lower-cased twins are computed on first use (most fields are only prefiltered). */
+class LazyValues implements Values {
+  private lowered: readonly string[] | undefined;
+
+  constructor(readonly raw: readonly string[]) {}
+
+  get lower(): readonly string[] {
+    this.lowered ??= this.raw.map((v) => v.toLowerCase());
+    return this.lowered;
+  }
 }
 
+export function toValues(raw: readonly string[]): Values {
+  return new LazyValues(raw);
+}
+
+/** Cached "this event has no such field". */
+const ABSENT = new LazyValues([]);
+
 export class EvalContext {
-  private readonly fields = new Map<string, Values | undefined>();
-  private text: string | undefined;
+  private fields: Map<string, Values> | undefined;
   private kw: Values | undefined;
-  private present: Uint8Array | undefined;
 
   constructor(
     readonly event: HvEvent,
@@ -36,26 +49,19 @@ export class EvalContext {
   ) {}
 
   get(field: FieldAccessor): Values | undefined {
-    if (this.fields.has(field.key)) return this.fields.get(field.key);
-    const raw = field.read(this.event);
-    const values = raw === undefined ? undefined : toValues(raw);
-    this.fields.set(field.key, values);
-    return values;
+    const fields = (this.fields ??= new Map());
+    let values = fields.get(field.key);
+    if (values === undefined) {
+      const raw = field.read(this.event);
+      values = raw === undefined ? ABSENT : new LazyValues(raw);
+      fields.set(field.key, values);
+    }
+    return values === ABSENT ? undefined : values;
   }
 
   /** What keyword searches (a selection that is a plain list of strings) look through. */
   keywords(): Values {
-    this.kw ??= toValues(this.keywordSource(this.event));
+    this.kw ??= new LazyValues(this.keywordSource(this.event));
     return this.kw;
-  }
-
-  /**
-   * Which of the index's literals the event's text contains. The text is the event serialized
-   * as JSON and lower-cased: every value any accessor returns (except derived ones) is a
-   * substring of it, so a literal absent from it cannot match any field.
-   */
-  literals(index: { scan(text: string): Uint8Array }): Uint8Array {
-    this.present ??= index.scan(JSON.stringify(this.event).toLowerCase());
-    return this.present;
   }
 }

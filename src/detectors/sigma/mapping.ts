@@ -282,25 +282,36 @@ export const permissiveResolve = (field: string): FieldAccessor => ({ key: `dorm
  * other events every string or number in the event.
  */
 export function keywordText(e: HvEvent): string[] {
-  if (e.audit) {
-    const out: string[] = [];
-    for (const r of e.audit.records) {
-      for (const v of Object.values(r.fields)) if (v !== null) out.push(v);
-      if (r.enriched) out.push(...Object.values(r.enriched));
-    }
-    if (e.process?.command_line) out.push(e.process.command_line);
-    if (e.process?.parent?.command_line) out.push(e.process.parent.command_line);
-    return out;
-  }
   const out: string[] = [];
+  eachKeywordValue(e, (v) => out.push(v));
+  return out;
+}
+
+/** keywordText's values one by one, without gathering them (the prefilter scans them as they come). */
+export function eachKeywordValue(e: HvEvent, visit: (value: string) => void): void {
+  if (e.audit) {
+    for (const r of e.audit.records) {
+      const values = Object.values(r.fields);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (v !== null && v !== undefined) visit(v);
+      }
+      if (r.enriched) {
+        const enriched = Object.values(r.enriched);
+        for (let i = 0; i < enriched.length; i++) visit(enriched[i]!);
+      }
+    }
+    if (e.process?.command_line) visit(e.process.command_line);
+    if (e.process?.parent?.command_line) visit(e.process.parent.command_line);
+    return;
+  }
   const walk = (v: unknown): void => {
-    if (typeof v === "string") out.push(v);
-    else if (typeof v === "number") out.push(String(v));
+    if (typeof v === "string") visit(v);
+    else if (typeof v === "number") visit(String(v));
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") Object.values(v).forEach(walk);
   };
   walk(e);
-  return out;
 }
 
 /** Field names documented per source, for docs and tests. */
