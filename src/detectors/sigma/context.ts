@@ -39,9 +39,17 @@ export function toValues(raw: readonly string[]): Values {
 /** Cached "this event has no such field". */
 const ABSENT = new LazyValues([]);
 
+/** What a detector's prefilter knows of the current event's literals (see prefilter.ts). */
+export interface LiteralGate {
+  /** False only when the literal (modifiers.literalKey) is certainly absent from its field. */
+  mayHave(key: string): boolean;
+}
+
 export class EvalContext {
   private fields: Map<string, Values> | undefined;
   private kw: Values | undefined;
+  /** Set by the detector; tests compiled elsewhere (exceptions, a rule alone) run without one. */
+  gate: LiteralGate | undefined;
 
   constructor(
     readonly event: HvEvent,
@@ -57,6 +65,14 @@ export class EvalContext {
       fields.set(field.key, values);
     }
     return values === ABSENT ? undefined : values;
+  }
+
+  /** Might one of these literals be in the event (always true without a gate)? */
+  mayContain(keys: readonly string[]): boolean {
+    const gate = this.gate;
+    if (gate === undefined) return true;
+    for (let i = 0; i < keys.length; i++) if (gate.mayHave(keys[i]!)) return true;
+    return false;
   }
 
   /** What keyword searches (a selection that is a plain list of strings) look through. */

@@ -93,7 +93,8 @@ export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetecto
   const onEvent = (event: HvEvent): Detection[] => {
     c.events++;
     const ctx = new EvalContext(event, keywordText);
-    literals.next(ctx);
+    // Without the prefilter every rule is evaluated in full (no literal gate on its tests either).
+    if (prefilter) literals.next(ctx);
     const out: Detection[] = [];
     for (const { source, slots: list, index } of bucketList) {
       if (!source.applies(event)) continue;

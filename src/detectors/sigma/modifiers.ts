@@ -170,13 +170,16 @@ function stringTest(read: (ctx: EvalContext) => Values | undefined, site: FieldA
     const tests = alts.map((p) => compilePattern(wrap(p, before, after), cased));
     const valueTest: StringTest = tests.length === 1 ? tests[0]! : (raw, lower) => tests.some((t) => t(raw, lower));
     const num = isNumber(v) && Number.isFinite(v.num) ? v.num : undefined;
-    perValue.push(
-      num === undefined
-        ? (ctx) => anyValue(read(ctx), valueTest)
-        : (ctx) => anyValue(read(ctx), (raw, lower) => valueTest(raw, lower) || (raw !== "" && Number(raw) === num)),
-    );
     const lits = alts.map((p) => requiredLiteral(p));
-    needs.push(num === undefined && lits.every((l) => l !== undefined) ? [(lits as string[]).map((text) => (site ? { field: site, text } : { text }))] : null);
+    const need: Literal[] | undefined = num === undefined && lits.every((l) => l !== undefined) ? (lits as string[]).map((text) => (site ? { field: site, text } : { text })) : undefined;
+    if (num !== undefined) perValue.push((ctx) => anyValue(read(ctx), (raw, lower) => valueTest(raw, lower) || (raw !== "" && Number(raw) === num)));
+    else if (need === undefined) perValue.push((ctx) => anyValue(read(ctx), valueTest));
+    else {
+      // When the detector already knows none of the literals is in the field, no value can match.
+      const keys = need.map(literalKey);
+      perValue.push((ctx) => ctx.mayContain(keys) && anyValue(read(ctx), valueTest));
+    }
+    needs.push(need ? [need] : null);
   }
   if (perValue.length === 0) return no("a field with an empty list of values");
   return { test: combine(perValue, all), need: all ? allOf(needs) : anyOf(needs) };
@@ -314,7 +317,8 @@ export function allOf(needs: Requirement[]): Requirement {
   return [...clauses.values()].sort((a, b) => strength(b) - strength(a)).slice(0, MAX_CLAUSES);
 }
 
-function literalKey(l: Literal): string {
+/** A literal's identity: its field's accessor key ("" for the keyword search) and its text. */
+export function literalKey(l: Literal): string {
   return `${l.field?.key ?? ""}\u0000${l.text}`;
 }
 

@@ -7,18 +7,20 @@
 // so an event costs the literals it has, not the number of rules; the other clauses are checked
 // for the few rules found.
 
-import type { EvalContext, FieldAccessor } from "./context.js";
+import type { EvalContext, FieldAccessor, LiteralGate } from "./context.js";
 import { LiteralIndex } from "./literals.js";
 import { eachKeywordValue } from "./mapping.js";
-import type { Literal } from "./modifiers.js";
+import { literalKey, type Literal } from "./modifiers.js";
 
 /** A rule's clauses as (site, literal id) pairs; the event must have one pair of each clause. */
 export type Clauses = Int32Array[];
 
-export class Prefilter {
+export class Prefilter implements LiteralGate {
   private readonly sites: Array<{ field?: FieldAccessor; index: LiteralIndex }> = [];
   private readonly siteOf = new Map<string, number>();
+  /** literalKey → id, and each id's site. */
   private readonly ids = new Map<string, number>();
+  private readonly siteOfId: number[] = [];
   /** found[id] === epoch: the literal is in the current event; scanned[site] === epoch: its site was read. */
   private found = new Int32Array(0);
   private scanned = new Int32Array(0);
@@ -39,11 +41,12 @@ export class Prefilter {
         this.sites.push(l.field ? { field: l.field, index: new LiteralIndex() } : { index: new LiteralIndex() });
         this.siteOf.set(key, site);
       }
-      const idKey = `${site}\u0000${l.text}`;
+      const idKey = literalKey(l);
       let id = this.ids.get(idKey);
       if (id === undefined) {
         id = this.ids.size;
         this.ids.set(idKey, id);
+        this.siteOfId.push(site);
         this.sites[site]!.index.add(l.text, id);
       }
       pairs[i * 2] = site;
@@ -66,6 +69,7 @@ export class Prefilter {
   /** Starts a new event: nothing is cleared, the marks of the last one simply stop counting. */
   next(ctx: EvalContext): void {
     this.ctx = ctx;
+    ctx.gate = this;
     this.foundCount = 0;
     if (++this.epoch === 0x7fffffff) {
       this.epoch = 1;
@@ -77,6 +81,15 @@ export class Prefilter {
   /** Reads these sites of the current event, if not read yet. */
   scanSites(sites: Int32Array): void {
     for (let i = 0; i < sites.length; i++) if (this.scanned[sites[i]!] !== this.epoch) this.scan(sites[i]!);
+  }
+
+  /** A literal no rule registered is unknown here, so it may be present. */
+  mayHave(key: string): boolean {
+    const id = this.ids.get(key);
+    if (id === undefined) return true;
+    const site = this.siteOfId[id]!;
+    if (this.scanned[site] !== this.epoch) this.scan(site);
+    return this.found[id] === this.epoch;
   }
 
   /** Does the current event satisfy the clauses from `from` on? */
