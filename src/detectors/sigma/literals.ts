@@ -6,6 +6,14 @@
 // with any other character is scanned lower-cased instead: toLowerCase turns a few of those into
 // ASCII letters (the Kelvin sign into "k", "İ" into "i̇"), and the prefilter must never miss a match.
 
+/** Where a scan records what it finds: found[id] = epoch, and each newly found id appended to ids. */
+export interface FoundSink {
+  found: Int32Array;
+  epoch: number;
+  ids: Int32Array;
+  count: number;
+}
+
 /** Characters no literal contains share class 0. */
 const OTHER = 0;
 /** Flag bit of a transition into a state where literals end; the bits below it are the row offset. */
@@ -101,11 +109,8 @@ export class LiteralIndex {
     this.built = { delta, classes, outStart, outIds: Int32Array.from(flat), width };
   }
 
-  /**
-   * Sets `marks[id] = mark` for every literal that occurs in `text` (ignoring case as toLowerCase
-   * does), appending to `newly` the ids it marks that were not marked yet.
-   */
-  scan(text: string, marks: Int32Array, mark: number, newly: number[]): void {
+  /** Records in `sink` every literal that occurs in `text`, ignoring case as toLowerCase does. */
+  scan(text: string, sink: FoundSink): void {
     const b = this.built;
     if (!b) throw new Error("LiteralIndex: scan before build");
     const { delta, classes } = b;
@@ -113,32 +118,32 @@ export class LiteralIndex {
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       // Outside ASCII, scan the lower-cased text from the start (marks may be set twice: harmless).
-      if (c >= 128) return this.scanLowered(text.toLowerCase(), marks, mark, newly);
+      if (c >= 128) return this.scanLowered(text.toLowerCase(), sink);
       const next = delta[row + classes[c]!]!;
       row = next & ROW;
-      if (next >= FOUND) this.mark(row, marks, mark, newly);
+      if (next >= FOUND) this.mark(row, sink);
     }
   }
 
-  private scanLowered(text: string, marks: Int32Array, mark: number, newly: number[]): void {
+  private scanLowered(text: string, sink: FoundSink): void {
     const { delta, classes } = this.built!;
     let row = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       const next = delta[row + (c < 128 ? classes[c]! : OTHER)]!;
       row = next & ROW;
-      if (next >= FOUND) this.mark(row, marks, mark, newly);
+      if (next >= FOUND) this.mark(row, sink);
     }
   }
 
-  private mark(row: number, marks: Int32Array, mark: number, newly: number[]): void {
+  private mark(row: number, sink: FoundSink): void {
     const { outStart, outIds, width } = this.built!;
     const state = row / width;
     for (let k = outStart[state]!, end = outStart[state + 1]!; k < end; k++) {
       const id = outIds[k]!;
-      if (marks[id] === mark) continue;
-      marks[id] = mark;
-      newly.push(id);
+      if (sink.found[id] === sink.epoch) continue;
+      sink.found[id] = sink.epoch;
+      sink.ids[sink.count++] = id;
     }
   }
 }

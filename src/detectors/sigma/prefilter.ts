@@ -8,26 +8,26 @@
 // for the few rules found.
 
 import type { EvalContext, FieldAccessor, LiteralGate } from "./context.js";
-import { LiteralIndex } from "./literals.js";
+import { LiteralIndex, type FoundSink } from "./literals.js";
 import { eachKeywordValue } from "./mapping.js";
 import { literalKey, type Literal } from "./modifiers.js";
 
 /** A rule's clauses as (site, literal id) pairs; the event must have one pair of each clause. */
 export type Clauses = Int32Array[];
 
-export class Prefilter implements LiteralGate {
+export class Prefilter implements LiteralGate, FoundSink {
   private readonly sites: Array<{ field?: FieldAccessor; index: LiteralIndex }> = [];
   private readonly siteOf = new Map<string, number>();
   /** literalKey → id, and each id's site. */
-  private readonly ids = new Map<string, number>();
+  private readonly idOf = new Map<string, number>();
   private readonly siteOfId: number[] = [];
   /** found[id] === epoch: the literal is in the current event; scanned[site] === epoch: its site was read. */
-  private found = new Int32Array(0);
+  found = new Int32Array(0);
   private scanned = new Int32Array(0);
-  /** Literal ids found in the current event, in the order found. */
-  foundIds = new Int32Array(0);
-  foundCount = 0;
-  private epoch = 0;
+  /** Literal ids found in the current event, in the order found: ids[0 … count]. */
+  ids = new Int32Array(0);
+  count = 0;
+  epoch = 0;
   private ctx: EvalContext | undefined;
 
   /** Registers one clause's literals; returns them as (site, literal id) pairs. */
@@ -42,10 +42,10 @@ export class Prefilter implements LiteralGate {
         this.siteOf.set(key, site);
       }
       const idKey = literalKey(l);
-      let id = this.ids.get(idKey);
+      let id = this.idOf.get(idKey);
       if (id === undefined) {
-        id = this.ids.size;
-        this.ids.set(idKey, id);
+        id = this.idOf.size;
+        this.idOf.set(idKey, id);
         this.siteOfId.push(site);
         this.sites[site]!.index.add(l.text, id);
       }
@@ -56,13 +56,13 @@ export class Prefilter implements LiteralGate {
   }
 
   get literalCount(): number {
-    return this.ids.size;
+    return this.idOf.size;
   }
 
   build(): void {
     for (const s of this.sites) s.index.build();
-    this.found = new Int32Array(this.ids.size);
-    this.foundIds = new Int32Array(this.ids.size);
+    this.found = new Int32Array(this.idOf.size);
+    this.ids = new Int32Array(this.idOf.size);
     this.scanned = new Int32Array(this.sites.length);
   }
 
@@ -70,7 +70,7 @@ export class Prefilter implements LiteralGate {
   next(ctx: EvalContext): void {
     this.ctx = ctx;
     ctx.gate = this;
-    this.foundCount = 0;
+    this.count = 0;
     if (++this.epoch === 0x7fffffff) {
       this.epoch = 1;
       this.found.fill(0);
@@ -85,7 +85,7 @@ export class Prefilter implements LiteralGate {
 
   /** A literal no rule registered is unknown here, so it may be present. */
   mayHave(key: string): boolean {
-    const id = this.ids.get(key);
+    const id = this.idOf.get(key);
     if (id === undefined) return true;
     const site = this.siteOfId[id]!;
     if (this.scanned[site] !== this.epoch) this.scan(site);
@@ -109,22 +109,15 @@ export class Prefilter implements LiteralGate {
   }
 
   private scan(site: number): void {
-    const epoch = (this.scanned[site] = this.epoch);
+    this.scanned[site] = this.epoch;
     const { field, index } = this.sites[site]!;
-    const found = this.found;
-    const newly = scratch;
-    newly.length = 0;
     const ctx = this.ctx!;
     if (field) {
       const values = ctx.get(field);
-      if (values) for (const v of values.raw) index.scan(v, found, epoch, newly);
-    } else eachKeywordValue(ctx.event, (v) => index.scan(v, found, epoch, newly));
-    for (let i = 0; i < newly.length; i++) this.foundIds[this.foundCount++] = newly[i]!;
+      if (values) for (const v of values.raw) index.scan(v, this);
+    } else eachKeywordValue(ctx.event, (v) => index.scan(v, this));
   }
 }
-
-/** Ids one site's scan marked (reused between scans). */
-const scratch: number[] = [];
 
 /**
  * The rules of one logsource, indexed by the literals of their first clause. `candidates` gives
@@ -181,8 +174,8 @@ export class RuleIndex {
       this.picked[pos] = epoch;
       out[n++] = pos;
     }
-    const ids = p.foundIds;
-    for (let k = 0; k < p.foundCount; k++) {
+    const ids = p.ids;
+    for (let k = 0; k < p.count; k++) {
       const id = ids[k]!;
       for (let j = this.start[id]!, end = this.start[id + 1]!; j < end; j++) {
         const pos = this.byLiteral[j]!;
