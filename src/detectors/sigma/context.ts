@@ -41,8 +41,36 @@ const ABSENT = new LazyValues([]);
 
 /** What a detector's prefilter knows of the current event's literals (see prefilter.ts). */
 export interface LiteralGate {
-  /** False only when the literal (modifiers.literalKey) is certainly absent from its field. */
-  mayHave(key: string): boolean;
+  /** The gate's number for a literal (modifiers.literalKey), or -1 when it does not track it. */
+  idOf(key: string): number;
+  /** False only when the literal is certainly absent from its field in the current event. */
+  mayHave(id: number): boolean;
+}
+
+/**
+ * A test's literals, one of which its field must contain for the test to pass, with their
+ * numbers in the last gate seen (a process has one detector, so they are looked up once).
+ */
+export class GatedLiterals {
+  private gate: LiteralGate | undefined;
+  /** undefined: some literal is not tracked by the gate, which then cannot rule the test out. */
+  private ids: Int32Array | undefined;
+
+  constructor(private readonly keys: readonly string[]) {}
+
+  mayMatch(ctx: EvalContext): boolean {
+    const gate = ctx.gate;
+    if (gate === undefined) return true;
+    if (gate !== this.gate) {
+      this.gate = gate;
+      const ids = this.keys.map((k) => gate.idOf(k));
+      this.ids = ids.includes(-1) ? undefined : Int32Array.from(ids);
+    }
+    const ids = this.ids;
+    if (ids === undefined) return true;
+    for (let i = 0; i < ids.length; i++) if (gate.mayHave(ids[i]!)) return true;
+    return false;
+  }
 }
 
 export class EvalContext {
@@ -65,14 +93,6 @@ export class EvalContext {
       fields.set(field.key, values);
     }
     return values === ABSENT ? undefined : values;
-  }
-
-  /** Might one of these literals be in the event (always true without a gate)? */
-  mayContain(keys: readonly string[]): boolean {
-    const gate = this.gate;
-    if (gate === undefined) return true;
-    for (let i = 0; i < keys.length; i++) if (gate.mayHave(keys[i]!)) return true;
-    return false;
   }
 
   /** What keyword searches (a selection that is a plain list of strings) look through. */

@@ -4,7 +4,7 @@
 // case-insensitive unless `cased` (or `re` without `i`), encodings applied in the order written.
 
 import { inNetwork, parseCidr } from "./cidr.js";
-import type { EvalContext, FieldAccessor, Values } from "./context.js";
+import { GatedLiterals, type EvalContext, type FieldAccessor, type Values } from "./context.js";
 import { compileRegex } from "./regex.js";
 import { STAR } from "../../events/glob.js";
 import { compilePattern, hasWildcards, literal, parseWildcards, requiredLiteral, wrap, type Pattern, type StringTest } from "./patterns.js";
@@ -176,8 +176,8 @@ function stringTest(read: (ctx: EvalContext) => Values | undefined, site: FieldA
     else if (need === undefined) perValue.push((ctx) => anyValue(read(ctx), valueTest));
     else {
       // When the detector already knows none of the literals is in the field, no value can match.
-      const keys = need.map(literalKey);
-      perValue.push((ctx) => ctx.mayContain(keys) && anyValue(read(ctx), valueTest));
+      const gated = new GatedLiterals(need.map(literalKey));
+      perValue.push((ctx) => gated.mayMatch(ctx) && anyValue(read(ctx), valueTest));
     }
     needs.push(need ? [need] : null);
   }

@@ -19,7 +19,7 @@ export class Prefilter implements LiteralGate, FoundSink {
   private readonly sites: Array<{ field?: FieldAccessor; index: LiteralIndex }> = [];
   private readonly siteOf = new Map<string, number>();
   /** literalKey → id, and each id's site. */
-  private readonly idOf = new Map<string, number>();
+  private readonly idByKey = new Map<string, number>();
   private readonly siteOfId: number[] = [];
   /** found[id] === epoch: the literal is in the current event; scanned[site] === epoch: its site was read. */
   found = new Int32Array(0);
@@ -42,10 +42,10 @@ export class Prefilter implements LiteralGate, FoundSink {
         this.siteOf.set(key, site);
       }
       const idKey = literalKey(l);
-      let id = this.idOf.get(idKey);
+      let id = this.idByKey.get(idKey);
       if (id === undefined) {
-        id = this.idOf.size;
-        this.idOf.set(idKey, id);
+        id = this.idByKey.size;
+        this.idByKey.set(idKey, id);
         this.siteOfId.push(site);
         this.sites[site]!.index.add(l.text, id);
       }
@@ -56,13 +56,13 @@ export class Prefilter implements LiteralGate, FoundSink {
   }
 
   get literalCount(): number {
-    return this.idOf.size;
+    return this.idByKey.size;
   }
 
   build(): void {
     for (const s of this.sites) s.index.build();
-    this.found = new Int32Array(this.idOf.size);
-    this.ids = new Int32Array(this.idOf.size);
+    this.found = new Int32Array(this.idByKey.size);
+    this.ids = new Int32Array(this.idByKey.size);
     this.scanned = new Int32Array(this.sites.length);
   }
 
@@ -83,10 +83,11 @@ export class Prefilter implements LiteralGate, FoundSink {
     for (let i = 0; i < sites.length; i++) if (this.scanned[sites[i]!] !== this.epoch) this.scan(sites[i]!);
   }
 
-  /** A literal no rule registered is unknown here, so it may be present. */
-  mayHave(key: string): boolean {
-    const id = this.idOf.get(key);
-    if (id === undefined) return true;
+  idOf(key: string): number {
+    return this.idByKey.get(key) ?? -1;
+  }
+
+  mayHave(id: number): boolean {
     const site = this.siteOfId[id]!;
     if (this.scanned[site] !== this.epoch) this.scan(site);
     return this.found[id] === this.epoch;
