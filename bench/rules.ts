@@ -52,10 +52,9 @@ interface Run {
   detections: number;
 }
 
-function run(engine: Engine, events: HvEvent[], prefilter: boolean): Run {
+function run(engine: Engine, events: HvEvent[], prefilter: boolean, rounds = 4): Run {
   let best: Run | undefined;
-  engine.create(engine.set, prefilter); // the engine's own warm-up below is a full run
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < rounds; round++) {
     const d = engine.create(engine.set, prefilter);
     let detections = 0;
     const cpu0 = process.cpuUsage();
@@ -121,11 +120,12 @@ async function main(): Promise<void> {
     lines.push(`events "${pool.name}": ${pool.events.length}, from ${pool.what}, repeated`);
     for (const engine of engines) {
       const on = run(engine, pool.events, true);
-      const off = run(engine, pool.events, false);
+      // Without the prefilter every rule meets every event: a tenth of the events, warm-up and one round.
+      const off = run(engine, pool.events.slice(0, Math.ceil(pool.events.length / 10)), false, 2);
       const p = on.perEvent;
       lines.push(
         `  ${engine.label.padEnd(12)} with prefilter:    ${rate(on.cpuRate)} events/s by CPU time (${rate(on.wallRate)} by wall); per event ${p.candidates.toFixed(1)} candidate rules, ${p.evaluations.toFixed(2)} evaluated, ${p.prefiltered.toFixed(1)} skipped by the prefilter; ${on.detections} detections`,
-        `  ${"".padEnd(12)} without prefilter: ${rate(off.cpuRate)} events/s by CPU time (${rate(off.wallRate)} by wall); ${off.perEvent.evaluations.toFixed(1)} evaluated per event; ${off.detections} detections`,
+        `  ${"".padEnd(12)} without prefilter: ${rate(off.cpuRate)} events/s by CPU time (${rate(off.wallRate)} by wall); ${off.perEvent.evaluations.toFixed(1)} evaluated per event; ${off.detections} detections in the first tenth`,
       );
     }
   }
