@@ -21,6 +21,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { findProgram } from "../src/events/programs.js";
 import { buildInput, largestAuditLog, ROOT } from "./data.js";
 
 interface Args {
@@ -79,10 +80,6 @@ function timeCommand(cmd: string, args: string[], stdinFile?: string): Timing {
   if (r.error) return { wall, cpu, note: r.error.message };
   // ausearch exits 1 when it prints nothing; anything else is worth saying.
   return { wall, cpu, note: r.status === 0 || (cmd === "ausearch" && r.status === 1) ? undefined : `exit ${r.status}` };
-}
-
-function hasCommand(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
 /** Runs hv's decoder (this build's, or `moduleRoot`'s) over `file` in a child and reads its timing. */
@@ -146,16 +143,16 @@ function measure(name: string, seedFile: string, args: Args, dir: string): Input
   if (args.base) repeat(`hv decode, stage (${args.base})`, () => timeHv(file, "stage", args.base!));
   repeat("hv decode, through the file reader", () => timeHv(file, "reader", ROOT));
   if (args.base) repeat(`hv decode, through the file reader (${args.base})`, () => timeHv(file, "reader", args.base!));
-  if (hasCommand("ausearch")) {
+  if (findProgram("ausearch") !== undefined) {
     repeat("ausearch -if", () => timeCommand("ausearch", ["-if", file]));
     repeat("ausearch -if --format csv", () => timeCommand("ausearch", ["-if", file, "--format", "csv"]));
   } else rows.push({ what: "ausearch: not installed (Debian package auditd)", wall: NaN, cpu: NaN });
-  if (hasCommand("laurel")) {
+  if (findProgram("laurel") !== undefined) {
     // laurel reads records on stdin and writes JSON lines; a config of its own sends them to stdout.
     const config = join(dir, "laurel.toml");
     writeFileSync(config, `directory = "${dir}"\n[auditlog]\nfile = "-"\n`);
     repeat("laurel (records on stdin)", () => timeCommand("laurel", ["-c", config], file));
-  } else rows.push({ what: "laurel: not installed (Debian package laurel)", wall: NaN, cpu: NaN });
+  } else rows.push({ what: "laurel: not installed (Debian package laurel: bash scripts/install-recording-tools.sh)", wall: NaN, cpu: NaN });
   const seed = seedFile.startsWith(ROOT) ? seedFile.slice(ROOT.length + 1) : seedFile.slice(Math.max(0, seedFile.indexOf("audit-logs")));
   return { name, seed, lines: args.lines, MiB: +(statSync(file).size / 2 ** 20).toFixed(1), rows };
 }

@@ -28,6 +28,7 @@ export const PROGRAMS = {
   nft: { debian: "nftables", nix: "nftables", usedFor: "hv's nftables tables: quarantines, blocks, rate limits and feed blocklists" },
   conntrack: { debian: "conntrack", nix: "conntrack-tools", usedFor: "the conntrack flow collector" },
   ip: { debian: "iproute2", nix: "iproute2", usedFor: "network devices and addresses, and running tools inside network namespaces" },
+  restic: { debian: "restic", nix: "restic", usedFor: "VM backups (hv backup, the backup_vm action)" },
   tcpdump: { debian: "tcpdump", nix: "tcpdump", usedFor: "packet captures of a VM's traffic (forensics, capture_pcap)" },
   ps: { debian: "procps", nix: "procps", usedFor: "the process tree in forensic bundles" },
   tar: { debian: "tar", nix: "gnutar", usedFor: "exporting forensic bundles" },

@@ -48,8 +48,13 @@ const ENCODED_FIELDS = new Set([
   "ocomm", "sw", "root_dir", "ns", "old_val", "new_val", "hostname", "addr", "terminal", "id",
 ]);
 
-export function parseRecord(line: string): ParseResult {
-  if (line.length > MAX_LINE_LENGTH) return fail(`line too long (${line.length} characters, limit ${MAX_LINE_LENGTH})`);
+/** What an auditd record type looks like: an upper-case name (SYSCALL, VIRT_CONTROL) or UNKNOWN[1334]. */
+const RECORD_TYPE = /^(?:[A-Z][A-Z0-9_]{0,63}|UNKNOWN\[\d{1,10}\])$/;
+
+/** `cutBytes`: bytes the line source already dropped from the end of an overlong line (SourceLine.truncatedBytes). */
+export function parseRecord(line: string, cutBytes = 0): ParseResult {
+  // The real length, not what is left of the line after its source cut it.
+  if (cutBytes > 0 || line.length > MAX_LINE_LENGTH) return fail(`line too long (${Buffer.byteLength(line) + cutBytes} bytes, limit ${MAX_LINE_LENGTH})`);
   const nul = line.indexOf("\u0000");
   if (nul >= 0) return fail(`NUL byte at column ${nul + 1}`);
 
@@ -67,6 +72,9 @@ export function parseRecord(line: string): ParseResult {
   if (typeEnd < 0) return fail("line ends after type=");
   const rawType = line.slice(pos + 5, typeEnd);
   if (rawType.length === 0) return fail("empty type=");
+  // Anything else than a record type is not auditd's, and must not become an event action or a
+  // stored type. The known names (nearly every line) are looked up, not matched.
+  if (!TYPES.has(rawType) && !RECORD_TYPE.test(rawType)) return fail(`bad record type ${JSON.stringify(rawType.slice(0, 40))}${rawType.length > 40 ? "…" : ""}`);
   pos = typeEnd + 1;
 
   if (!line.startsWith("msg=audit(", pos)) return fail("no msg=audit( after type=");
