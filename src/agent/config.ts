@@ -1,6 +1,7 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
 import { InputError } from "../events/input.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +69,9 @@ export function shippedPlaybooksDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/playbooks", import.meta.url)) ? "../../rules/playbooks" : "../../../rules/playbooks", import.meta.url));
 }
 
+/** A duration in hv's one grammar (src/events/duration.ts). */
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, `must look like ${DURATION_EXAMPLES}`);
+
 const allowlistSchema = z
   .object({
     vms: z.array(z.string()).optional(),
@@ -107,15 +111,15 @@ const agentConfigSchema = z
     /** Learning (docs/noise.md): a period from the first learned detection, then proposals (applied with apply: true). */
     learning: z
       .object({
-        period: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 7d").optional(),
+        period: duration.optional(),
         apply: z.boolean().optional(),
-        expires: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 30d").optional(),
+        expires: duration.optional(),
         minCount: z.number().int().min(1).optional(),
       })
       .strict()
       .optional(),
     /** Same rule about the same entity within this window is one alert (e.g. 10m). */
-    dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
+    dedupWindow: duration.optional(),
     stateDir: z.string().optional(),
     /** Flow sources: conntrack (default on when hv is root and conntrack is installed), NetFlow/IPFIX (off unless set). */
     flows: z

@@ -4,6 +4,7 @@
 
 import type Database from "better-sqlite3";
 import type { Registry } from "prom-client";
+import { parseDuration } from "../events/duration.js";
 import type { HvEvent } from "../events/event.js";
 import { ackAlert, getAlert, type SignalFilter } from "../store/alerts.js";
 import { getAction, listActions } from "../store/actions.js";
@@ -69,8 +70,8 @@ const caller = (req: RouteRequest): string => `api:${req.token?.name ?? "anonymo
 export function parseTime(value: unknown, field: string, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
-  const age = /^(\d+)([smhd])$/.exec(text);
-  if (age) return now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"];
+  const age = parseDuration(text);
+  if (age !== undefined) return now - age;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw badRequest(`${field} is not a valid time: ${JSON.stringify(text)}`);
   return ms;

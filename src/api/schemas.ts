@@ -34,11 +34,11 @@ export const word: JsonSchema = { type: "string", minLength: 1, maxLength: 64, p
 export const reason: JsonSchema = { type: "string", minLength: 1, maxLength: 500 };
 export const severity: JsonSchema = { type: "string", enum: [...SEVERITIES] };
 export const role: JsonSchema = { type: "string", enum: [...ROLES] };
-/** An ISO 8601 time (2024-05-01T12:00:00Z) or an age before now (90s, 15m, 2h, 7d). */
+/** An ISO 8601 time (2024-05-01T12:00:00Z) or an age before now in hv's duration grammar (90s, 15m, 2h, 7d, 1w). */
 export const time: JsonSchema = {
   type: "string",
   maxLength: 40,
-  pattern: "^([0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
+  pattern: "^([0-9]{1,6}(\\.[0-9]{1,3})?(ms|s|m|h|d|w)|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
 };
 
 export const idParams = strictObject({ id }, ["id"]);

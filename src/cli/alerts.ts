@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { SEVERITIES, type Alert } from "../events/alert.js";
+import { durationMs } from "../events/duration.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
@@ -44,7 +45,7 @@ Examples:
       const db = openStore(join(opts.stateDir, "hv.db"));
       const found = listAlerts(db, {
         status: opts.status, severity: opts.severity, ruleId: opts.rule, vmName: opts.vm,
-        sinceMs: opts.since ? Date.now() - parseAge(opts.since) : undefined,
+        sinceMs: opts.since ? Date.now() - durationMs(opts.since, "--since") : undefined,
         limit: Number(opts.limit),
         signals: opts.signals ? "only" : opts.all ? "include" : "exclude",
       });
@@ -86,12 +87,6 @@ function parseId(id: string): number {
   const n = Number(id);
   if (!Number.isInteger(n) || n < 1) throw new Error(`alert id must be a positive integer, got ${JSON.stringify(id)}`);
   return n;
-}
-
-export function parseAge(text: string): number {
-  const m = /^(\d+)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!m) throw new Error(`age must look like 30s, 15m, 2h or 7d, got ${JSON.stringify(text)}`);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
 export function formatAlertLine(a: Alert): string {

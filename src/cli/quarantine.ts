@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
-import { DURATION_HINT, parseDuration } from "../playbooks/duration.js";
+import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
 import { releaseQuarantineByHand } from "../playbooks/release.js";
 import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
@@ -78,7 +78,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
     .addHelpText("after", "\nExamples:\n  sudo hv quarantine add web1\n  sudo hv quarantine add web1 --ttl 2h --keep 10.0.0.5,10.0.0.6\nExit code 1 when it was refused or failed.")
     .action(async (vm: string, opts: Common & { ttl?: string; keep?: string[] }) => {
       checkName(vm, "VM name");
-      const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
+      const ttlMs = opts.ttl === undefined ? undefined : parsePlaybookDuration(opts.ttl);
       if (opts.ttl !== undefined && ttlMs === undefined) throw new InputError(`--ttl ${DURATION_HINT}, got ${JSON.stringify(opts.ttl)}`);
       const ctx = openResponse(opts);
       try {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { DEFAULT_LEARNED_EXPIRY_MS, applyProposals, proposeExceptions } from "../agent/learning.js";
-import { parseDuration } from "../playbooks/duration.js";
+import { parsePlaybookDuration } from "../playbooks/duration.js";
 import { listLearned, listObservations, revokeLearned, type LearnedException, type LearnedStatus } from "../store/learning.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
@@ -88,7 +88,7 @@ Examples:
     .option("--expires <age>", "how long they hold (30m, 12h, 30d)", `${DEFAULT_LEARNED_EXPIRY_MS / 86_400_000}d`)
     .option("--json", "the applied exceptions as JSON lines")
     .action(async (ids: string[], opts: Common & { all?: boolean; expires: string }) => {
-      const expiresMs = parseDuration(opts.expires);
+      const expiresMs = parsePlaybookDuration(opts.expires);
       if (expiresMs === undefined) return usage(`--expires must look like 30m, 12h or 30d, got ${JSON.stringify(opts.expires)}`);
       if (!opts.all && ids.length === 0) return usage("name the exceptions to apply (hv tune list), or --all");
       const wanted = opts.all ? undefined : parseIds(ids);
