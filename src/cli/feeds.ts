@@ -1,9 +1,10 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
-import { FEED_FORMATS } from "../feeds/formats/index.js";
+import { FEED_FORMATS } from "../events/feed.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
-import { cidrSchema, isRemote, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { cidrSchema, isRemote, validateFeedSpec } from "../feeds/spec.js";
+import type { FeedSpec } from "../events/feed.js";
 import { durationMs } from "../events/duration.js";
 import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";

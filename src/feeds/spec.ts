@@ -5,31 +5,7 @@ import { z } from "zod";
 import { parseDuration } from "../events/duration.js";
 import { InputError } from "../events/input.js";
 import { parseNet } from "./canonical.js";
-import { FEED_FORMATS, type FeedFormat } from "./formats/index.js";
-
-export type BlockPath = "input" | "forward" | "output" | "taps";
-export const BLOCK_PATHS: readonly BlockPath[] = ["input", "forward", "output", "taps"];
-export const FEED_SEVERITIES = ["low", "medium", "high", "critical"] as const;
-
-export interface FeedSpec {
-  name: string;
-  /** An http(s):// URL or a local path (a file, or a MISP feed directory). */
-  url: string;
-  format: FeedFormat | "auto";
-  /** How often the agent syncs it ("30m", "6h", "1d"); none: only `hv feeds sync`. */
-  schedule?: string;
-  enabled: boolean;
-  /** block: its addresses also go into nft sets. */
-  action: "alert" | "block";
-  block?: { mode: "monitor" | "enforce"; paths: BlockPath[] };
-  severity?: "low" | "medium" | "high" | "critical";
-  maxBytes?: number;
-  timeoutMs?: number;
-  /** Refuse a new set smaller than this fraction of the last good one (default 0.5). */
-  minKeepRatio?: number;
-  /** CIDRs never accepted from this feed, on top of the global ones. */
-  allowlist?: string[];
-}
+import { FEED_FORMATS, FEED_SEVERITIES, type FeedFormat, type FeedSpec } from "../events/feed.js";
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 60_000;
