@@ -8,7 +8,7 @@ import { defaultResponseOps } from "../api/response.js";
 import { startApiListeners, startApiServer, type RunningApi } from "../api/server.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import type { AgentConfig } from "./config.js";
-import type { FirewallSyncer } from "./firewall-sync.js";
+import type { FirewallSyncer } from "../firewall/sync.js";
 
 export interface ApiSetup {
   /** The recorders the pipeline, detectors and engine feed; present whenever something serves them. */

@@ -17,7 +17,7 @@ import { createRegistry } from "../playbooks/registry.js";
 import type { ActionRecord } from "../store/actions.js";
 import { VirshBackend } from "../vm/virsh.js";
 import type { AgentConfig } from "./config.js";
-import type { FirewallSyncer } from "./firewall-sync.js";
+import type { FirewallSyncer } from "../firewall/sync.js";
 import { tapsOfVm } from "./network.js";
 
 export interface ResponseOptions {

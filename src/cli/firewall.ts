@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
-import { syncFirewall } from "../agent/firewall-sync.js";
+import { syncFirewall } from "../firewall/sync.js";
 import { buildAllowlist } from "../events/allowlist.js";
 import { tapsFromLibvirt } from "../playbooks/env.js";
 import { VirshBackend } from "../vm/virsh.js";

@@ -4,7 +4,7 @@
 // agent brings what it already holds (its sinks, its firewall syncer, its live inventory).
 
 import type Database from "better-sqlite3";
-import { syncFirewall } from "../agent/firewall-sync.js";
+import { syncFirewall } from "../firewall/sync.js";
 import type { AgentConfig } from "../agent/config.js";
 import { resolveRepo, stagingRoot } from "../backup/settings.js";
 import { buildAllowlist, type Allowlist } from "../events/allowlist.js";
