@@ -10,7 +10,7 @@ import { setUpApi } from "../agent/api.js";
 import { setUpFleet } from "../agent/fleet.js";
 import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
 import { setUpResponse } from "../agent/response.js";
-import { publishActionResult } from "../outputs/nats.js";
+import { publishActionResult } from "../outputs/sink.js";
 import { runFleetView } from "./fleet.js";
 import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
