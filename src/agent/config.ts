@@ -3,8 +3,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
 import { InputError } from "../events/input.js";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
@@ -22,12 +20,6 @@ export interface Retention {
 }
 
 export const DEFAULT_RETENTION: Retention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 2 * 1024 ** 3 };
-
-export function defaultStateDir(): string {
-  if (process.env.HV_STATE_DIR) return process.env.HV_STATE_DIR;
-  if (process.getuid?.() === 0) return "/var/lib/hv";
-  return join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "hv");
-}
 
 export type AuditSourceChoice = { kind: "socket"; path: string } | { kind: "file"; path: string } | { kind: "none"; reasons: string[] };
 

@@ -1,17 +1,24 @@
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { SEVERITIES, type Alert } from "../events/alert.js";
 import { durationMs } from "../events/duration.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
-import { openStore } from "../store/open.js";
+import { openStateStore, stateDirOf } from "../store/open.js";
+import { loadAgentConfig } from "../agent/config.js";
 import { LineWriter } from "./output.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
-  stateDir: string;
+  stateDir?: string;
+  config?: string;
   json?: boolean;
 }
+
+/** The store of the state directory given, else the config's, else the default one. */
+function store(opts: CommonOptions): ReturnType<typeof openStateStore> {
+  return openStateStore(stateDirOf(opts.stateDir, opts.config ? loadAgentConfig(opts.config) : undefined));
+}
+
+const STATE_DIR_HELP = "where the store lives (default: the config's stateDir, else $HV_STATE_DIR, /var/lib/hv as root, ~/.local/state/hv)";
 
 export function registerAlerts(program: Command): void {
   const alerts = program.command("alerts").description("list, show and acknowledge stored alerts");
@@ -30,7 +37,8 @@ Examples:
   alerts
     .command("list")
     .description("alerts, newest first")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--status <status>", "open or acked")
     .option("--severity <level>", `one of ${SEVERITIES.join(", ")}`)
     .option("--rule <id>", "only this rule id")
@@ -42,7 +50,7 @@ Examples:
     .option("--json", "one JSON alert per line")
     .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string; all?: boolean; signals?: boolean }) => {
       if (opts.severity && !SEVERITIES.includes(opts.severity as Alert["severity"])) throw new Error(`--severity must be one of ${SEVERITIES.join(", ")}`);
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const found = listAlerts(db, {
         status: opts.status, severity: opts.severity, ruleId: opts.rule, vmName: opts.vm,
         sinceMs: opts.since ? Date.now() - durationMs(opts.since, "--since") : undefined,
@@ -59,10 +67,11 @@ Examples:
   alerts
     .command("show <id>")
     .description("one alert in full")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--json", "the alert as JSON")
     .action((id: string, opts: CommonOptions) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const alert = getAlert(db, parseId(id));
       db.close();
       if (!alert) throw new Error(`no alert ${id}`);
@@ -72,10 +81,11 @@ Examples:
   alerts
     .command("ack <id>")
     .description("acknowledge an alert (a new detection then opens a new alert)")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--json", "print the result as JSON")
     .action((id: string, opts: CommonOptions) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const ok = ackAlert(db, parseId(id));
       db.close();
       if (!ok) throw new Error(`no alert ${id}`);

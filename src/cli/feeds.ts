@@ -1,6 +1,5 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { FEED_FORMATS } from "../events/feed.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
 import { cidrSchema, isRemote, validateFeedSpec } from "../feeds/spec.js";
@@ -9,7 +8,7 @@ import { durationMs } from "../events/duration.js";
 import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
 import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, updateFeedSpec, type StoredFeed } from "../store/feeds.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
@@ -20,8 +19,8 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function store(opts: CommonOptions): ReturnType<typeof openStore> {
-  return openStore(join(opts.stateDir, "hv.db"));
+function store(opts: CommonOptions): ReturnType<typeof openStateStore> {
+  return openStateStore(opts.stateDir);
 }
 
 function list(value: string, previous: string[] = []): string[] {

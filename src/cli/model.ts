@@ -4,7 +4,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { InputError, MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { decodeAuditLines } from "../collectors/audit/decoder.js";
 import { durationMs } from "../events/duration.js";
 import { frequencyScorer, stideScorer } from "../detectors/anomaly/baselines.js";
@@ -17,7 +16,7 @@ import { trainSyscallModel, type TrainedSyscallModel } from "../detectors/anomal
 import { loadLabelledTraceDir, loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
 import { featureExcess, scoreFlowLog, trainFlowModelFromFile, type FeatureBaseline, type MinuteScore } from "../detectors/anomaly/train-flows.js";
 import { listEvents } from "../store/events.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
 import { writeSafe } from "../events/terminal.js";
@@ -212,7 +211,7 @@ Examples:
   hv model baseline
   hv model baseline --since 24h --out /var/lib/hv/models/syscalls-host.onnx --json`)
     .action(async (opts: { stateDir: string; since: string; out?: string; seed: string; fpr: string; epochs?: string; minLength: string; json?: boolean }) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = openStateStore(opts.stateDir);
       const events = listEvents(db, { sinceMs: Date.now() - durationMs(opts.since, "--since") });
       db.close();
       const { traces, unmapped } = tracesFromEvents(events, Number(opts.minLength));
