@@ -2,7 +2,7 @@
 // action results and fleet blocks live; `block` / `unblock` order an address blocked on every
 // host; `status` shows the stream and how far each host's block consumer has got.
 
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { NatsConnection } from "nats";
 import { connectFleet, describeNatsError, isNotFound, type FleetConnectionOptions } from "../fleet/connection.js";
@@ -13,6 +13,7 @@ import { formatAlertLine } from "./alerts.js";
 import { durationMs } from "../events/duration.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
+import { actingUser } from "../events/actor.js";
 
 interface ConnectionFlags {
   server?: string[];
@@ -82,7 +83,7 @@ Examples:
             op,
             target: address,
             origin: opts.origin,
-            by: currentUser(),
+            by: actingUser(),
             ...(ttlMs !== undefined ? { ttlMs } : {}),
             ...(opts.reason ? { reason: opts.reason } : {}),
           });
@@ -230,10 +231,3 @@ async function noteStatus(nc: NatsConnection, log: (text: string) => void): Prom
   }
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? "unknown";
-  }
-}
