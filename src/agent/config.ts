@@ -6,7 +6,6 @@ import { InputError } from "../events/input.js";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
-import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 import { cidrSchema } from "../feeds/spec.js";
 import { backupConfigSchema } from "../backup/settings.js";
 
@@ -63,6 +62,36 @@ export function shippedPlaybooksDir(): string {
 
 /** A duration in hv's one grammar (src/events/duration.ts). */
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, `must look like ${DURATION_EXAMPLES}`);
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1).max(255);
+
+/** The `api:` section (docs/api.md). */
+const apiConfigSchema = z
+  .object({
+    /** Serve the REST API from the agent (default false: `hv api serve` runs it on its own). */
+    enabled: z.boolean().optional(),
+    /** Default 127.0.0.1; any other address needs an API token to exist first. */
+    host: host.optional(),
+    /** Default 8787. */
+    port: port.optional(),
+    /** Requests per window per token (per address without a valid token). */
+    rateLimit: z.object({ max: z.number().int().min(1).optional(), windowSeconds: z.number().int().min(1).optional() }).strict().optional(),
+  })
+  .strict();
+
+/** The `metrics:` section (docs/api.md). */
+const metricsConfigSchema = z
+  .object({
+    /** Serve /metrics (default true whenever the API or a metrics port is enabled). */
+    enabled: z.boolean().optional(),
+    /** A listener of its own for /metrics (default: the API's). */
+    host: host.optional(),
+    port: port.optional(),
+    /** Require a viewer token for /metrics (default: only when not on loopback). */
+    auth: z.boolean().optional(),
+  })
+  .strict();
 
 const allowlistSchema = z
   .object({

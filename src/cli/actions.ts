@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { ApprovalError } from "../playbooks/engine.js";
-import { openResponse, type CliOptions } from "../playbooks/context.js";
+import { openResponse, type CliOptions } from "../agent/response-context.js";
 import { actingUser } from "../events/actor.js";
 import { ACTION_STATUSES, denyAction, getAction, listActions, OPEN_STATUSES, type ActionRecord } from "../store/actions.js";
 import { LineWriter } from "./output.js";

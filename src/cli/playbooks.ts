@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { activeEnforcements, quarantinesSince } from "../store/enforcements.js";
 import type { Alert } from "../events/alert.js";
 import { targetKey } from "../playbooks/action.js";
-import { playbookPaths, readConfig, responseSettings, stateDirOf, type CliOptions } from "../playbooks/context.js";
+import { playbookPaths, readConfig, responseSettings, stateDirOf, type CliOptions } from "../agent/response-context.js";
 import { formatDuration } from "../events/duration.js";
 import { responseAllowlist } from "../playbooks/env.js";
 import { formatProblem, loadPlaybooks, type LoadedPlaybooks } from "../playbooks/load.js";

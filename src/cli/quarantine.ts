@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openResponse, type CliOptions } from "../playbooks/context.js";
+import { openResponse, type CliOptions } from "../agent/response-context.js";
 import { actingUser } from "../events/actor.js";
 import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";

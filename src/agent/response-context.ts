@@ -3,12 +3,12 @@
 // and acts by hand; only the agent reacts to alerts).
 
 import type Database from "better-sqlite3";
-import { loadAgentConfig, shippedPlaybooksDir, type AgentConfig } from "../agent/config.js";
+import { loadAgentConfig, shippedPlaybooksDir, type AgentConfig } from "./config.js";
 import { openStateStore, stateDirOf as resolveStateDir } from "../store/open.js";
-import type { ActionEnv, ActionRegistry } from "./action.js";
-import { createResponder, type Responder, type ResponseSettings } from "./engine.js";
-import { buildActionEnv } from "./env.js";
-import { createRegistry } from "./registry.js";
+import type { ActionEnv, ActionRegistry } from "../playbooks/action.js";
+import { createResponder, type Responder, type ResponseSettings } from "../playbooks/engine.js";
+import { buildActionEnv } from "../playbooks/env.js";
+import { createRegistry } from "../playbooks/registry.js";
 
 export interface CliOptions {
   stateDir?: string;
