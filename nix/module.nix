@@ -477,8 +477,44 @@ in
       managementInterfaces = strings "Host interfaces never touched (the way in to the host).";
     };
 
-    api = listenOptions "hv's REST API" 8787;
+    api = listenOptions "hv's REST API" 8787 // {
+      console = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Serve the web console at / on the API's listener (docs/console.md); it logs in with an API token.";
+        };
+        sessionIdle = mkOption {
+          type = types.strMatching "[0-9]+[smhd]";
+          default = "30m";
+          description = "A console session unused this long ends.";
+        };
+        sessionMax = mkOption {
+          type = types.strMatching "[0-9]+[smhd]";
+          default = "12h";
+          description = "A console session ends this long after login, whatever happens.";
+        };
+        secureCookie = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Mark the session cookie Secure. Set it when people reach the console through a TLS reverse proxy (hv itself speaks plain HTTP).";
+        };
+      };
+    };
     metrics = listenOptions "the Prometheus /metrics endpoint" 9464;
+
+    monitoring = {
+      prometheusRules = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Add hv's alerting rules (monitoring/hv-rules.yml: agent down, drops, audit records lost, stale feeds …) to services.prometheus.ruleFiles. The rules expect the scrape job to be named hv.";
+      };
+      grafanaDashboard = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Provision hv's Grafana dashboard (monitoring/hv-grafana.json) through services.grafana.provision.";
+      };
+    };
 
     fleet = {
       enable = mkEnableOption "publishing alerts and action results to NATS JetStream";
@@ -692,6 +728,20 @@ in
           }
         });
       '';
+    })
+
+    (mkIf cfg.monitoring.prometheusRules {
+      services.prometheus.ruleFiles = [ "${shippedDir}/monitoring/hv-rules.yml" ];
+    })
+
+    (mkIf cfg.monitoring.grafanaDashboard {
+      services.grafana.provision.dashboards.settings.providers = [
+        {
+          name = "hv";
+          # Only *.json files are dashboards; the rules beside it are ignored.
+          options.path = "${shippedDir}/monitoring";
+        }
+      ];
     })
 
     {

@@ -65,6 +65,8 @@ let
       ../models
       ../rules
       ../templates
+      ../web
+      ../monitoring
     ];
   };
 in
@@ -99,7 +101,9 @@ buildNpmPackage {
     npm rebuild better-sqlite3 --build-from-source --offline
   '';
 
-  # `npm run build` (tsc -p tsconfig.build.json → dist/) is buildNpmPackage's default build step.
+  # `npm run build` (tsc -p tsconfig.build.json → dist/, then web/build.mjs → dist/web, the console
+  # bundled by esbuild from the npm cache: its Go binary comes in the @esbuild/* optional package,
+  # so its skipped install script is not needed) is buildNpmPackage's default build step.
 
   postInstall = ''
     moduleDir=$out/lib/node_modules/hv

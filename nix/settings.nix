@@ -81,6 +81,10 @@ let
         enabled = true;
         host = cfg.api.address;
         inherit (cfg.api) port;
+        console = {
+          enabled = cfg.api.console.enable;
+          inherit (cfg.api.console) sessionIdle sessionMax secureCookie;
+        };
       };
     }
     // when cfg.metrics.enable {

@@ -66,6 +66,23 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, `must 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).max(255);
 
+/** A duration longer than zero. */
+const positiveDuration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, `must look like ${DURATION_EXAMPLES} and be longer than 0`);
+
+/** The `api.console:` section (docs/console.md). */
+const consoleConfigSchema = z
+  .object({
+    /** Serve the web console at / (default true wherever the API is served). */
+    enabled: z.boolean().optional(),
+    /** A console session unused this long ends (default 30m). */
+    sessionIdle: positiveDuration.optional(),
+    /** A console session ends this long after login (default 12h). */
+    sessionMax: positiveDuration.optional(),
+    /** Mark the session cookie Secure: set it when people reach hv through a TLS proxy (default false). */
+    secureCookie: z.boolean().optional(),
+  })
+  .strict();
+
 /** The `api:` section (docs/api.md). */
 const apiConfigSchema = z
   .object({
@@ -77,6 +94,8 @@ const apiConfigSchema = z
     port: port.optional(),
     /** Requests per window per token (per address without a valid token). */
     rateLimit: z.object({ max: z.number().int().min(1).optional(), windowSeconds: z.number().int().min(1).optional() }).strict().optional(),
+    /** The web console (docs/console.md). */
+    console: consoleConfigSchema.optional(),
   })
   .strict();
 

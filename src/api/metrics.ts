@@ -19,6 +19,18 @@ export interface PipelineCounts {
   drops: Record<string, number>;
 }
 
+/** What a collector knows it lost or could not read (read at each scrape). */
+export interface SourceHealth {
+  /** The collector's name (audit:/var/log/audit/audit.log, conntrack, netflow:…), as the queue's drops are keyed. */
+  source: string;
+  /** Events lost on the source's own side since start (conntrack buffer overruns), beyond the queue's drops. */
+  dropped: number;
+  /** Events the source knows are missing now (audit serial gaps; may shrink when late records arrive). */
+  missing: number;
+  /** Records that could not be parsed since start. */
+  malformed: number;
+}
+
 export interface AgentMetrics {
   readonly registry: Registry;
   /** Newly stored events of a source (the event's module: audit, libvirt, flow, …). */
@@ -27,6 +39,10 @@ export interface AgentMetrics {
   eventsDropped(source: string, n?: number): void;
   /** Reads the pipeline's counters at each scrape: queue depth, queue drops per source, stored, duplicates. */
   watchPipeline(stats: () => PipelineCounts): void;
+  /** Reads the collectors' own losses at each scrape; every source listed has its series from the start, at 0. */
+  watchSources(read: () => SourceHealth[]): void;
+  /** A model in use: its score series exist (empty) before its first score, so dashboards and alerts see it. */
+  watchModel(model: string): void;
   /** Time one detector took over one event (or one tick), in seconds. */
   detectorSeconds(detector: string, seconds: number): void;
   /** An alert update: `isNew` counts a new alert, every update counts a detection. */
@@ -72,6 +88,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
 
   // Counters the pipeline already keeps are turned into Prometheus counters by their growth.
   const pipelines: Array<() => PipelineCounts> = [];
+  const sources: Array<() => SourceHealth[]> = [];
   const seen = new Map<string, number>();
   const grow = (counter: Counter<string>, key: string, labels: Record<string, string>, total: number): void => {
     const before = seen.get(key) ?? 0;
@@ -86,6 +103,37 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     registers,
     collect() {
       for (const [i, read] of pipelines.entries()) for (const [source, n] of Object.entries(read().drops)) grow(this, `drop:${i}:${source}`, { source }, n);
+      for (const [i, read] of sources.entries()) {
+        for (const h of read()) {
+          // inc by 0 makes the series exist: rate() and increase() then see the first loss too.
+          this.inc({ source: h.source }, 0);
+          grow(this, `lost:${i}:${h.source}`, { source: h.source }, h.dropped);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: "hv_source_missing_events",
+    help: "Events a source knows are missing now, by source (audit: gaps in the kernel's serial numbers; they shrink when late records arrive).",
+    labelNames: ["source"],
+    registers,
+    collect() {
+      this.reset();
+      for (const read of sources) for (const h of read()) this.inc({ source: h.source }, h.missing);
+    },
+  });
+  new Counter({
+    name: "hv_source_malformed_total",
+    help: "Records a source could not parse, by source.",
+    labelNames: ["source"],
+    registers,
+    collect() {
+      for (const [i, read] of sources.entries()) {
+        for (const h of read()) {
+          this.inc({ source: h.source }, 0);
+          grow(this, `malformed:${i}:${h.source}`, { source: h.source }, h.malformed);
+        }
+      }
     },
   });
   const detector = new Histogram({ name: "hv_detector_seconds", help: "Time a detector took to evaluate one event (rule evaluation latency).", labelNames: ["detector"], buckets: DETECTOR_BUCKETS, registers });
@@ -159,6 +207,8 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     eventsDropped: (source, n = 1) => dropped.inc({ source }, n),
     watchPipeline: (read) => void pipelines.push(read),
     watchSinks: (read) => void sinkReaders.push(read),
+    watchSources: (read) => void sources.push(read),
+    watchModel: (model) => scores.zero({ model }),
     detectorSeconds: (name, seconds) => detector.observe({ detector: name }, seconds),
     alert: (a, isNew) => {
       const labels = { severity: a.severity, rule: a.rule.id };
@@ -175,6 +225,27 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
       if (Number.isFinite(score)) scores.observe({ model }, score);
     },
   };
+}
+
+export interface SourceCounts {
+  /** Events newly stored since this process started, by event module (hv_events_total). */
+  events: Array<{ source: string; total: number }>;
+  /** Events lost since this process started, by collector (hv_events_dropped_total). */
+  dropped: Array<{ source: string; total: number }>;
+}
+
+/**
+ * The per-source counters as a scrape would see them now (the console's overview turns two reads
+ * into rates). Empty in a process that runs no pipeline (`hv api serve`).
+ */
+export async function sourceCounts(registry: Registry): Promise<SourceCounts> {
+  const bySource = async (name: string): Promise<Array<{ source: string; total: number }>> => {
+    const metric = registry.getSingleMetric(name);
+    const values = metric ? (await metric.get()).values : [];
+    return values.map((v) => ({ source: String(v.labels.source ?? ""), total: v.value })).sort((a, b) => a.source.localeCompare(b.source));
+  };
+  const [events, dropped] = await Promise.all([bySource("hv_events_total"), bySource("hv_events_dropped_total")]);
+  return { events, dropped };
 }
 
 /** Gauges read from the store at each scrape: feeds, open alerts, quarantines, pending actions. */

@@ -83,6 +83,27 @@ export function eventIdsOfRule(db: Database.Database, ruleId: string, maxAlerts:
   return [...ids];
 }
 
+export interface TimelineBucket {
+  /** ISO start of the bucket. */
+  start: string;
+  /** New alerts (by first seen) per severity; severities without any are absent. */
+  counts: Record<string, number>;
+}
+
+/** New alerts per severity in `buckets` equal steps of `stepMs` from `sinceMs` (first seen). */
+export function alertTimeline(db: Database.Database, sinceMs: number, stepMs: number, buckets: number): TimelineBucket[] {
+  const out: TimelineBucket[] = Array.from({ length: buckets }, (_, i) => ({ start: new Date(sinceMs + i * stepMs).toISOString(), counts: {} }));
+  const rows = prepared<[number, number, number, number], { bucket: number; severity: string; n: number }>(
+    db,
+    `SELECT (first_seen - ?) / ? AS bucket, severity, count(*) AS n FROM alerts WHERE first_seen >= ? AND first_seen < ? GROUP BY bucket, severity`,
+  ).all(sinceMs, stepMs, sinceMs, sinceMs + stepMs * buckets);
+  for (const r of rows) {
+    const b = out[Math.floor(r.bucket)];
+    if (b) b.counts[r.severity] = r.n;
+  }
+  return out;
+}
+
 export interface StoreCounts {
   schemaVersion: number;
   events: number;

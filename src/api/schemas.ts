@@ -41,6 +41,11 @@ export const time: JsonSchema = {
   pattern: "^([0-9]{1,6}(\\.[0-9]{1,3})?(ms|s|m|h|d|w)|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
 };
 
+/** An age in whole seconds or more, in hv's duration grammar: 90s, 15m, 2h, 7d, 1w. */
+export const age: JsonSchema = { type: "string", maxLength: 7, pattern: "^[0-9]{1,6}[smhdw]$" };
+/** An API token's secret (tokens.ts TOKEN_PATTERN). */
+export const tokenSecret: JsonSchema = { type: "string", minLength: 46, maxLength: 46, pattern: "^hv_[A-Za-z0-9_-]{43}$" };
+
 export const idParams = strictObject({ id }, ["id"]);
 
 export const error: JsonSchema = openObject({ error: { type: "string" }, message: { type: "string" } }, ["error", "message"]);
@@ -172,6 +177,15 @@ export const verification = openObject(
     warnings: { type: "array", items: { type: "string" } },
   },
   ["ok", "problems", "warnings"],
+);
+
+export const session = openObject(
+  {
+    token: { anyOf: [openObject({ name: { type: "string" }, role }, ["name", "role"]), { type: "null" }] },
+    csrf: { type: ["string", "null"] },
+    expires: { type: ["string", "null"] },
+  },
+  ["token", "csrf", "expires"],
 );
 
 /** `{ KEY: [items] }`: every list answer is an object, so fields can be added later. */

@@ -2,6 +2,12 @@ import type { Command } from "commander";
 import { loadAgentConfig } from "../agent/config.js";
 import { onPath } from "../agent/system.js";
 import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
+import { consoleServerOptions } from "../api/console.js";
+import { defaultResponseOps } from "../api/response.js";
+import { responseSettings } from "../agent/response-context.js";
+import { createResponder } from "../playbooks/engine.js";
+import { buildActionEnv } from "../playbooks/env.js";
+import { createRegistry } from "../playbooks/registry.js";
 import { createAgentMetrics } from "../api/metrics.js";
 import { buildOpenApi } from "../api/openapi.js";
 import { ROUTES } from "../api/routes.js";
@@ -105,7 +111,7 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
 
   api
     .command("serve")
-    .description("run the REST API and /metrics against the store, for hosts where the agent does not serve them")
+    .description("run the REST API, the web console (/) and /metrics against the store, for hosts where the agent does not serve them")
     .option("--host <address>", `listen address (default ${DEFAULT_API_HOST}; another address needs a token to exist)`)
     .option("--port <port>", `listen port (default ${DEFAULT_API_PORT}; 0 picks a free one)`)
     .option("--state-dir <dir>", "where the store lives")
@@ -119,7 +125,8 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
     .addHelpText(
       "after",
       `
-It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM.
+It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM. The web console is at
+URL/ (log in with a token; docs/console.md); api.console in --config sets its sessions.
 
 Examples:
   hv api serve
@@ -156,12 +163,19 @@ async function serve(opts: ServeOptions): Promise<number> {
   const backend = opts.libvirt && onPath("virsh") ? new VirshBackend({ uri: resolveUri(opts.libvirtUri) }) : undefined;
   const max = opts.rateLimit !== undefined ? Number(opts.rateLimit) : settings.api.rateLimit?.max;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`--rate-limit must be a positive whole number, got ${JSON.stringify(opts.rateLimit)}`);
+  // VM actions from the console run here, through an engine without playbooks, as the CLI's do.
+  const env = buildActionEnv({ db, stateDir, config, ...(backend ? { vm: backend } : {}) });
+  const responder = createResponder({ db, registry: createRegistry(), playbooks: [], env, response: responseSettings(config) });
+  const ops = defaultResponseOps({ db, stateDir, responder, feedAllowlist: config.feeds?.allowlist });
+  const web = consoleServerOptions(settings.api.console, (t) => writeSafe(process.stderr, `hv api serve: ${t}\n`));
   let servers: RunningApi[];
   try {
     servers = await startApiListeners({
       db,
       stateDir,
       backend,
+      ops,
+      ...web,
       metrics: metrics?.registry,
       metricsAuth: opts.metricsAuth ?? settings.metrics.auth,
       logger: opts.log ? { level: "info" } : false,
@@ -171,16 +185,22 @@ async function serve(opts: ServeOptions): Promise<number> {
       metricsListener: settings.metrics,
     });
   } catch (err) {
+    await responder.close();
     db.close();
     writeSafe(process.stderr, `hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  writeSafe(process.stdout, `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}); store ${storePath(stateDir)}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`);
+  writeSafe(
+    process.stdout,
+    `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}${web.console ? `, console at ${servers[0]!.url}/` : ""}); store ${storePath(stateDir)}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
   for (const s of servers) await s.close();
+  await responder.close();
+  await Promise.all(env.sinks.map((s) => s.close().catch(() => undefined)));
   db.close();
   return 0;
 }

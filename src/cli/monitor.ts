@@ -6,7 +6,8 @@ import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSou
 import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
-import { setUpApi } from "../agent/api.js";
+import { setUpApi } from "../api/agent.js";
+import type { SourceHealth } from "../api/metrics.js";
 import { setUpFleet } from "../agent/fleet.js";
 import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
 import { setUpResponse } from "../agent/response.js";
@@ -16,6 +17,7 @@ import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
 import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
+import { VirshBackend } from "../vm/virsh.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
@@ -25,7 +27,7 @@ import type { AlertSink } from "../outputs/sink.js";
 import { InputError } from "../events/input.js";
 import { sinkHealthWatcher, sinkStatusPart, sinkStatuses, sinkSummaryLines, undelivered } from "./sink-status.js";
 import { getCheckpoint } from "../store/checkpoints.js";
-import { defaultStateDir, openStore } from "../store/open.js";
+import { openStore, stateDirOf, storePath } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
 import { formatEventLine, formatSummary } from "./events.js";
 import { MonitorState } from "./monitor-state.js";
@@ -113,8 +115,8 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
   const source = chooseSource(opts);
   if (source === undefined) return 2;
-  const stateDir = opts.stateDir ?? config.stateDir ?? defaultStateDir();
-  const dbPath = join(stateDir, "hv.db");
+  const stateDir = stateDirOf(opts.stateDir, config);
+  const dbPath = storePath(stateDir);
   const db = openStore(dbPath);
   const replay = opts.replay !== undefined;
   if (source.kind === "file" && source.follow) {
@@ -158,7 +160,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     stop();
   };
   const collectors: Collector[] = [finite ? endingWith(collector, inputEnded) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
-  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
+  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, ...(libvirt ? { backend: new VirshBackend({ uri: opts.libvirtUri }) } : {}), report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
   const fleet = setUpFleet({ config, db, live: !replay, spoolDir: join(stateDir, "outbox"), firewall: network.firewall, report });
@@ -269,7 +271,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   );
   network.start(abort.signal);
   metrics?.watchPipeline(() => pipeline.stats());
-  await api.start();
+  metrics?.watchSources(() => sourceHealth(collector, network));
+  if (anomaly) metrics?.watchModel("syscalls");
+  await api.start({ responder: response.responder });
   response.start(abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
@@ -406,6 +410,21 @@ function flowSourceRows(network: NetworkSetup, drops: Record<string, number>): A
   if (network.netflow) {
     const n = network.netflow.stats();
     rows.push({ name: network.netflow.name, events: n.flows, eventsPerSec: 0, drops: drops[network.netflow.name] ?? 0, malformed: n.malformed, lostSerials: 0 });
+  }
+  return rows;
+}
+
+/** What each collector knows it lost or could not read, for /metrics. */
+function sourceHealth(audit: AuditCollector, network: NetworkSetup): SourceHealth[] {
+  const a = audit.stats;
+  const rows: SourceHealth[] = [{ source: audit.name, dropped: 0, missing: a.lostSerials, malformed: a.malformed }];
+  if (network.conntrack) {
+    const c = network.conntrack.stats;
+    rows.push({ source: network.conntrack.name, dropped: c.lostBuffer, missing: 0, malformed: c.malformed });
+  }
+  if (network.netflow) {
+    const n = network.netflow.stats();
+    rows.push({ source: network.netflow.name, dropped: 0, missing: 0, malformed: n.malformed });
   }
   return rows;
 }

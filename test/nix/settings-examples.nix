@@ -33,6 +33,12 @@ let
       enable = false;
       address = "127.0.0.1";
       port = 8787;
+      console = {
+        enable = true;
+        sessionIdle = "30m";
+        sessionMax = "12h";
+        secureCookie = false;
+      };
     };
     metrics = {
       enable = false;
@@ -100,6 +106,10 @@ in
     };
     api = defaults.api // {
       enable = true;
+      console = defaults.api.console // {
+        sessionIdle = "15m";
+        secureCookie = true;
+      };
     };
     metrics = defaults.metrics // {
       enable = true;
