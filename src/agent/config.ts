@@ -2,6 +2,7 @@
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
+import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
@@ -66,8 +67,8 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, `must 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).max(255);
 
-/** A duration longer than zero. */
-const positiveDuration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, `must look like ${DURATION_EXAMPLES} and be longer than 0`);
+/** A duration longer than zero and at most 366 days (a console session's lifetimes). */
+const positiveDuration = z.string().refine((s) => (parsePlaybookDuration(s) ?? 0) > 0, `${DURATION_HINT}, longer than 0`);
 
 /** The `api.console:` section (docs/console.md). */
 const consoleConfigSchema = z
