@@ -9,7 +9,7 @@ import rateLimit from "@fastify/rate-limit";
 import type Database from "better-sqlite3";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../events/version.js";
 import { InputError } from "../events/input.js";
 import { LibvirtError } from "../vm/errors.js";
 import type { LibvirtBackend } from "../vm/backend.js";
