@@ -69,6 +69,8 @@ export function normalizeGroup(group: RecordGroup): HvEvent {
   if (Number.isInteger(exit)) event.audit!.exit = exit;
 
   const proc = processOf(group.records);
+  const target = targetOf(group.records, scName);
+  if (target) proc.target = target;
   if (Object.keys(proc).length > 0) event.process = proc;
   const user = userOf(primary);
   if (Object.keys(user).length > 0) event.user = user;
@@ -153,6 +155,25 @@ function processOf(raw: ParsedRecord[]): ProcessFields {
   const cwd = raw.find((r) => r.type === "CWD")?.fields.cwd ?? (src?.type === "USER_CMD" ? src.fields.cwd : undefined);
   if (cwd) proc.working_directory = cwd;
   return proc;
+}
+
+const MEMORY_ACCESS = new Set(["process_vm_readv", "process_vm_writev"]);
+
+/** The process a syscall acts on: OBJ_PID (ptrace, kill), a0 of process_vm_readv/writev, /proc/PID/mem. */
+function targetOf(raw: ParsedRecord[], sc: string | undefined): ProcessFields["target"] {
+  const obj = raw.find((r) => r.type === "OBJ_PID")?.fields;
+  if (obj?.opid) {
+    const target: NonNullable<ProcessFields["target"]> = { pid: Number(obj.opid) };
+    if (obj.ocomm) target.name = obj.ocomm;
+    return target;
+  }
+  if (sc && MEMORY_ACCESS.has(sc)) {
+    const a0 = raw.find((r) => r.type === "SYSCALL")?.fields.a0;
+    const pid = a0 ? parseInt(a0, 16) : NaN;
+    return Number.isInteger(pid) && pid > 0 ? { pid } : undefined;
+  }
+  const mem = raw.filter((r) => r.type === "PATH").map((r) => /^\/proc\/(\d+)\/mem$/.exec(r.fields.name ?? "")).find((m) => m);
+  return mem ? { pid: Number(mem[1]) } : undefined;
 }
 
 /**
@@ -291,7 +312,17 @@ function fileTypeFromPaths(sc: string, raw: ParsedRecord[]): string {
   const types = raw.filter((r) => r.type === "PATH").map(nameType);
   if (types.includes("CREATE")) return "creation";
   if (types.includes("DELETE")) return "deletion";
-  return sc.startsWith("open") || sc === "creat" ? "access" : "info";
+  if (sc === "creat") return "change";
+  if (!sc.startsWith("open")) return "info";
+  // An open for writing changes the file (ECS "change"); one for reading only accesses it.
+  return opensForWriting(sc, raw.find((r) => r.type === "SYSCALL")) ? "change" : "access";
+}
+
+/** open (flags in a1) / openat (a2): the access mode is O_WRONLY or O_RDWR. openat2's flags are not in its arguments. */
+function opensForWriting(sc: string, syscall: ParsedRecord | undefined): boolean {
+  const arg = sc === "open" ? "a1" : sc === "openat" ? "a2" : undefined;
+  const flags = arg ? syscall?.fields[arg] : undefined;
+  return flags != null && (parseInt(flags, 16) & 3) !== 0;
 }
 
 function push(cat: string[], typ: string[], category: string, type: string): void {

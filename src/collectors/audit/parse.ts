@@ -179,6 +179,9 @@ function parseFields(body: string, type: string, warnings: string[]): Record<str
     } else {
       let vEnd = vStart;
       while (vEnd < len && body.charCodeAt(vEnd) !== 32) vEnd++;
+      // shadow's tools write op= unquoted with spaces ("op=user bob added by root to group libvirt"):
+      // the words up to the next key=value are the rest of op, as auparse reads them.
+      if (key === "op") vEnd = extendOverBareWords(body, vEnd);
       value = body.slice(vStart, vEnd);
       i = vEnd;
       vStart = vEnd;
@@ -195,6 +198,20 @@ function parseFields(body: string, type: string, warnings: string[]): Record<str
     }
   }
   return fields;
+}
+
+/** The end of the run of words without '=' that starts after `end`, or `end` when the next word is key=value. */
+function extendOverBareWords(body: string, end: number): number {
+  let pos = end;
+  for (;;) {
+    let start = pos;
+    while (start < body.length && body.charCodeAt(start) === 32) start++;
+    let stop = start;
+    while (stop < body.length && body.charCodeAt(stop) !== 32) stop++;
+    const word = body.slice(start, stop);
+    if (word === "" || word.includes("=") || word === "{") return pos;
+    pos = stop;
+  }
 }
 
 function parseBareWord(body: string, start: number, end: number, fields: Record<string, string | null>): number {
