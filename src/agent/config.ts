@@ -60,6 +60,11 @@ export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
 }
 
+/** The audit rules hv's own rules need (rules/audit/hv.rules): `hv rules coverage` takes its fix lines from here. */
+export function shippedAuditRulesFile(): string {
+  return join(shippedRulesDir(), "..", "audit", "hv.rules");
+}
+
 /** hv's default playbooks (all in monitor mode: out of the box hv records what it would do, and does nothing). */
 export function shippedPlaybooksDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/playbooks", import.meta.url)) ? "../../rules/playbooks" : "../../../rules/playbooks", import.meta.url));

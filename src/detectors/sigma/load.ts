@@ -44,6 +44,8 @@ export interface RuleDoc extends DocBase {
   /** Several conditions (a YAML list) are OR'ed. */
   conditions: string[];
   conditionLine: number;
+  /** hv's own section (`hv:`), as written: read by evidence.ts (what audit must record for the rule). */
+  hv?: { value: unknown; line: number };
 }
 
 export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered";
@@ -279,6 +281,7 @@ function toDoc(doc: Document, obj: Record<string, unknown>, file: string, lineOf
     searches: searches.searches,
     conditions: typeof d.detection.condition === "string" ? [d.detection.condition] : d.detection.condition,
     conditionLine: lineAt(["detection", "condition"]),
+    ...(obj.hv !== undefined && { hv: { value: obj.hv, line: lineAt(["hv"]) } }),
   };
 }
 
