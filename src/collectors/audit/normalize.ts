@@ -222,7 +222,7 @@ function fileOf(raw: ParsedRecord[], cwd: string | undefined): FileFields | unde
   const chosen = pickFileItem(objects) ?? paths[paths.length - 1];
   const f = chosen?.fields;
   if (!f?.name) return undefined;
-  const path = f.name.startsWith("/") || !cwd ? f.name : joinPath(cwd, f.name);
+  const path = resolveName(f.name, cwd, namesFollowCwd(raw));
   const file: FileFields = { path, name: basename(path), directory: dirname(path) };
   if (f.inode) file.inode = f.inode;
   if (f.mode) file.mode = f.mode;
@@ -232,6 +232,30 @@ function fileOf(raw: ParsedRecord[], cwd: string | undefined): FileFields | unde
   const type = nameType(chosen);
   if (type) file.type = type.toLowerCase();
   return file;
+}
+
+// Syscalls whose first argument is a directory fd the PATH names are relative to.
+const DIRFD_FIRST = new Set([
+  "openat", "openat2", "mkdirat", "mknodat", "fchownat", "futimesat", "newfstatat", "unlinkat", "renameat", "renameat2",
+  "linkat", "readlinkat", "fchmodat", "fchmodat2", "faccessat", "faccessat2", "utimensat", "execveat", "name_to_handle_at", "statx",
+]);
+const AT_FDCWD = "ffffff9c";
+
+/**
+ * Whether the event's relative PATH names are relative to its CWD record: not when the call took a
+ * directory fd (openat(dirfd, "x") from tar or find walking a tree): the log does not say which
+ * directory that was, so such a name stays relative rather than being joined to the wrong one.
+ */
+export function namesFollowCwd(raw: ReadonlyArray<{ type: string; fields: Record<string, string | null> }>): boolean {
+  const sc = raw.find((r) => r.type === "SYSCALL")?.fields;
+  if (!sc) return true;
+  const name = sc.arch && sc.syscall ? syscallName(sc.arch, sc.syscall) : undefined;
+  return !name || !DIRFD_FIRST.has(name) || sc.a0 == null || sc.a0.toLowerCase() === AT_FDCWD;
+}
+
+/** A PATH name made absolute with the CWD when it is relative to it; otherwise as recorded. */
+export function resolveName(name: string, cwd: string | undefined, followsCwd: boolean): string {
+  return name.startsWith("/") || !cwd || !followsCwd ? name : joinPath(cwd, name);
 }
 
 /** Kernels before 3.x called it objtype. */

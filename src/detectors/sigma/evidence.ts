@@ -24,6 +24,7 @@
 // the host's audit rules, and can be matched against recorded events (what a recording proves).
 
 import { z } from "zod";
+import { namesFollowCwd, resolveName } from "../../collectors/audit/normalize.js";
 import { canonicalPath, type AuditActor, type AuditProbe } from "../../collectors/audit/rules.js";
 import type { AuditRecord, HvEvent } from "../../events/event.js";
 import type { RuleDoc } from "./load.js";
@@ -49,6 +50,7 @@ export type EvidenceItem =
   | { kind: "syscall"; syscalls: string[]; a0?: number[]; by: string[]; actors: ActorName[] }
   | { kind: "read" | "write" | "connect"; paths: string[]; by: string[]; actors: ActorName[] }
   | { kind: "record"; types: string[]; actors: ActorName[] }
+  /** Events by virsh's name (lifecycle, graphics, …); empty: any. */
   | { kind: "libvirt"; events: string[] };
 
 export interface RuleEvidence {
@@ -89,6 +91,8 @@ export function evidenceOf(doc: RuleDoc): RuleEvidence | string | undefined {
     return { declared: true, ...(r.data.technique && { technique: r.data.technique }), items: r.data.evidence.map((i) => toItem(i, actors)) };
   }
   const ls = doc.logsource;
+  // Rules over libvirt's own events need the libvirt collector, no audit rule.
+  if (ls.product === "hv" && ls.service === "libvirt") return { declared: false, items: [{ kind: "libvirt", events: [] }] };
   if (ls.product !== "linux" && !(ls.product === "hv" && ls.category)) return undefined;
   // Generic rules: what their category needs from audit at the least.
   const all = ACTOR_NAMES;
@@ -127,7 +131,7 @@ export function describeItem(item: EvidenceItem): string {
     case "record":
       return `${item.types.join("/")} records`;
     case "libvirt":
-      return `libvirt ${item.events.join("/")} events`;
+      return `libvirt ${item.events.length > 0 ? item.events.join("/") : "any"} events`;
   }
 }
 
@@ -198,7 +202,7 @@ function examplePath(pattern: string): string {
 
 /** Does the event show the item's fact? (The actor is not checked: that is the recording's.) */
 export function eventShows(item: EvidenceItem, e: HvEvent): boolean {
-  if (item.kind === "libvirt") return e.event.module === "libvirt" && item.events.includes(e.libvirt?.event ?? "");
+  if (item.kind === "libvirt") return e.event.module === "libvirt" && (item.events.length === 0 || item.events.includes(e.libvirt?.event ?? ""));
   if (e.event.module !== "audit" || !e.audit) return false;
   const recs = e.audit.records;
   switch (item.kind) {
@@ -240,18 +244,11 @@ function accessKinds(e: HvEvent): Array<"read" | "write"> {
   return mode === 0 ? ["read"] : mode === 1 ? ["write"] : ["read", "write"];
 }
 
-/** Every path the event's PATH records name, made absolute with its CWD record. */
+/** Every path the event's PATH records name, made absolute with its CWD record where they follow it. */
 export function eventPaths(e: HvEvent): string[] {
   const recs: AuditRecord[] = e.audit?.records ?? [];
-  const cwd = e.process?.working_directory;
-  const out: string[] = [];
-  for (const r of recs) {
-    if (r.type !== "PATH") continue;
-    const name = r.fields.name;
-    if (!name || name === "(null)") continue;
-    out.push(name.startsWith("/") || !cwd ? name : `${cwd}/${name}`);
-  }
-  return out;
+  const follows = namesFollowCwd(recs);
+  return recs.filter((r) => r.type === "PATH" && r.fields.name && r.fields.name !== "(null)").map((r) => resolveName(r.fields.name!, e.process?.working_directory, follows));
 }
 
 /** A pattern (dir/ = under it, * = within one path segment) against a path, both merged-/usr. */
