@@ -3,15 +3,25 @@
 // the real kernel (test/detectors/hv-techniques.test.ts); these pin each behaviour down alone.
 
 import { describe, expect, it } from "vitest";
-import { canonicalPath, parseAuditRules, recordsProbe, type AuditActor, type AuditProbe } from "../../src/collectors/audit/rules.js";
+import { canonicalPath, parseAuditRules, recordsProbe, type AuditActor, type AuditProbe, type PathFacts } from "../../src/collectors/audit/rules.js";
 
 const root: AuditActor = { uid: 0, euid: 0, auid: 0 };
 const sudo: AuditActor = { uid: 0, euid: 0, auid: 1000 };
 const user: AuditActor = { uid: 1000, euid: 1000, auid: 1000 };
 const daemon: AuditActor = { uid: 0, euid: 0 };
 
-const dirs = new Set(["/etc/libvirt", "/var/lib/libvirt/images"]);
-const rules = (text: string) => parseAuditRules(text, "test", (p) => dirs.has(canonicalPath(p)));
+// A small filesystem of its own, so the model's answers do not depend on this host.
+const dirs = new Set(["/etc/libvirt", "/var/lib/libvirt/images", "/sys/devices"]);
+const links: Record<string, string> = { "/usr/sbin/insmod": "/usr/bin/kmod", "/usr/bin/sh": "/usr/bin/dash", "/sys/bus/pci/devices/0000:00:05.0": "/sys/devices/pci0000:00/0000:00:05.0" };
+const fakePaths: PathFacts = {
+  kind: (p) => (dirs.has(canonicalPath(p)) ? "dir" : canonicalPath(p) in links ? "link" : undefined),
+  real: (p) => {
+    const c = canonicalPath(p);
+    const link = Object.keys(links).find((l) => c === l || c.startsWith(`${l}/`));
+    return link ? links[link]! + c.slice(link.length) : c;
+  },
+};
+const rules = (text: string) => parseAuditRules(text, "test", fakePaths);
 const open = (path: string, mode: "r" | "w", actor = root, exe = "/usr/bin/cat"): AuditProbe => ({
   kind: "syscall", syscall: "openat", args: { a2: mode === "r" ? 0 : 0x241 }, paths: [path], exe, actor,
 });
@@ -46,6 +56,23 @@ describe("audit rule model", () => {
     expect(recorded("-w /bin/bash -p x", exec("/usr/bin/bash"))).toBe(true);
     expect(recorded("-w /usr/sbin/nft -p x", exec("/sbin/nft"))).toBe(true);
     expect(recorded("-a always,exit -F arch=b64 -S connect -F exe=/bin/bash", { kind: "syscall", syscall: "connect", exe: "/usr/bin/bash", actor: root })).toBe(true);
+  });
+
+  it("a watch on a symbolic link is the link's own inode: program starts through it are not recorded, the target's watch records them", () => {
+    const insmod: AuditProbe = { kind: "syscall", syscall: "execve", paths: ["/usr/sbin/insmod"], exe: "/usr/bin/kmod", actor: root };
+    expect(recorded("-a always,exit -F perm=x -F path=/sbin/insmod -k modules", insmod)).toBe(false);
+    expect(recorded("-w /usr/bin/kmod -p x", insmod)).toBe(true);
+    expect(recorded("-w /bin/sh -p x", { ...insmod, paths: ["/bin/sh"], exe: "/usr/bin/dash" })).toBe(false);
+    // removing the link itself is seen by a watch on the link
+    expect(recorded("-w /usr/sbin/insmod -p wa", { ...insmod, syscall: "unlink" })).toBe(true);
+  });
+
+  it("sysfs device links are matched where the files really are (under /sys/devices)", () => {
+    const override = open("/sys/bus/pci/devices/0000:00:05.0/driver_override", "w", root, "/usr/bin/bash");
+    expect(recorded("-a always,exit -F arch=b64 -S openat -F dir=/sys/bus/pci -F perm=w", override)).toBe(false);
+    expect(recorded("-a always,exit -F arch=b64 -S openat -F dir=/sys/devices -F perm=w", override)).toBe(true);
+    expect(recorded("-a always,exit -F arch=b64 -S openat -F dir=/sys/bus/pci -F perm=w", open("/sys/bus/pci/drivers_probe", "w"))).toBe(true);
+    expect(canonicalPath("/sys/class/net/eth0/flags")).toBe("/sys/devices/net/eth0/flags");
   });
 
   it("syscall rules: -S lists and numbers, arch, first match wins (never before always)", () => {

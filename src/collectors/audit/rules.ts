@@ -12,7 +12,8 @@
 // (/bin, /sbin, /lib are /usr/…), which Debian 12 and NixOS both are in effect.
 
 import { execa } from "execa";
-import { existsSync, statSync } from "node:fs";
+import { lstatSync, realpathSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables.generated.js";
 
 /** A person or program doing something: whose ids the kernel sees. `auid` undefined = unset (no login). */
@@ -79,7 +80,42 @@ export interface AuditRuleSet {
   /** -e as the rules leave it: 0 disables auditing altogether. */
   enabled: 0 | 1 | 2;
   problems: Array<{ line: number; text: string; reason: string }>;
+  /** Where paths really are on the host the rules are for (watches and dir= match real locations). */
+  paths: PathFacts;
 }
+
+/**
+ * What the filesystem says about a path: a watch on a directory is a subtree (dir=), on anything
+ * else one inode (path=); a watch on a symbolic link is the link's own inode, which exec and open
+ * never report (they follow it); dir= trees are real ancestry (/sys/bus/pci/devices/X are links
+ * into /sys/devices).
+ */
+export interface PathFacts {
+  kind(path: string): "dir" | "link" | "other" | undefined;
+  /** The path with its symbolic links resolved, as far as they exist. */
+  real(path: string): string;
+}
+
+export const HOST_PATHS: PathFacts = {
+  kind(path) {
+    try {
+      const st = lstatSync(path);
+      return st.isSymbolicLink() ? "link" : st.isDirectory() ? "dir" : "other";
+    } catch {
+      return undefined;
+    }
+  },
+  real(path) {
+    const p = canonicalPath(path);
+    try {
+      return canonicalPath(realpathSync(p));
+    } catch {
+      // Not there (an example path, another host's file): resolve what exists of its parents.
+      const parent = dirname(p);
+      return parent === p ? p : `${this.real(parent).replace(/\/$/, "")}/${basename(p)}`;
+    }
+  },
+};
 
 export interface RecordVerdict {
   recorded: boolean;
@@ -93,8 +129,9 @@ const UNSET = 4294967295;
 const WATCH_PERMS = "rwxa";
 
 /** Reads rules in auditctl syntax: a rules file, or `auditctl -l` output. Unreadable lines are listed, never fatal. */
-export function parseAuditRules(text: string, source: string, isDirectory: (path: string) => boolean | undefined = hostIsDirectory): AuditRuleSet {
-  const set: AuditRuleSet = { source, rules: [], enabled: 1, problems: [] };
+export function parseAuditRules(text: string, source: string, paths: PathFacts = HOST_PATHS): AuditRuleSet {
+  const set: AuditRuleSet = { source, rules: [], enabled: 1, problems: [], paths };
+  const isDirectory = (p: string): boolean => paths.kind(p) === "dir";
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.trim();
@@ -131,15 +168,7 @@ export function parseAuditRules(text: string, source: string, isDirectory: (path
   return set;
 }
 
-function hostIsDirectory(path: string): boolean | undefined {
-  try {
-    return existsSync(path) ? statSync(path).isDirectory() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseWatch(words: string[], text: string, line: number, isDirectory: (p: string) => boolean | undefined): AuditRule | string {
+function parseWatch(words: string[], text: string, line: number, isDirectory: (p: string) => boolean): AuditRule | string {
   const path = words[1];
   if (!path) return "-w needs a path";
   let perms = WATCH_PERMS;
@@ -155,7 +184,7 @@ function parseWatch(words: string[], text: string, line: number, isDirectory: (p
   }
   if (!/^[rwxa]+$/.test(perms)) return `bad permissions '${perms}' (r, w, x, a)`;
   // auditctl turns a watch on a directory into dir= (the whole subtree), on anything else into path=.
-  const dir = path.endsWith("/") || isDirectory(path) === true;
+  const dir = path.endsWith("/") || isDirectory(path);
   const clean = canonicalPath(path);
   return {
     text, line, list: "exit", action: "always", syscalls: [],
@@ -204,7 +233,7 @@ function parseField(spec: string): AuditField | string {
 }
 
 /** -d / -W remove the rule with the same arguments. */
-function removeRule(set: AuditRuleSet, words: string[], text: string, line: number, isDirectory: (p: string) => boolean | undefined): void {
+function removeRule(set: AuditRuleSet, words: string[], text: string, line: number, isDirectory: (p: string) => boolean): void {
   const added = words[0] === "-W" ? parseWatch(["-w", ...words.slice(1)], text, line, isDirectory) : parseSyscallRule(["-a", ...words.slice(1)], text, line);
   if (typeof added === "string") {
     set.problems.push({ line, text, reason: added });
@@ -215,12 +244,17 @@ function removeRule(set: AuditRuleSet, words: string[], text: string, line: numb
   if (i !== -1) set.rules.splice(i, 1);
 }
 
-/** /bin/x → /usr/bin/x (merged /usr); no trailing slash; // and /./ collapsed. */
+/**
+ * A path where the kernel finds it: /bin/x → /usr/bin/x (merged /usr); sysfs's device links
+ * (/sys/bus/BUS/devices/DEV, /sys/class/CLASS/DEV) → under /sys/devices, where the files really
+ * are (which parent directories lie between is machine-specific: /sys/devices/BUS/DEV stands for
+ * them); no trailing slash; // and /./ collapsed. Audit's dir= and watches match real locations.
+ */
 export function canonicalPath(path: string): string {
   let p = path.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "");
   if (p.length > 1 && p.endsWith("/")) p = p.slice(0, -1);
-  const m = /^\/(bin|sbin|lib|lib32|lib64|libx32)(\/|$)/.exec(p);
-  if (m) p = `/usr${p}`;
+  if (/^\/(bin|sbin|lib|lib32|lib64|libx32)(\/|$)/.test(p)) p = `/usr${p}`;
+  p = p.replace(/^\/sys\/bus\/([^/]+)\/devices\/(?=[^/])/, "/sys/devices/$1/").replace(/^\/sys\/class\/([^/]+)\/(?=[^/])/, "/sys/devices/$1/");
   return p;
 }
 
@@ -232,32 +266,29 @@ export function recordsProbe(set: AuditRuleSet, probe: AuditProbe): RecordVerdic
   if (set.enabled === 0) return { recorded: false, why: "auditing is disabled (-e 0)" };
   if (probe.kind === "record") return recordsStandalone(set, probe);
   const arch = probe.arch ?? "b64";
-  const task = firstMatch(set.rules.filter((r) => r.list === "task"), (r) => fieldsMatch(r, probe, arch));
+  const task = set.rules.filter((r) => r.list === "task").find((r) => fieldsMatch(r, probe, { arch, paths: set.paths, real: [] }));
   if (task?.action === "never") return { recorded: false, rule: task, why: `syscall auditing off for this task (${task.text})` };
   const exit = set.rules.filter((r) => r.list === "exit" || r.list === "entry");
-  let decided = firstMatch(exit.filter((r) => !r.inode), (r) => syscallMatches(r, probe.syscall, arch) && fieldsMatch(r, probe, arch));
+  const at = { arch, paths: set.paths, real: (probe.paths ?? []).map((p) => set.paths.real(p)) };
+  let decided = exit.filter((r) => !r.inode).find((r) => syscallMatches(r, probe.syscall, arch) && fieldsMatch(r, probe, at));
   // Inode rules (file watches, path= on a file) are checked afterwards, per PATH item, and override.
-  const inodeRule = firstMatch(exit.filter((r) => r.inode), (r) => syscallMatches(r, probe.syscall, arch) && fieldsMatch(r, probe, arch));
+  const inodeRule = exit.filter((r) => r.inode).find((r) => syscallMatches(r, probe.syscall, arch) && fieldsMatch(r, probe, at));
   if (inodeRule) decided = inodeRule;
   if (!decided) return { recorded: false, why: "no rule matches" };
   if (decided.action === "never") return { recorded: false, rule: decided, why: `suppressed by ${decided.text}` };
-  const excluded = firstMatch(set.rules.filter((r) => r.list === "exclude"), (r) => r.fields.every((f) => f.name === "msgtype" && cmpText(f, "SYSCALL")));
+  const excluded = set.rules.filter((r) => r.list === "exclude").find((r) => r.fields.every((f) => f.name === "msgtype" && cmpText(f, "SYSCALL")));
   if (excluded?.action === "always") return { recorded: false, rule: excluded, why: `SYSCALL records excluded by ${excluded.text}` };
   return { recorded: true, rule: decided, why: `recorded by ${decided.text}` };
 }
 
 function recordsStandalone(set: AuditRuleSet, probe: Extract<AuditProbe, { kind: "record" }>): RecordVerdict {
-  const excluded = firstMatch(set.rules.filter((r) => r.list === "exclude"), (r) => r.fields.every((f) => f.name === "msgtype" && cmpText(f, probe.type)));
+  const excluded = set.rules.filter((r) => r.list === "exclude").find((r) => r.fields.every((f) => f.name === "msgtype" && cmpText(f, probe.type)));
   if (excluded?.action === "always") return { recorded: false, rule: excluded, why: `${probe.type} records excluded by ${excluded.text}` };
   if (probe.user) {
-    const user = firstMatch(set.rules.filter((r) => r.list === "user"), (r) => r.fields.every((f) => userFieldMatches(f, probe)));
+    const user = set.rules.filter((r) => r.list === "user").find((r) => r.fields.every((f) => userFieldMatches(f, probe)));
     if (user?.action === "never") return { recorded: false, rule: user, why: `user messages suppressed by ${user.text}` };
   }
   return { recorded: true, why: `${probe.type} is written whatever the rules say (${probe.user ? "by the program itself" : "by the kernel"})` };
-}
-
-function firstMatch(rules: AuditRule[], test: (r: AuditRule) => boolean): AuditRule | undefined {
-  return rules.find(test);
 }
 
 const SYSCALL_NUMBERS: Record<"b64" | "b32", Record<number, string>> = { b64: SYSCALLS_X86_64, b32: SYSCALLS_I386 };
@@ -269,16 +300,39 @@ function syscallMatches(rule: AuditRule, syscall: string, arch: "b64" | "b32"): 
 
 type SyscallProbe = Extract<AuditProbe, { kind: "syscall" }>;
 
-function fieldsMatch(rule: AuditRule, probe: SyscallProbe, arch: "b64" | "b32"): boolean {
-  if (rule.compares.some((c) => !compareMatches(c, probe))) return false;
-  return rule.fields.every((f) => fieldMatches(f, probe, arch));
+/** What matching needs besides the probe: its arch, and its paths where they really are. */
+interface MatchContext {
+  arch: "b64" | "b32";
+  paths: PathFacts;
+  real: string[];
 }
 
-function fieldMatches(f: AuditField, p: SyscallProbe, arch: "b64" | "b32"): boolean {
+// Calls that act on a symbolic link itself rather than on what it points to.
+const NO_FOLLOW = new Set([
+  "unlink", "unlinkat", "rename", "renameat", "renameat2", "rmdir", "mkdir", "mkdirat", "mknod", "mknodat", "symlink", "symlinkat",
+  "link", "linkat", "lchown", "lstat", "readlink", "readlinkat", "lgetxattr", "lsetxattr", "llistxattr", "lremovexattr",
+]);
+
+function fieldsMatch(rule: AuditRule, probe: SyscallProbe, at: MatchContext): boolean {
+  if (rule.compares.some((c) => !compareMatches(c, probe))) return false;
+  return rule.fields.every((f) => fieldMatches(f, probe, at));
+}
+
+/** path= is one inode: a link's own (seen only by calls that do not follow it), else the real file's. */
+function inodeMatches(f: AuditField, p: SyscallProbe, at: MatchContext): boolean {
+  if (at.paths.kind(f.value) === "link") return NO_FOLLOW.has(p.syscall) && (p.paths ?? []).some((x) => canonicalPath(x) === f.value);
+  const target = at.paths.real(f.value);
+  return at.real.some((x) => x === target);
+}
+
+function fieldMatches(f: AuditField, p: SyscallProbe, at: MatchContext): boolean {
   const a = p.actor;
+  const arch = at.arch;
   switch (f.name) {
-    case "arch":
-      return cmpText(f, archWord(f.value) === arch ? f.value : "\0") === (f.op === "=") || (f.op === "!=" && archWord(f.value) !== arch);
+    case "arch": {
+      const same = archWord(f.value) === arch;
+      return f.op === "!=" ? !same : same;
+    }
     case "uid":
     case "ouid":
     case "fsuid":
@@ -297,9 +351,11 @@ function fieldMatches(f: AuditField, p: SyscallProbe, arch: "b64" | "b32"): bool
     case "exe":
       return f.op === "!=" ? canonicalPath(p.exe) !== f.value : f.op === "=" && canonicalPath(p.exe) === f.value;
     case "path":
-      return pathMatch(f, (p.paths ?? []).some((x) => canonicalPath(x) === f.value));
-    case "dir":
-      return pathMatch(f, (p.paths ?? []).some((x) => under(canonicalPath(x), f.value)));
+      return pathMatch(f, inodeMatches(f, p, at));
+    case "dir": {
+      const root = at.paths.real(f.value);
+      return pathMatch(f, at.real.some((x) => under(x, root)));
+    }
     case "perm":
       return permMatches(f.value, p);
     case "success":

@@ -146,11 +146,11 @@ function firstFix(items: EvidenceItem[], audit: AuditRuleSet, fixes: FixCatalogu
     const missing = probesOf(item).filter((p) => !recordsProbe(audit, p.probe).recorded);
     const chosen: FixCatalogueEntry[] = [];
     for (const p of missing) {
-      if (chosen.some((c) => recordsProbe(single(c.rule), p.probe).recorded)) continue;
-      const entry = fixes.find((c) => recordsProbe(single(c.rule), p.probe).recorded);
+      if (chosen.some((c) => recordsProbe(single(c.rule, audit.paths), p.probe).recorded)) continue;
+      const entry = fixes.find((c) => recordsProbe(single(c.rule, audit.paths), p.probe).recorded);
       if (entry) chosen.push(entry);
     }
-    if (missing.some((p) => !chosen.some((c) => recordsProbe(single(c.rule), p.probe).recorded))) continue;
+    if (missing.some((p) => !chosen.some((c) => recordsProbe(single(c.rule, audit.paths), p.probe).recorded))) continue;
     // Appended after the host's own rules, a never rule of theirs may still win.
     const withFix: AuditRuleSet = { ...audit, rules: [...audit.rules, ...chosen.map((c) => c.rule)] };
     const blocked = [...new Set(missing.map((p) => recordsProbe(withFix, p.probe)).filter((v) => !v.recorded && v.rule).map((v) => v.rule!.text))];
@@ -159,6 +159,6 @@ function firstFix(items: EvidenceItem[], audit: AuditRuleSet, fixes: FixCatalogu
   return { fix: [] };
 }
 
-function single(rule: AuditRule): AuditRuleSet {
-  return { source: "", rules: [rule], enabled: 1, problems: [] };
+function single(rule: AuditRule, paths: AuditRuleSet["paths"]): AuditRuleSet {
+  return { source: "", rules: [rule], enabled: 1, problems: [], paths };
 }

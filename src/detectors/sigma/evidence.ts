@@ -304,7 +304,11 @@ export function factOf(item: EvidenceItem, e: HvEvent): string {
 }
 
 function blur(text: string): string {
-  return text.replace(/\.[A-Za-z0-9]{6}(?=\/|\s|$)/g, ".X").replace(/\d+/g, "N");
+  return text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "UUID")
+    .replace(/\b0x[0-9a-f]+\b/gi, "0xN")
+    .replace(/\.[A-Za-z0-9]{6}(?=\/|\s|$)/g, ".X")
+    .replace(/\d+/g, "N");
 }
 
 function rawFact(item: EvidenceItem, e: HvEvent): string {
