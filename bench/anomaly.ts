@@ -1,5 +1,6 @@
 // Anomaly models: windows scored per second by onnxruntime-node at batch 1 and batched, traces
-// per second, training time of a small syscall model, model sizes. Numbers, not pass/fail.
+// per second (both parts of the score) beside the STIDE baseline's, training time of a small
+// syscall model, model sizes. Numbers, not pass/fail.
 //   node dist/bench/anomaly.js [--json]
 // Uses models/syscalls-adfa.onnx and ADFA-LD validation traces from ../shared/data when present;
 // otherwise synthetic traces (and says so).
@@ -7,8 +8,9 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { trainSyscallModel } from "../src/detectors/anomaly/train-syscalls.js";
-import { loadSyscallModel, scoreTraces, windowNll } from "../src/detectors/anomaly/syscall-model.js";
-import { traceWindows } from "../src/detectors/anomaly/syscall-lm.js";
+import { BATCH, loadSyscallModel, scoreTraces, windowNll } from "../src/detectors/anomaly/syscall-model.js";
+import { stideScorer } from "../src/detectors/anomaly/baselines.js";
+import { classes, traceWindows } from "../src/detectors/anomaly/syscall-lm.js";
 import { loadTraceDir, type Trace } from "../src/detectors/anomaly/traces.js";
 import { createRng } from "../src/detectors/anomaly/rng.js";
 import { ROOT, SHARED } from "./data.js";
@@ -50,11 +52,12 @@ const k = model.meta.context;
 // Batch 1: one onnxruntime call per window (the worst case: a detector that never batches).
 const single = Math.min(5000, next.length);
 let t0 = performance.now();
-await windowNll(model.session, k, ctx.subarray(0, single * k), next.subarray(0, single), 1);
+const V = classes(model.meta);
+await windowNll(model.session, k, ctx.subarray(0, single * k), next.subarray(0, single), 1, V);
 say("windows/s, batch 1", single / ((performance.now() - t0) / 1000));
-for (const batch of [64, 4096]) {
+for (const batch of [64, BATCH, 4096]) {
   t0 = performance.now();
-  await windowNll(model.session, k, ctx, next, batch);
+  await windowNll(model.session, k, ctx, next, batch, V);
   say(`windows/s, batch ${batch}`, next.length / ((performance.now() - t0) / 1000));
 }
 t0 = performance.now();
@@ -62,6 +65,11 @@ await scoreTraces(model, traces);
 const secs = (performance.now() - t0) / 1000;
 say("traces/s (scoreTraces, packed)", traces.length / secs, `(${traces.length} traces, ${all.length} calls)`);
 await model.session.release();
+// The peer: STIDE (7-grams) built from the same traces, scoring them (a Set lookup per window).
+const stide = stideScorer(traces, 7);
+t0 = performance.now();
+for (const t of traces) stide(t.calls);
+say("traces/s (STIDE 7-grams, peer)", traces.length / ((performance.now() - t0) / 1000));
 
 // Training time of a small model (the shipped one: `npm run models`, minutes).
 const train = syntheticTraces(100, 300, 2);

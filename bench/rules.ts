@@ -1,5 +1,7 @@
 // Sigma engine benchmark: how fast the detector evaluates every loadable rule over real audit
 // events. Events are decoded once up front; only the engine is timed. Prints numbers, asserts nothing.
+// Then the matchers alone on the same events' values, each beside its peer: the linear-time glob
+// beside the RegExp translation wildcards had before it, RE2 (|re) beside JavaScript's RegExp.
 //
 //   npm run build && node dist/bench/rules.js [--events N]
 //
@@ -11,7 +13,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeAuditLines } from "../src/collectors/audit/decoder.js";
 import { createSigmaDetector } from "../src/detectors/sigma/detector.js";
-import { loadRules, summarize } from "../src/detectors/sigma/ruleset.js";
+import { loadRules, summarize, type RuleSet } from "../src/detectors/sigma/ruleset.js";
+import { QMARK, STAR } from "../src/events/glob.js";
+import { compilePattern, parseWildcards, wrap } from "../src/detectors/sigma/patterns.js";
+import { compileRegex } from "../src/detectors/sigma/regex.js";
 import type { HvEvent } from "../src/events/event.js";
 import { largestAuditLog, ROOT, SHARED } from "./data.js";
 
@@ -56,9 +61,64 @@ function main(): void {
     `with prefilter:    ${(events.length / on.seconds).toFixed(0)} events/s, per event: ${perEvent(on.stats.candidates)} candidate rules (logsource index), ${perEvent(on.stats.evaluations)} evaluated, ${perEvent(on.stats.prefiltered)} skipped by literals; ${on.detections} detections`,
     `without prefilter: ${(events.length / off.seconds).toFixed(0)} events/s, per event: ${perEvent(off.stats.evaluations)} evaluated; ${off.detections} detections`,
     `without any index, every event would meet all ${set.rules.length} rules`,
+    ...matchers(set, seed),
     `peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
   ];
   process.stdout.write(lines.join("\n") + "\n");
+}
+
+/** Tests per second of `tests` over every value, best of three rounds. */
+function rate(tests: Array<(v: string) => boolean>, values: string[]): number {
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    for (const t of tests) for (const v of values) t(v);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (tests.length * values.length) / (best / 1000);
+}
+
+/**
+ * The matchers on the events' own strings (command lines, paths, names): every wildcard value of
+ * the rules that has a wildcard inside (those were a RegExp before the glob matcher) beside the
+ * RegExp they used to compile to, and every |re value on RE2 beside JavaScript's RegExp.
+ */
+function matchers(set: RuleSet, events: HvEvent[]): string[] {
+  const values = [...new Set(events.flatMap((e) => [e.process?.command_line, e.process?.executable, e.file?.path, e.user?.name]).filter((v): v is string => v !== undefined))].map((v) => v.toLowerCase());
+  const globs: string[] = [];
+  const regexes: string[] = [];
+  for (const rule of [...set.rules, ...set.dormant]) {
+    for (const s of rule.doc.searches) {
+      for (const items of s.alternatives) {
+        for (const item of items) {
+          for (const v of item.values) {
+            if (typeof v !== "string") continue;
+            if (item.modifiers.includes("re")) regexes.push(v);
+            else if (parseWildcards(v).slice(1, -1).some((x) => x === STAR || x === QMARK)) globs.push(v);
+          }
+        }
+      }
+    }
+  }
+  const glob = globs.map((g) => {
+    const t = compilePattern(wrap(parseWildcards(g), false, false), false);
+    return (v: string): boolean => t(v, v);
+  });
+  const oldRegExp = globs.map((g) => {
+    let src = "^";
+    for (const x of parseWildcards(g.toLowerCase())) src += x === STAR ? "[\\s\\S]*" : x === QMARK ? "[\\s\\S]" : x.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    const re = new RegExp(src + "$", "u");
+    return (v: string): boolean => re.test(v);
+  });
+  const re2 = regexes.map((r) => compileRegex(r, {})).filter((t): t is (v: string) => boolean => typeof t === "function");
+  const js = regexes.map((r) => new RegExp(r.replace(/^\(\?i\)/, ""), r.startsWith("(?i)") ? "i" : ""));
+  const jsTests = js.map((re) => (v: string): boolean => re.test(v));
+  const m = (x: number): string => `${(x / 1e6).toFixed(2)} M tests/s`;
+  return [
+    `matchers on ${values.length} distinct event values (command lines, paths, names):`,
+    `  wildcards with * or ? inside (${globs.length} values): glob ${m(rate(glob, values))}; RegExp translation (before) ${m(rate(oldRegExp, values))}`,
+    `  |re (${regexes.length} values): RE2 ${m(rate(re2, values))}; JavaScript RegExp ${m(rate(jsTests, values))}`,
+  ];
 }
 
 main();

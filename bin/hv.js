@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-import { main } from "../dist/src/cli/main.js";
+import { fail, main } from "../dist/src/cli/main.js";
 
-main(process.argv).catch((err) => {
-  process.stderr.write(`hv: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv).catch(fail);

@@ -21,8 +21,8 @@
   qemu-utils,
   audit,
   tcpdump,
+  restic,
   iproute2,
-  util-linux,
   shadow,
   gnutar,
   gzip,
@@ -31,10 +31,9 @@
   getent,
 }:
 let
-  # Programs hv runs (through execa): nft and conntrack (flows, firewall), virsh (the VM surface
-  # and the libvirt collector), qemu-img (disk snapshots and forensic copies), auditctl (status),
-  # tcpdump (forensic packet capture), ip (host addresses, taps), usermod/getent (lock_account),
-  # tar/gzip (forensic bundles), ps.
+  # The programs hv runs: src/events/programs.ts lists each with its nixpkgs attribute and what
+  # hv needs it for (docs/dependencies.md); test/events/programs.test.ts keeps this list equal to
+  # the required ones there. coreutils: cat/sh inside `ip netns exec` for namespaced sysctls.
   runtimeDeps = [
     nftables
     conntrack-tools
@@ -42,8 +41,8 @@ let
     qemu-utils
     audit
     tcpdump
+    restic
     iproute2
-    util-linux
     shadow
     gnutar
     gzip
@@ -66,6 +65,8 @@ let
       ../models
       ../rules
       ../templates
+      ../web
+      ../monitoring
     ];
   };
 in
@@ -100,7 +101,9 @@ buildNpmPackage {
     npm rebuild better-sqlite3 --build-from-source --offline
   '';
 
-  # `npm run build` (tsc -p tsconfig.build.json → dist/) is buildNpmPackage's default build step.
+  # `npm run build` (tsc -p tsconfig.build.json → dist/, then web/build.mjs → dist/web, the console
+  # bundled by esbuild from the npm cache: its Go binary comes in the @esbuild/* optional package,
+  # so its skipped install script is not needed) is buildNpmPackage's default build step.
 
   postInstall = ''
     moduleDir=$out/lib/node_modules/hv

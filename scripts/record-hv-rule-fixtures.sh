@@ -80,7 +80,7 @@ PKGS=(auditd qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients dn
   strace gdb kmod iproute2 rsync socat ncat qemu-guest-agent sqlite3 openssh-client curl procps tcpdump util-linux python3 perl)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
-if ((${#missing[@]})); then echo "missing Debian packages: ${missing[*]} (bash .ci/run installs them)" >&2; exit 1; fi
+if ((${#missing[@]})); then echo "missing Debian packages: ${missing[*]} (bash .ci/run and bash scripts/install-recording-tools.sh install them)" >&2; exit 1; fi
 [[ -f $SHARED_RULESETS/neo23x0-audit.rules ]] || { echo "no $SHARED_RULESETS/neo23x0-audit.rules" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/hv-rule-fixtures.XXXXXX)

@@ -4,6 +4,7 @@ import { AuditDecoder, type DecoderStats } from "../collectors/audit/decoder.js"
 import type { HvEvent } from "../events/event.js";
 import { readStreamLines } from "../collectors/audit/sources/stdin.js";
 import { LineWriter } from "./output.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 export function registerEvents(program: Command): void {
   program
@@ -22,7 +23,7 @@ lost serials (gaps in the kernel's sequence numbers).`,
     )
     .action(async (opts: { replay: string; json?: boolean }) => {
       const stats = await replayEvents(opts.replay, opts.json ?? false);
-      process.stderr.write(formatSummary(stats, opts.replay));
+      writeSafe(process.stderr, formatSummary(stats, opts.replay));
       if (stats.lines > 0 && stats.records === 0) process.exitCode = 2;
     });
 }
@@ -38,7 +39,7 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
     for (const e of events) out.line(json ? JSON.stringify(e) : formatEventLine(e));
   };
   const input = file === "-" ? process.stdin : createReadStream(file);
-  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo).events);
+  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo, undefined, undefined, 0, line.truncatedBytes).events);
   print(decoder.flush());
   await out.end();
   return { ...decoder.stats, lostRanges: decoder.lostRanges() };
@@ -46,6 +47,10 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
 
 /** One event as a short human line: time, action, who, what. */
 export function formatEventLine(e: HvEvent): string {
+  return formatEventParts(e).map(terminalSafe).join(" ");
+}
+
+function formatEventParts(e: HvEvent): string[] {
   const parts = [e["@timestamp"], e.event.action];
   if (e.vm?.name) parts.push(`vm=${e.vm.name}`);
   if (e.user?.name ?? e.user?.id) parts.push(`user=${e.user?.name ?? e.user?.id}`);
@@ -56,7 +61,7 @@ export function formatEventLine(e: HvEvent): string {
   if (e.destination?.ip) parts.push(`dst=${e.destination.ip}:${e.destination.port ?? ""}`);
   if (e.audit?.key) parts.push(`key=${e.audit.key.join(",")}`);
   parts.push(e.event.outcome);
-  return parts.join(" ");
+  return parts;
 }
 
 export function formatSummary(s: ReplayStats, file: string): string {

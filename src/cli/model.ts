@@ -1,20 +1,25 @@
 // `hv model`: train, inspect, score and evaluate the one-class anomaly models (docs/anomaly.md).
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { InputError, MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { decodeAuditLines } from "../collectors/audit/decoder.js";
-import { detectionAtFpr, rateAbove, rocAuc } from "../detectors/anomaly/calibrate.js";
-import { describeGraph, readMetadata } from "../detectors/anomaly/onnx-build.js";
-import { explainTrace, loadSyscallModel, scoreTraces } from "../detectors/anomaly/syscall-model.js";
+import { frequencyScorer, stideScorer } from "../detectors/anomaly/baselines.js";
+import { rateAbove } from "../detectors/anomaly/calibrate.js";
+import { evaluateMethod, formatEvalTable, type EvalRow } from "../detectors/anomaly/evaluate.js";
+import { FLOW_FEATURES } from "../detectors/anomaly/flow-features.js";
+import { describeGraph, MAX_MODEL_BYTES, readMetadata } from "../detectors/anomaly/onnx-build.js";
+import { explainCalls, explainTrace, loadSyscallModel, scoreTraces } from "../detectors/anomaly/syscall-model.js";
 import { trainSyscallModel, type TrainedSyscallModel } from "../detectors/anomaly/train-syscalls.js";
-import { loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
-import { scoreFlowLog, trainFlowModelFromFile } from "../detectors/anomaly/train-flows.js";
+import { loadLabelledTraceDir, loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
+import { featureExcess, scoreFlowLog, trainFlowModelFromFile, type FeatureBaseline, type MinuteScore } from "../detectors/anomaly/train-flows.js";
 import { listEvents } from "../store/events.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface TrainOpts {
   kind: string;
@@ -61,7 +66,7 @@ Examples:
     .option("--calibrate <dir>", "syscalls: normal traces kept out of training to set the threshold (half) and measure FPR (other half)")
     .option("--fpr <rate>", "target false-positive rate of the threshold", "0.01")
     .option("--epochs <n>", "training epochs (default: the model's own)")
-    .option("--context <n>", "syscalls: calls before each predicted call (default 10)")
+    .option("--context <n>", "syscalls: calls before each predicted call (default 16)")
     .option("--hidden <n>", "syscalls: width of the first hidden layer; the second is half (default 128)")
     .option("--min-length <n>", "syscalls from audit: ignore processes with fewer calls", "20")
     .option("--json", "print the training report as JSON")
@@ -122,8 +127,9 @@ Examples:
       const out = new LineWriter();
       traces.forEach((t, i) => {
         const r = results[i]!;
-        const line: Record<string, unknown> = { trace: t.id, score: round(r.score), anomalous: r.anomalous };
-        if (opts.explain) line.explanation = explainTrace(m.meta, t.calls, r.nll);
+        const line: Record<string, unknown> = { trace: t.id, score: round(r.score), anomalous: r.anomalous, sequence: round(r.lm) };
+        if (r.set !== undefined) line.set_distance = round(r.set);
+        if (opts.explain) line.explanation = [...explainTrace(m.meta, t.calls, r.nll), ...explainCalls(m.meta, t.calls)];
         out.line(JSON.stringify(line));
       });
       await out.end();
@@ -132,34 +138,34 @@ Examples:
 
   model
     .command("eval")
-    .description("ROC AUC and detection rate at 1% and 5% FPR on labelled traces")
-    .requiredOption("--model <file>", "a syscall model (.onnx)")
-    .requiredOption("--normal <dir>", "normal traces")
-    .requiredOption("--attack <dir>", "attack traces")
+    .description("ROC AUC and detection at 1% and 5% FPR, overall and per attack class, beside baselines")
+    .requiredOption("--model <file>", "a syscall or flow model (.onnx)")
+    .option("--normal <dir>", "syscalls: normal traces (not used in training)")
+    .option("--attack <dir>", "syscalls: attack traces; each subfolder is a class (ADFA-LD's Adduser_1 → Adduser)")
+    .option("--train <dir>", "syscalls: the normal training traces, to build the STIDE and frequency baselines from")
+    .option("--flows <file>", "flows: a conntrack event log with attacks")
+    .option("--inventory <file>", "flows: VM inventory JSON")
+    .option("--truth <file>", "flows: the recording's truth (attacks: kind, vm, start, end), as in test/fixtures/flows/lab")
     .option("--json", "print the result as JSON")
     .addHelpText("after", `
-Example:
-  hv model eval --model models/syscalls-adfa.onnx --normal validation/ --attack attacks/ --json`)
-    .action(async (opts: { model: string; normal: string; attack: string; json?: boolean }) => {
-      const m = await loadSyscallModel(opts.model);
-      const normal = (await scoreTraces(m, readTraces(opts.normal, undefined, 1))).map((r) => r.score);
-      const attack = (await scoreTraces(m, readTraces(opts.attack, undefined, 1))).map((r) => r.score);
-      await m.session.release();
-      const at1 = detectionAtFpr(normal, attack, 0.01);
-      const at5 = detectionAtFpr(normal, attack, 0.05);
-      const result = {
-        model: opts.model, normal: normal.length, attack: attack.length,
-        roc_auc: round(rocAuc(normal, attack)),
-        detection_at_1pct_fpr: round(at1.detection), detection_at_5pct_fpr: round(at5.detection),
-        model_threshold: round(m.meta.threshold),
-        at_model_threshold: { fpr: round(rateAbove(normal, m.meta.threshold)), detection: round(rateAbove(attack, m.meta.threshold)) },
-      };
-      if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+Examples:
+  hv model eval --model models/syscalls-adfa.onnx --train adfa/Training_Data_Master --normal adfa/Validation_Data_Master --attack adfa/Attack_Data_Master
+  hv model eval --model models/flows-lab.onnx --flows lab/lab.conntrack.log --inventory lab/lab.inventory.json --truth lab/lab.truth.json --json
+
+The detection rates use the threshold that gives 1% (5%) FPR on these normal items; the line
+"at the model's threshold" uses the threshold calibrated into the model. Exit code 0 whatever
+the numbers are.`)
+    .action(async (opts: EvalOpts) => {
+      // Missing or contradictory options throw InputError: exit code 2.
+      const result = opts.flows ? await evalFlows(opts) : await evalSyscalls(opts);
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(result) + "\n");
       else {
-        process.stdout.write(
-          `ROC AUC ${result.roc_auc.toFixed(4)} (${normal.length} normal, ${attack.length} attack)\n` +
-            `detection at 1% FPR: ${(at1.detection * 100).toFixed(1)}%   at 5% FPR: ${(at5.detection * 100).toFixed(1)}%\n` +
-            `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n`,
+        writeSafe(
+          process.stdout,
+          `${result.normal} normal, ${result.attack} attack ${result.unit} (${Object.entries(result.rows[0]!.classes).map(([c, m]) => `${c} ${m.count}`).join(", ")})\n` +
+            formatEvalTable(result.rows) +
+            `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n` +
+            result.notes.map((n) => `note: ${n}\n`).join(""),
         );
       }
     });
@@ -172,20 +178,20 @@ Example:
 Example:
   hv model info models/syscalls-adfa.onnx --json`)
     .action((file: string, opts: { json?: boolean }) => {
-      const bytes = readFileSync(file);
+      const bytes = readFileCapped(file, MAX_MODEL_BYTES);
       const meta = readMetadata(bytes);
       const graph = describeGraph(bytes);
       // The n-gram table is for explanations; it would drown everything else here.
       const shown = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, k === "ngram_counts" ? `(${Object.keys(JSON.parse(v) as object).length} n-grams)` : tryJson(v)]));
       const info = { file, bytes: bytes.length, ...graph, metadata: shown };
-      if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(info) + "\n");
       else {
         const lines = [`${file} (${bytes.length} bytes, ${graph.nodes} nodes, ${graph.opsets.join(" ")})`, `inputs:  ${graph.inputs.join("; ")}`, `outputs: ${graph.outputs.join("; ")}`];
         for (const [k, v] of Object.entries(shown)) {
           const text = typeof v === "string" ? v : JSON.stringify(v);
           lines.push(`${k}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
         }
-        process.stdout.write(lines.join("\n") + "\n");
+        writeSafe(process.stdout, lines.join("\n") + "\n");
       }
     });
 
@@ -215,6 +221,131 @@ Examples:
       writeModel(out, trained.onnx);
       printReport({ out, events: events.length, unmapped_syscalls: Object.fromEntries(unmapped), ...trainReport(trained) }, opts.json);
     });
+}
+
+interface EvalOpts {
+  model: string;
+  normal?: string;
+  attack?: string;
+  train?: string;
+  flows?: string;
+  inventory?: string;
+  truth?: string;
+  json?: boolean;
+}
+
+interface EvalResult {
+  model: string;
+  unit: string;
+  normal: number;
+  attack: number;
+  rows: EvalRow[];
+  /** The model's row, flat (what scripts read). */
+  roc_auc: number;
+  detection_at_1pct_fpr: number;
+  detection_at_5pct_fpr: number;
+  model_threshold: number;
+  at_model_threshold: { fpr: number; detection: number };
+  notes: string[];
+}
+
+function evalResult(model: string, unit: string, rows: EvalRow[], normal: number[], attack: number[], threshold: number, notes: string[]): EvalResult {
+  const m = rows[0]!;
+  return {
+    model, unit, normal: normal.length, attack: attack.length, rows,
+    roc_auc: m.roc_auc, detection_at_1pct_fpr: m.detection_at_1pct_fpr, detection_at_5pct_fpr: m.detection_at_5pct_fpr,
+    model_threshold: round(threshold),
+    at_model_threshold: { fpr: round(rateAbove(normal, threshold)), detection: round(rateAbove(attack, threshold)) },
+    notes,
+  };
+}
+
+/** Scores of the normal traces and of each attack class's traces by one scorer. */
+function byClass<T>(normal: T[], attacks: Map<string, T[]>, score: (items: T[]) => number[]): { normal: number[]; attacks: Map<string, number[]> } {
+  return { normal: score(normal), attacks: new Map([...attacks].map(([c, items]) => [c, score(items)])) };
+}
+
+async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
+  if (!opts.normal || !opts.attack) throw new InputError("a syscall model needs --normal DIR and --attack DIR (a flow model: --flows, --inventory, --truth)");
+  const m = await loadSyscallModel(opts.model);
+  const normal = readTraces(opts.normal, undefined, 1);
+  const labelled = loadLabelledTraceDir(opts.attack);
+  reportProblems(labelled.problems);
+  const all = [...normal, ...[...labelled.classes.values()].flat()];
+  const bar = progress({ label: "scoring", total: all.length });
+  const scored = await scoreTraces(m, all, (d) => bar.update(d));
+  bar.done();
+  await m.session.release();
+  const partOf = new Map(all.map((t, i) => [t, scored[i]!]));
+  const rows: EvalRow[] = [];
+  const add = (method: string, score: (ts: Trace[]) => number[]): void => {
+    const s = byClass(normal, labelled.classes, score);
+    rows.push(evaluateMethod(method, s.normal, s.attacks));
+  };
+  add(`model (${basename(opts.model)})`, (ts) => ts.map((t) => partOf.get(t)!.score));
+  if (m.meta.combination) {
+    add("  sequence part (window NLLs)", (ts) => ts.map((t) => partOf.get(t)!.lm));
+    add("  set part (set distance)", (ts) => ts.map((t) => partOf.get(t)!.set!));
+  }
+  const notes: string[] = [];
+  if (opts.train) {
+    const train = readTraces(opts.train, undefined, 1);
+    const stide = stideScorer(train, 7);
+    const freq = frequencyScorer(train);
+    add("STIDE (unseen 7-grams)", (ts) => ts.map((t) => stide(t.calls)));
+    add("frequency (tf-idf 1-NN)", (ts) => ts.map((t) => freq(t.calls)));
+  } else notes.push("no --train DIR: the STIDE and frequency baselines need the training traces");
+  const attackScores = [...labelled.classes.values()].flat().map((t) => partOf.get(t)!.score);
+  return evalResult(opts.model, "traces", rows, normal.map((t) => partOf.get(t)!.score), attackScores, m.meta.threshold, notes);
+}
+
+async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
+  if (!opts.truth) throw new InputError("--flows needs --truth FILE (which VM attacked when)");
+  const truth = readFlowTruth(opts.truth);
+  const minutes = await scoreFlowLog(opts.model, opts.flows!, opts.inventory);
+  if (minutes.length === 0) throw new Error(`${opts.flows}: no VM-minutes of flows (is --inventory given so flows map to VMs?)`);
+  const meta = readMetadata(readFileCapped(opts.model, MAX_MODEL_BYTES));
+  const base = JSON.parse(meta.baseline ?? "[]") as FeatureBaseline[];
+  // A VM-minute is an attack minute of a kind when that VM ran an attack of that kind during it.
+  const kindOf = (m: MinuteScore): string | undefined => {
+    const start = Date.parse(m.minute) / 1000;
+    return truth.find((a) => a.vm === m.vm && a.start < start + 60 && a.end >= start)?.kind;
+  };
+  const normal = minutes.filter((m) => kindOf(m) === undefined);
+  const attacks = new Map<string, MinuteScore[]>();
+  for (const m of minutes) {
+    const k = kindOf(m);
+    if (k) attacks.set(k, [...(attacks.get(k) ?? []), m]);
+  }
+  if (normal.length === 0 || attacks.size === 0) throw new Error(`${opts.truth}: need both attack and benign VM-minutes in ${opts.flows}`);
+  const rows: EvalRow[] = [];
+  const add = (method: string, score: (m: MinuteScore) => number): void => {
+    const s = byClass(normal, attacks, (ms) => ms.map(score));
+    rows.push(evaluateMethod(method, s.normal, s.attacks));
+  };
+  add(`model (${basename(opts.model)})`, (m) => m.score);
+  add("largest feature excess over benign", (m) => featureExcess(FLOW_FEATURES.map((f) => m.features[f]!), base));
+  const threshold = Number(meta.threshold);
+  return evalResult(opts.model, "VM-minutes", rows, normal.map((m) => m.score), [...attacks.values()].flat().map((m) => m.score), threshold, [
+    "attack VM-minutes: minutes of a VM during one of its attacks in the truth file; all other VM-minutes are benign",
+  ]);
+}
+
+function readFlowTruth(path: string): Array<{ kind: string; vm: string; start: number; end: number }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readTextCapped(path));
+  } catch (err) {
+    throw new InputError(`${path}: not JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const attacks = (parsed as { attacks?: unknown }).attacks;
+  if (!Array.isArray(attacks)) throw new InputError(`${path}: no "attacks" list`);
+  return attacks.map((a: Record<string, unknown>, i) => {
+    if (typeof a.kind !== "string" || typeof a.vm !== "string" || typeof a.start !== "number" || typeof a.end !== "number") {
+      throw new InputError(`${path}: attacks[${i}] needs kind, vm (strings), start and end (epoch seconds)`);
+    }
+    return { kind: a.kind, vm: a.vm, start: a.start, end: a.end };
+  });
 }
 
 async function trainSyscallsCommand(opts: TrainOpts, seed: number, fpr: number, epochs: number | undefined): Promise<Record<string, unknown>> {
@@ -265,9 +396,9 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
     return traces;
   }
   if (audit) {
-    const lines = readFileSync(audit, "utf8").split("\n");
+    const lines = readTextCapped(audit, MAX_TRAINING_BYTES).split("\n");
     const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
-    if (unmapped.size > 0) process.stderr.write(`note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
+    if (unmapped.size > 0) writeSafe(process.stderr, `note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
     if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);
     return traces;
   }
@@ -275,9 +406,9 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
 }
 
 function reportProblems(problems: TraceProblem[]): void {
-  for (const p of problems.slice(0, 10)) process.stderr.write(`warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
-  if (problems.length > 10) process.stderr.write(`warning: ${problems.length - 10} more problems\n`);
-  if (problems.length > 0) process.stderr.write(`${problems.length} bad tokens/files skipped\n`);
+  for (const p of problems.slice(0, 10)) writeSafe(process.stderr, `warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
+  if (problems.length > 10) writeSafe(process.stderr, `warning: ${problems.length - 10} more problems\n`);
+  if (problems.length > 0) writeSafe(process.stderr, `${problems.length} bad tokens/files skipped\n`);
 }
 
 function writeModel(path: string, bytes: Uint8Array): void {
@@ -287,10 +418,10 @@ function writeModel(path: string, bytes: Uint8Array): void {
 
 function printReport(report: Record<string, unknown>, json?: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify(report) + "\n");
+    writeSafe(process.stdout, JSON.stringify(report) + "\n");
     return;
   }
-  for (const [k, v] of Object.entries(report)) process.stdout.write(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
+  for (const [k, v] of Object.entries(report)) writeSafe(process.stdout, `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
 }
 
 function tryJson(v: string): unknown {

@@ -1,5 +1,9 @@
 // Buffered writing to stdout: one write per line costs more than parsing the line did. A closed
 // pipe (`hv events … | head`) ends the program quietly instead of with an EPIPE stack trace.
+// Every line is made terminal-safe (src/events/terminal.ts): control characters from events,
+// alerts and feeds are shown escaped, never acted on by the terminal.
+
+import { terminalSafeLines } from "../events/terminal.js";
 
 export class LineWriter {
   private chunks: string[] = [];
@@ -17,6 +21,14 @@ export class LineWriter {
   }
 
   line(text: string): void {
+    this.lineAsIs(terminalSafeLines(text));
+  }
+
+  /**
+   * A line hv composed with escape sequences of its own (colours): it is written as it is, so
+   * every value in it must have been made terminalSafe already.
+   */
+  lineAsIs(text: string): void {
     if (this.closed) return;
     this.chunks.push(text, "\n");
     this.size += text.length + 1;

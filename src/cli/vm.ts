@@ -1,17 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readTextCapped } from "../events/input.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
 import type { Command } from "commander";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { registerVmAudit } from "./vm-audit.js";
 import { cloneDomain } from "../vm/clone.js";
 import { createVm } from "../vm/create.js";
 import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../vm/domain-xml.js";
-import { randomMac, setMemory, setVcpus, toXml, validateXml } from "../vm/domain-edit.js";
+import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
 import { LibvirtError } from "../vm/errors.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
+import { checkMigration, migrateDomain } from "../vm/migrate.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";
 import { withSelfAction } from "../vm/self-action.js";
@@ -19,7 +20,10 @@ import { formatBytes, parseSize } from "../vm/size.js";
 import { isLocalUri } from "../vm/storage.js";
 import { listTemplates, loadTemplate } from "../vm/templates.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { buildXml, parseLibvirtXml } from "../vm/xml.js";
+import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
+import { runProgram } from "../events/programs.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
+import { progress } from "./progress.js";
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
 
@@ -41,15 +45,16 @@ export function backendFor(opts: VirtOptions): LibvirtBackend {
 /** Prints `data` as one JSON line with --json, else `text` (a string or lines). */
 export function emit(opts: VirtOptions, data: unknown, text: string | string[]): void {
   const body = opts.json ? JSON.stringify(data) : Array.isArray(text) ? text.join("\n") : text;
-  if (body.length) process.stdout.write(body.endsWith("\n") ? body : body + "\n");
+  if (body.length) writeSafe(process.stdout, body.endsWith("\n") ? body : body + "\n");
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`hv: warning: ${message}\n`);
+  writeSafe(process.stderr, `hv: warning: ${message}\n`);
 }
 
-/** Left-aligned columns for list output. */
-export function table(header: string[], rows: string[][]): string[] {
+/** Left-aligned columns for list output; a cell is one line whatever it holds (its control characters escaped). */
+export function table(header: string[], dirty: string[][]): string[] {
+  const rows = dirty.map((r) => r.map(terminalSafe));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
   return [fmt(header), ...rows.map(fmt)];
@@ -137,11 +142,9 @@ Examples:
 
   sub(vm, "define <file>", "define a domain from an XML file (validated first)", "hv vm define web1.xml")
     .action(async (file: string, opts: O) => {
-      const xml = await readFile(checkArg(file, "file"), "utf8");
-      const v = await validateXml(xml, "domain");
-      if (!v.ok) throw new LibvirtError("invalid-xml", `${file} is not a valid domain definition (${v.validator}): ${v.errors.join("; ")}`);
-      const name = await backendFor(opts).define(xml);
-      emit(opts, { name, validator: v.validator }, `defined ${name}`);
+      const xml = readTextCapped(checkArg(file, "file"), MAX_XML_BYTES, file);
+      const name = await defineValidated(backendFor(opts), xml, `${file} is an invalid domain definition; nothing was defined`);
+      emit(opts, { name, validatedBy: "libvirt" }, `defined ${name}`);
     });
 
   simple(vm, "start", "start a defined domain", (b, n) => b.start(n), "started");
@@ -253,24 +256,50 @@ Examples:
         const editor = (process.env.VISUAL || process.env.EDITOR || "vi").split(/\s+/).filter(Boolean);
         const r = spawnSync(editor[0]!, [...editor.slice(1), file], { stdio: "inherit" });
         if (r.error || r.status !== 0) throw new LibvirtError("other", `editor ${editor.join(" ")} failed${r.error ? `: ${r.error.message}` : ` (exit ${r.status})`}; definition unchanged`);
-        const after = await readFile(file, "utf8");
+        const after = readTextCapped(file, MAX_XML_BYTES, file);
         if (after === before) return emit(opts, { name, changed: false }, `${name}: no changes`);
-        const v = await validateXml(after, "domain");
-        if (!v.ok) throw new LibvirtError("invalid-xml", `edited XML is invalid (${v.validator}), definition of ${name} unchanged: ${v.errors.join("; ")}`);
-        const newName = parseDomainXml(after).name;
-        if (newName !== name) throw new LibvirtError("invalid-argument", `the edit renames ${name} to ${newName}; rename is not supported by edit, definition unchanged`);
-        await b.define(after);
-        emit(opts, { name, changed: true, validator: v.validator }, `${name}: definition updated (checked with ${v.validator})`);
+        await defineValidated(b, after, `the edited XML is invalid; definition of ${name} unchanged`, name);
+        emit(opts, { name, changed: true, validatedBy: "libvirt" }, `${name}: definition updated (validated by libvirt)`);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     });
 
-  sub(vm, "migrate <name> <dest-uri>", "move a domain to another libvirt host (offline unless --live)", "hv vm migrate web1 qemu+ssh://root@host2/system --live")
+  sub(
+    vm,
+    "migrate <name> <dest-uri>",
+    "move a domain to another libvirt host (offline unless --live); unsafe moves are refused with the reason",
+    "hv vm migrate web1 qemu+ssh://root@host2/system --live\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --copy-storage     local disks go along\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --p2p --migrate-uri tcp://10.0.1.2\n  hv vm migrate web1 qemu+ssh://host2/system --live --check              only say whether it may go",
+  )
     .option("--live", "migrate while running")
-    .action(async (name: string, dest: string, opts: O & { live?: boolean }) => {
-      await backendFor(opts).migrate(name, dest, { live: opts.live });
-      emit(opts, { name, dest, live: Boolean(opts.live) }, `migrated ${name} to ${dest}`);
+    .option("--copy-storage", "copy the disks to the destination too (for disks on local file systems)")
+    .option("--migrate-uri <uri>", "where qemu sends the guest's memory (tcp://HOST[:PORT]), e.g. a dedicated migration network")
+    .option("--p2p", "the source libvirtd connects to the destination itself (this machine need not reach it)")
+    .option("--allow-host-cpu", "migrate a guest with <cpu mode='host-passthrough'> (only between identical CPUs)")
+    .option("--check", "check whether it is safe to migrate, change nothing")
+    .action(async (name: string, dest: string, opts: O & { live?: boolean; copyStorage?: boolean; migrateUri?: string; p2p?: boolean; allowHostCpu?: boolean; check?: boolean }) => {
+      const b = backendFor(opts);
+      const how = { live: Boolean(opts.live), copyStorage: Boolean(opts.copyStorage), allowHostCpu: Boolean(opts.allowHostCpu) };
+      if (opts.check) {
+        const c = await checkMigration(b, name, how);
+        emit(opts, { name, dest, ...how, ok: c.problems.length === 0, ...c }, [c.problems.length ? `${name} may not be migrated:` : `${name} may be migrated to ${dest}`, ...c.problems.map((p) => `  - ${p}`), ...c.notes.map((n) => `  note: ${n}`)]);
+        if (c.problems.length) process.exitCode = 1;
+        return;
+      }
+      const bar = progress({ label: `migrate ${name}`, format: formatBytes });
+      let r;
+      try {
+        r = await migrateDomain(b, name, {
+          dest, ...how, ...(opts.migrateUri ? { migrateUri: opts.migrateUri } : {}), ...(opts.p2p ? { p2p: true } : {}),
+          onJob: (j) => {
+            if (j.dataTotal !== undefined) bar.setTotal(j.dataTotal);
+            bar.update(j.dataProcessed ?? 0, j.iteration !== undefined ? `pass ${j.iteration}${j.memoryBandwidth ? `, ${formatBytes(j.memoryBandwidth)}/s` : ""}` : undefined);
+          },
+        });
+      } finally {
+        bar.done();
+      }
+      emit(opts, r, [`migrated ${name} (${r.uuid}) to ${dest}${r.live ? " live" : " offline"}${r.copyStorage ? " with its disks" : ""} in ${(r.ms / 1000).toFixed(1)} s${r.job?.dataProcessed !== undefined ? `, ${formatBytes(r.job.dataProcessed)} sent` : ""}`, ...r.notes.map((n) => `  note: ${n}`)]);
     });
 
   // `hv vm audit` (risk checks) lives in its own file.
@@ -392,7 +421,7 @@ Examples:
           how = "volume";
         } else {
           if (!isLocalUri(b.uri)) throw new LibvirtError("operation-invalid", `${file} is not in a storage pool; resize it on its host`);
-          const r = await execa("qemu-img", ["resize", ...(d.format ? ["-f", d.format] : []), file, String(bytes)], { reject: false, timeout: 120_000 });
+          const r = await runProgram("qemu-img", ["resize", ...(d.format ? ["-f", d.format] : []), file, String(bytes)], { timeout: 120_000 });
           if (r.exitCode !== 0) throw new LibvirtError("other", `qemu-img resize failed: ${String(r.stderr).trim()}`);
           how = "qemu-img";
         }
@@ -476,4 +505,23 @@ export function positiveInt(text: string, what: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new LibvirtError("invalid-argument", `${what} must be a positive integer, got ${JSON.stringify(text)}`);
   return n;
+}
+
+/**
+ * Defines a domain from XML. The backend checks its shape (well-formed, a <domain>, no DTD) and
+ * libvirt validates it against its own RelaxNG schema as it defines it (define --validate), so no
+ * external validator is needed. Either refusal becomes `what` (which says that nothing changed)
+ * with the reason. With `sameName`, a definition that renames the domain is refused too.
+ */
+async function defineValidated(b: LibvirtBackend, xml: string, what: string, sameName?: string): Promise<string> {
+  try {
+    if (sameName !== undefined) {
+      const newName = parseDomainXml(xml).name;
+      if (newName !== sameName) throw new LibvirtError("invalid-argument", `the edit renames ${sameName} to ${newName}; rename is not supported by edit, definition unchanged`);
+    }
+    return await b.define(xml);
+  } catch (err) {
+    if (err instanceof LibvirtError && err.code === "invalid-xml") throw new LibvirtError("invalid-xml", `${what}: ${err.message}`, err.libvirtMessage, err.command);
+    throw err;
+  }
 }

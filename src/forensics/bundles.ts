@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { appendFile, lstat, mkdir, readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { execa } from "execa";
 import { sha256File } from "./hash.js";
-import { MANIFEST_FILE, type Manifest } from "./manifest.js";
+import { InputError } from "../events/input.js";
+import { runProgram } from "../events/programs.js";
+import { CONTROL_FILES, readManifest } from "./manifest.js";
 
 // Where bundles live and how hv finds them again: STATE/forensics/bundles/ID by default, or
 // anywhere with --out; every capture is recorded in STATE/forensics/index.jsonl so `list`,
@@ -70,8 +71,8 @@ export async function listBundles(stateDir: string): Promise<BundleListing[]> {
   for (const ref of byId.values()) {
     const listing: BundleListing = { ...ref, exists: existsSync(ref.path) };
     try {
-      const m = JSON.parse(await readFile(join(ref.path, MANIFEST_FILE), "utf8")) as Manifest;
-      Object.assign(listing, { vm: m.vm.name, created: m.created, by: m.by, artifacts: m.artifacts.length, bytes: m.artifacts.reduce((s, a) => s + a.size, 0) });
+      const m = readManifest(ref.path).manifest;
+      if (m) Object.assign(listing, { vm: m.vm.name, created: m.created, by: m.by, artifacts: m.artifacts.length, bytes: m.artifacts.reduce((s, a) => s + a.size, 0) });
     } catch {
       // listed without details: an unfinished or damaged bundle (verify says which)
     }
@@ -80,26 +81,37 @@ export async function listBundles(stateDir: string): Promise<BundleListing[]> {
   return out.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
 }
 
-/** A bundle directory from an id (index or default directory) or a path. */
+/**
+ * A bundle directory from an id (index or default directory) or a path. A path must be a real
+ * directory (not a symlink to one) holding at least one of a bundle's control files: anything
+ * else (/etc, a home directory) is refused before hv reads or writes a byte of it.
+ */
 export async function resolveBundle(stateDir: string, idOrPath: string): Promise<{ id: string; path: string }> {
-  if (idOrPath.includes("/") || idOrPath === "." || idOrPath === "..") {
-    const path = resolve(idOrPath);
-    if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new Error(`${idOrPath} is not a bundle directory`);
-    return { id: basename(path), path };
-  }
+  if (idOrPath.includes("/") || idOrPath === "." || idOrPath === "..") return checkedBundle(idOrPath);
   const hit = (await indexed(stateDir)).reverse().find((r) => r.id === idOrPath);
-  if (hit) return { id: hit.id, path: hit.path };
+  if (hit) return { ...(await checkedBundle(hit.path)), id: hit.id };
   const path = join(bundlesDir(stateDir), idOrPath);
-  if (existsSync(path)) return { id: idOrPath, path };
-  if (existsSync(idOrPath)) return { id: basename(resolve(idOrPath)), path: resolve(idOrPath) };
-  throw new Error(`no forensic bundle ${JSON.stringify(idOrPath)} (hv forensics list shows them)`);
+  if (existsSync(path)) return { ...(await checkedBundle(path)), id: idOrPath };
+  if (existsSync(idOrPath)) return checkedBundle(idOrPath);
+  throw new InputError(`no forensic bundle ${JSON.stringify(idOrPath)} (hv forensics list shows them)`);
+}
+
+async function checkedBundle(given: string): Promise<{ id: string; path: string }> {
+  const path = resolve(given);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) throw new InputError(`${given}: no such bundle directory`);
+  if (st.isSymbolicLink()) throw new InputError(`${given} is a symbolic link: give the bundle directory itself`);
+  if (!st.isDirectory()) throw new InputError(`${given} is not a bundle directory`);
+  const has = await Promise.all(CONTROL_FILES.map((f) => lstat(join(path, f)).then((s) => s.isFile(), () => false)));
+  if (!has.some(Boolean)) throw new InputError(`${given} is not a forensic bundle: it holds none of ${CONTROL_FILES.join(", ")}`);
+  return { id: basename(path), path };
 }
 
 /** Packs the bundle directory into a .tar.gz with the tar binary; returns the archive's hash. */
 export async function tarBundle(path: string, outFile: string): Promise<{ file: string; bytes: number; sha256: string }> {
   const file = resolve(outFile);
   if (file.startsWith(resolve(path) + "/")) throw new Error(`the archive ${outFile} cannot be inside the bundle it packs`);
-  const r = await execa("tar", ["--create", "--gzip", "--file", file, "--directory", dirname(resolve(path)), "--", basename(resolve(path))], { reject: false, stdin: "ignore" });
+  const r = await runProgram("tar", ["--create", "--gzip", "--file", file, "--directory", dirname(resolve(path)), "--", basename(resolve(path))], { stdin: "ignore" });
   if (r.exitCode !== 0) throw new Error(`tar failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
   const { sha256, size } = await sha256File(file);
   return { file, bytes: size, sha256 };

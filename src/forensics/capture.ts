@@ -101,10 +101,10 @@ export async function captureBundle(opts: CaptureOptions): Promise<BundleSummary
     notes.push(...c.notes);
   };
   const versions = toolVersions({
-    "qemu-img": [opts.tools?.qemuImg ?? "qemu-img", "--version"],
-    virsh: ["virsh", "--version"],
-    tcpdump: [opts.tools?.tcpdump ?? "tcpdump", "--version"],
-    nft: ["nft", "--version"],
+    "qemu-img": opts.tools?.qemuImg ?? "qemu-img",
+    virsh: "virsh",
+    tcpdump: opts.tools?.tcpdump ?? "tcpdump",
+    nft: "nft",
   });
   const libvirtVersions = backend.versions().catch(() => ({}) as Record<string, string>);
   let pcap: PcapResult | undefined;
@@ -241,7 +241,7 @@ async function saveText(dir: string, rel: string, text: string, files: Collected
 
 async function saveStoreRecords(dir: string, db: Database.Database, vm: string, alertId: number | undefined, sinceMs: number): Promise<Collected> {
   const out: Collected = { files: [], notes: [] };
-  const alerts = listAlerts(db, { vmName: vm });
+  const alerts = listAlerts(db, { vmName: vm, signals: "include" });
   if (alertId !== undefined && !alerts.some((a) => a.id === alertId)) {
     const a = getAlert(db, alertId);
     if (a) alerts.push(a);

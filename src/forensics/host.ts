@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { copyFile, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { execa } from "execa";
+import { MissingProgramError, runProgram, type Program, type ProgramResult } from "../events/programs.js";
 
 // Host-side context of a VM for a bundle: the qemu process tree and its open files, the firewall
 // and link state, and the logs qemu and libvirt wrote about it. Each piece is best effort: what
@@ -42,7 +42,7 @@ export async function collectProcess(bundleDir: string, pid: number | undefined)
     out.notes.push("no qemu process (the VM is not running or not local): no process tree or open files");
     return out;
   }
-  const tree = await execa("ps", ["-e", "-o", "pid,ppid,user,group,lstart,etimes,stat,rss,vsz,nlwp,args", "--forest"], { reject: false, env: { LC_ALL: "C" } });
+  const tree = await runOrNote("ps", ["-e", "-o", "pid,ppid,user,group,lstart,etimes,stat,rss,vsz,nlwp,args", "--forest"]);
   if (tree.exitCode === 0) {
     const lines = String(tree.stdout).split("\n");
     const keep = new Set([pid]);
@@ -56,8 +56,8 @@ export async function collectProcess(bundleDir: string, pid: number | undefined)
     }
     await writeFile(join(bundleDir, "host/qemu-ps.txt"), rows.join("\n") + "\n", { mode: 0o600 });
     out.files.push({ path: "host/qemu-ps.txt", kind: "host", description: `ps of qemu (pid ${pid}) and its children` });
-  } else out.notes.push(`ps failed: ${String(tree.stderr).trim()}`);
-  const threads = await execa("ps", ["-L", "-o", "pid,lwp,stat,pcpu,comm", "-p", String(pid)], { reject: false, env: { LC_ALL: "C" } });
+  } else out.notes.push(`ps failed: ${tree.stderr.trim()}`);
+  const threads = await runOrNote("ps", ["-L", "-o", "pid,lwp,stat,pcpu,comm", "-p", String(pid)]);
   if (threads.exitCode === 0) {
     await writeFile(join(bundleDir, "host/qemu-threads.txt"), String(threads.stdout) + "\n", { mode: 0o600 });
     out.files.push({ path: "host/qemu-threads.txt", kind: "host", description: "threads of the qemu process" });
@@ -88,12 +88,12 @@ export async function collectNetworkState(bundleDir: string): Promise<Collected>
     ["host/ip-link.json", "ip", ["-j", "-d", "link", "show"], "ip -j -d link show"],
     ["host/ip-addr.json", "ip", ["-j", "addr", "show"], "ip -j addr show"],
   ] as const) {
-    const r = await execa(cmd, [...args], { reject: false, env: { LC_ALL: "C" } });
+    const r = await runOrNote(cmd, [...args]);
     if (r.exitCode === 0) {
-      await writeFile(join(bundleDir, file), String(r.stdout) + "\n", { mode: 0o600 });
+      await writeFile(join(bundleDir, file), r.stdout + "\n", { mode: 0o600 });
       out.files.push({ path: file, kind: "host", description });
     } else {
-      out.notes.push(`${description} failed: ${String(r.stderr || r.message).trim().split("\n")[0]}`);
+      out.notes.push(`${description} failed: ${(r.stderr || r.shortMessage).trim().split("\n")[0]}`);
     }
   }
   return out;
@@ -121,12 +121,25 @@ export async function collectLogs(bundleDir: string, vm: string, uuid: string, p
 }
 
 /** `--version` of the tools a capture used (first line each), for the manifest. */
-export async function toolVersions(tools: Record<string, string[]>): Promise<Record<string, string>> {
+export async function toolVersions(tools: Partial<Record<Program, string>>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [name, cmd] of Object.entries(tools)) {
-    const r = await execa(cmd[0]!, cmd.slice(1), { reject: false, env: { LC_ALL: "C" }, timeout: 10_000 });
-    const line = `${String(r.stdout ?? "")}\n${String(r.stderr ?? "")}`.split("\n").map((s) => s.trim()).find(Boolean);
+  for (const [name, file] of Object.entries(tools) as [Program, string][]) {
+    const r = await runOrNote(name, ["--version"], file);
+    const line = `${r.stdout}\n${r.stderr}`.split("\n").map((s) => s.trim()).find(Boolean);
     out[name] = r.exitCode === 0 && line ? line : "unavailable";
   }
   return out;
+}
+
+/**
+ * A capture goes on without a missing tool: its absence becomes the result's stderr, so the
+ * part it would have made is noted in the bundle (with the package to install) instead.
+ */
+async function runOrNote(program: Program, args: string[], file: string = program): Promise<ProgramResult> {
+  try {
+    return await runProgram(program, args, { env: { LC_ALL: "C" }, timeout: 60_000 }, file);
+  } catch (err) {
+    if (!(err instanceof MissingProgramError)) throw err;
+    return { stdout: "", stderr: err.message, timedOut: false, isMaxBuffer: false, shortMessage: err.message };
+  }
 }

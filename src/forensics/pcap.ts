@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { isNotFound, MissingProgramError } from "../events/programs.js";
 
 // tcpdump on each device for N seconds, size-capped. tcpdump writes the pcap to its stdout and hv
 // copies whole packets to the file until the cap: the file never exceeds maxBytes, always ends
@@ -143,7 +144,7 @@ function captureOne(device: string, file: string, maxBytes: number, opts: PcapOp
     child.on("error", (err) => {
       clearTimeout(timer);
       closeSync(fd);
-      reject(new Error(`could not run tcpdump: ${err.message}${(err as NodeJS.ErrnoException).code === "ENOENT" ? " (Debian: tcpdump)" : ""}`));
+      reject(isNotFound(err) ? new MissingProgramError("tcpdump", opts.tcpdump) : new Error(`could not run tcpdump: ${err.message}`));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

@@ -2,12 +2,10 @@
 // document. Every problem names the file, the line and the field; a bad playbook is skipped and
 // counted, the others load.
 
-import { readFileSync } from "node:fs";
-import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { ActionRegistry } from "./action.js";
 import { parseDuration, parseRate } from "./duration.js";
 import { DEFAULT_COOLDOWN_MS, playbookSchema, stepSchema, toMatch, type Playbook, type PlaybookStep, type RawPlaybook } from "./schema.js";
-import { lineOfPath, yamlFiles } from "../events/yaml.js";
+import { readYamlDocuments, readYamlFile, yamlFiles, type YamlDocument } from "../events/yaml.js";
 
 export interface PlaybookProblem {
   file: string;
@@ -46,15 +44,13 @@ export function loadPlaybooks(paths: string[], registry: ActionRegistry): Loaded
   const seen = new Map<string, Playbook>();
   for (const file of files) {
     result.files.push(file);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
-      result.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}` });
+    const read = readYamlFile(file);
+    if ("problem" in read) {
+      result.problems.push({ file, line: 0, message: read.problem });
       result.skipped++;
       continue;
     }
-    for (const r of parsePlaybooks(text, file, registry)) {
+    for (const r of parsePlaybooks(read.text, file, registry)) {
       if ("problems" in r) {
         result.problems.push(...r.problems);
         result.skipped++;
@@ -75,27 +71,11 @@ export function loadPlaybooks(paths: string[], registry: ActionRegistry): Loaded
 
 /** Every playbook of one YAML text, or the problems of the ones that are bad. */
 export function parsePlaybooks(text: string, file: string, registry: ActionRegistry): Array<Playbook | { problems: PlaybookProblem[] }> {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true });
-  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lc.linePos(offset).line);
-  if (!Array.isArray(docs)) return [];
-  const out: Array<Playbook | { problems: PlaybookProblem[] }> = [];
-  for (const doc of docs) {
-    const start = lineOf(doc.range?.[0]);
-    if (doc.errors.length > 0) {
-      out.push({ problems: doc.errors.map((e) => ({ file, line: e.linePos?.[0].line ?? start, message: `YAML: ${e.message.split("\n")[0]}` })) });
-      continue;
-    }
-    if (doc.contents === null) continue;
-    out.push(toPlaybook(doc, file, registry, lineOf));
-  }
-  return out;
+  return readYamlDocuments(text).map((y) => ("problems" in y ? { problems: y.problems.map((p) => ({ file, line: p.line, message: p.reason })) } : toPlaybook(y, file, registry)));
 }
 
-function toPlaybook(doc: Document, file: string, registry: ActionRegistry, lineOf: (o: number | undefined) => number): Playbook | { problems: PlaybookProblem[] } {
-  const start = lineOf(doc.range?.[0]);
-  const lineAt = (path: PropertyKey[]): number => lineOfPath(doc, path, lineOf, start);
-  const data: unknown = doc.toJS();
+function toPlaybook(y: YamlDocument, file: string, registry: ActionRegistry): Playbook | { problems: PlaybookProblem[] } {
+  const { data, lineAt, line: start } = y;
   const id = data && typeof data === "object" && typeof (data as { id?: unknown }).id === "string" ? (data as { id: string }).id : undefined;
   const problem = (path: PropertyKey[], message: string): PlaybookProblem => ({
     file,

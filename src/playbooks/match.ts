@@ -3,6 +3,7 @@
 // why a playbook did not match.
 
 import { SEVERITIES, type Alert } from "../events/alert.js";
+import { globTest } from "../events/glob.js";
 import type { PlaybookMatch } from "./schema.js";
 
 export interface MatchResult {
@@ -11,14 +12,9 @@ export interface MatchResult {
   misses: string[];
 }
 
-/** `*` any run of characters, `?` one character; everything else literal. */
-export function globToRegExp(glob: string, flags = ""): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`, flags);
-}
-
-function anyGlob(globs: string[], value: string | undefined, flags = ""): boolean {
-  return value !== undefined && globs.some((g) => globToRegExp(g, flags).test(value));
+/** `*` any run of characters, `?` one character; everything else literal (src/events/glob.ts). */
+function anyGlob(globs: string[], value: string | undefined, cased = true): boolean {
+  return value !== undefined && globs.some((g) => globTest(g, cased)(value));
 }
 
 /** The alert's techniques: from alert.mitre and from attack.tNNNN tags, upper case. */
@@ -37,7 +33,7 @@ export function matchAlert(m: PlaybookMatch, alert: Alert): MatchResult {
   if (m.rules && !anyGlob(m.rules, alert.rule.id)) misses.push(`rule ${alert.rule.id} is not one of ${m.rules.join(", ")}`);
   if (m.tags) {
     const tags = alert.rule.tags ?? [];
-    if (!tags.some((t) => anyGlob(m.tags!, t, "i"))) misses.push(`no tag matches ${m.tags.join(", ")}`);
+    if (!tags.some((t) => anyGlob(m.tags!, t, false))) misses.push(`no tag matches ${m.tags.join(", ")}`);
   }
   if (m.techniques) {
     const have = techniquesOf(alert);

@@ -4,10 +4,10 @@
 // unprivileged hv — it re-checks everything itself and trusts nothing the caller says beyond
 // what narrows the operation.
 
-import { execa } from "execa";
 import { ActionError, refuse } from "../playbooks/actions/common.js";
 import { ownLineage, PF_KTHREAD, readProc, type ProcInfo } from "./proc.js";
 import type { KillRequest, KillResult, LockRequest, LockResult, ShadowState, UnlockRequest, UnlockResult } from "./protocol.js";
+import { runProgram } from "../events/programs.js";
 
 /** What the one running the operation allows beyond the request. */
 export interface HostPolicy {
@@ -91,7 +91,7 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 }
 
 async function uidOf(user: string): Promise<number> {
-  const r = await execa("getent", ["passwd", "--", user], { reject: false });
+  const r = await runProgram("getent", ["passwd", "--", user]);
   if (r.exitCode !== 0) throw new ActionError(`no host user ${user}`);
   const uid = Number(r.stdout.split(":")[2]);
   if (!Number.isInteger(uid)) throw new ActionError(`getent passwd ${user} printed no uid`);
@@ -99,7 +99,7 @@ async function uidOf(user: string): Promise<number> {
 }
 
 export async function shadowState(user: string): Promise<ShadowState> {
-  const r = await execa("getent", ["shadow", "--", user], { reject: false });
+  const r = await runProgram("getent", ["shadow", "--", user]);
   if (r.exitCode !== 0) throw new ActionError(`no shadow entry for ${user} (is hv root?)`);
   const f = r.stdout.trim().split(":");
   return { locked: (f[1] ?? "").startsWith("!"), expire: f[7] ?? "" };
@@ -122,7 +122,7 @@ function today(): number {
 
 // usermod, never a shell: the user name is checked by the caller's schema and follows "--".
 async function usermod(args: string[], user: string): Promise<void> {
-  const r = await execa("usermod", [...args, "--", user], { reject: false });
+  const r = await runProgram("usermod", [...args, "--", user]);
   if (r.exitCode !== 0) throw new ActionError(`usermod ${args.join(" ")} ${user} failed (${r.exitCode}): ${(r.stderr || r.stdout).trim()}`);
 }
 

@@ -5,13 +5,13 @@
 // file's owner, group and mode (Node cannot read SO_PEERCRED), so the socket is 0660 root:hv.
 // Operations run one at a time; every request and its outcome is logged (to journald via stderr).
 
-import { execa } from "execa";
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { ActionError, refuse } from "../playbooks/actions/common.js";
 import { openLockBook, type LockBook } from "./lock-book.js";
 import { killVerified, lockAccount, unlockAccount, type HostPolicy } from "./host-ops.js";
 import { describeIssues, MAX_LINE_BYTES, request, type Reply, type Request } from "./protocol.js";
+import { runProgram } from "../events/programs.js";
 
 export interface HelperOptions {
   /** The socket path: bound when systemd passes no socket, else only named in logs. */
@@ -132,7 +132,7 @@ async function removeStaleSocket(path: string): Promise<void> {
 }
 
 async function groupId(name: string): Promise<number> {
-  const r = await execa("getent", ["group", "--", name], { reject: false });
+  const r = await runProgram("getent", ["group", "--", name]);
   const gid = Number(r.stdout.split(":")[2]);
   if (r.exitCode !== 0 || !Number.isInteger(gid)) throw new Error(`no group named ${name}`);
   return gid;

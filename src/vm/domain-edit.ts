@@ -1,10 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { execa } from "execa";
 import { LibvirtError } from "./errors.js";
-import { buildXml, child, el, elements, ensureChild, parseLibvirtXml, removeChildren, setText, text, type XmlElement } from "./xml.js";
+import { buildXml, child, el, elements, ensureChild, removeChildren, setText, text, type XmlElement } from "./xml.js";
 
 // Changes to an existing definition are made on its parsed XML tree, not on the model, so that
 // elements hv does not model (cputune, numa, qemu:commandline, …) survive `set`, `clone` and
@@ -59,47 +55,22 @@ export function renameForCopy(domain: XmlElement, newName: string): void {
   if (nvram) nvram.children = [];
 }
 
-/** `<log file=…>` of serial/console/channel devices: the old name in the file name becomes the new one, else a suffix. */
+/**
+ * `<log file=…>` of serial/console/channel devices, and the file a `type='file'` one writes to
+ * (`<source path=…>`): the old name in the file name becomes the new one, else a prefix.
+ */
 function renameConsoleLogs(domain: XmlElement, oldName: string, newName: string): void {
-  for (const device of elements(child(domain, "devices") ?? el("devices"))) {
-    const log = child(device, "log");
-    const file = log?.attrs.file;
-    if (!log || !file) continue;
+  const renamed = (file: string): string => {
     const slash = file.lastIndexOf("/");
     const dir = file.slice(0, slash + 1);
     const base = file.slice(slash + 1);
-    log.attrs.file = oldName && base.includes(oldName) ? dir + base.split(oldName).join(newName) : `${dir}${newName}-${base}`;
-  }
-}
-
-export interface ValidationResult {
-  ok: boolean;
-  /** Which check ran: libvirt's schema (virt-xml-validate) or only a parse. */
-  validator: "virt-xml-validate" | "parse";
-  errors: string[];
-}
-
-/**
- * Checks a definition before it is defined: always a parse (well-formed, right root, no DTD),
- * then libvirt's RelaxNG schema through virt-xml-validate when that is installed.
- */
-export async function validateXml(xml: string, kind: "domain" | "network" | "pool" | "vol" = "domain"): Promise<ValidationResult> {
-  try {
-    parseLibvirtXml(xml, kind === "vol" ? "volume" : kind);
-  } catch (err) {
-    return { ok: false, validator: "parse", errors: [(err as Error).message] };
-  }
-  const dir = await mkdtemp(join(tmpdir(), "hv-validate-"));
-  try {
-    const file = join(dir, "def.xml");
-    await writeFile(file, xml, { mode: 0o600 });
-    const r = await execa("virt-xml-validate", [file, kind], { reject: false, timeout: 30_000 });
-    if ((r as { code?: string }).code === "ENOENT" || r.exitCode === undefined) return { ok: true, validator: "parse", errors: [] };
-    if (r.exitCode === 0) return { ok: true, validator: "virt-xml-validate", errors: [] };
-    const errors = `${String(r.stderr)}\n${String(r.stdout)}`.split("\n").map((l) => l.replace(file, "").trim()).filter((l) => l && !/fails to validate$/.test(l));
-    return { ok: false, validator: "virt-xml-validate", errors: errors.length ? errors : ["does not validate against libvirt's schema"] };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    return oldName && base.includes(oldName) ? dir + base.split(oldName).join(newName) : `${dir}${newName}-${base}`;
+  };
+  for (const device of elements(child(domain, "devices") ?? el("devices"))) {
+    const log = child(device, "log");
+    if (log?.attrs.file) log.attrs.file = renamed(log.attrs.file);
+    const source = child(device, "source");
+    if (["serial", "console", "channel"].includes(device.name) && device.attrs.type === "file" && source?.attrs.path) source.attrs.path = renamed(source.attrs.path);
   }
 }
 

@@ -1,7 +1,7 @@
 // Where `hv vm audit` gets domain XML: files, or libvirt through virsh (DESIGN.md: virsh through
 // execa, never a shell). Sizes are capped before anything is read into memory.
-import { open } from "node:fs/promises";
-import { execa } from "execa";
+import { collectCapped, InputTooLargeError, readChunksCapped } from "../events/input.js";
+import { runProgram } from "../events/programs.js";
 import { MAX_XML_BYTES } from "./xml.js";
 import { DomainXmlError } from "./risk-xml.js";
 
@@ -12,15 +12,10 @@ export interface XmlInput {
 }
 
 export async function readXmlFile(path: string, maxBytes = MAX_XML_BYTES): Promise<XmlInput> {
-  const fh = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read ${path}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
-  });
   try {
-    const { size } = await fh.stat();
-    if (size > maxBytes) throw new DomainXmlError(`${path}: XML document is too large: ${size} bytes, the limit is ${maxBytes}`);
-    return { source: path, xml: await fh.readFile("utf8") };
-  } finally {
-    await fh.close();
+    return { source: path, xml: (await collectCapped(readChunksCapped(path, { cap: maxBytes }), maxBytes, path)).toString("utf8") };
+  } catch (err) {
+    throw err instanceof InputTooLargeError ? new DomainXmlError(`XML document is too large: ${err.message}`) : (err as Error);
   }
 }
 
@@ -29,16 +24,16 @@ export class VirshError extends Error {
 }
 
 async function virsh(uri: string, args: string[], maxBytes: number): Promise<string> {
+  let r;
   try {
-    const r = await execa("virsh", ["-q", "-c", uri, ...args], { maxBuffer: maxBytes, timeout: 30_000, stripFinalNewline: false });
-    return r.stdout;
+    r = await runProgram("virsh", ["-q", "-c", uri, ...args], { maxBuffer: maxBytes, timeout: 30_000, stripFinalNewline: false });
   } catch (err) {
-    const e = err as { stderr?: string; shortMessage?: string; code?: string; isMaxBuffer?: boolean };
-    if (e.code === "ENOENT") throw new VirshError("virsh is not installed (package libvirt-clients)");
-    if (e.isMaxBuffer) throw new VirshError(`virsh ${args[0]}: output is larger than ${maxBytes} bytes`);
-    const msg = (e.stderr ?? "").replace(/^error:\s*/gm, "").trim().split("\n").join("; ");
-    throw new VirshError(`virsh ${args[0]} failed: ${msg || e.shortMessage || String(err)}`);
+    throw new VirshError((err as Error).message);
   }
+  if (r.isMaxBuffer) throw new VirshError(`virsh ${args[0]}: output is larger than ${maxBytes} bytes`);
+  if (r.exitCode === 0) return r.stdout;
+  const msg = r.stderr.replace(/^error:\s*/gm, "").trim().split("\n").join("; ");
+  throw new VirshError(`virsh ${args[0]} failed: ${msg || r.shortMessage || `exit code ${r.exitCode}`}`);
 }
 
 export async function listDomainNames(uri: string): Promise<string[]> {

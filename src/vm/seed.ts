@@ -1,9 +1,9 @@
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
 import { stringify } from "yaml";
 import { LibvirtError } from "./errors.js";
+import { MissingProgramError, PROGRAMS, runProgram, type Program } from "../events/programs.js";
 
 // A cloud-init NoCloud seed: an ISO 9660 image labelled `cidata` holding user-data and
 // meta-data. cloud-localds (Debian: cloud-image-utils) is the usual tool; genisoimage and
@@ -38,17 +38,25 @@ export async function buildSeedIso(s: SeedInput): Promise<{ dir: string; iso: st
     const iso = join(dir, "seed.iso");
     await writeFile(userData, userDataOf(s));
     await writeFile(metaData, stringify({ "instance-id": s.hostname, "local-hostname": s.hostname }));
-    const attempts: [string, string[]][] = [
+    const attempts: [Program, string[]][] = [
       ["cloud-localds", [iso, userData, metaData]],
       ["genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", userData, metaData]],
       ["xorriso", ["-as", "mkisofs", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", userData, metaData]],
     ];
+    const missing: string[] = [];
     for (const [tool, args] of attempts) {
-      const r = await execa(tool, args, { reject: false, timeout: 60_000 });
+      const r = await runProgram(tool, args, { timeout: 60_000 }).catch((err: unknown) => {
+        if (err instanceof MissingProgramError) return undefined;
+        throw err;
+      });
+      if (r === undefined) {
+        missing.push(`${tool} (Debian: ${PROGRAMS[tool].debian})`);
+        continue;
+      }
       if (r.exitCode === 0) return { dir, iso, bytes: (await stat(iso)).size, tool };
-      if (r.exitCode !== undefined) throw new LibvirtError("other", `${tool} failed: ${String(r.stderr).trim()}`);
+      throw new LibvirtError("other", `${tool} failed: ${String(r.stderr).trim() || r.shortMessage}`);
     }
-    throw new LibvirtError("operation-invalid", "building a cloud-init seed needs cloud-localds (cloud-image-utils), genisoimage or xorriso; none is installed");
+    throw new LibvirtError("operation-invalid", `building a cloud-init seed needs one of ${missing.join(", ")}; none is installed`);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

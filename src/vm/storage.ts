@@ -1,9 +1,9 @@
 import { unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { execa } from "execa";
 import type { LibvirtBackend } from "./backend.js";
 import { parseDomainXml } from "./domain-xml.js";
 import { LibvirtError } from "./errors.js";
+import { runProgram } from "../events/programs.js";
 
 // What `delete --remove-storage` removes, and how. A domain owns its writable disks and the files
 // hv made for it (named `<domain>-…`: disks, the cloud-init seed). A backing file is removed
@@ -40,7 +40,7 @@ export function isLocalUri(uri: string): boolean {
 
 /** The backing files of `path` that belong to the same disk (see above), top first; local only. */
 export async function ownBackingChain(path: string): Promise<string[]> {
-  const r = await execa("qemu-img", ["info", "--backing-chain", "--output=json", "-U", path], { reject: false, timeout: 30_000 });
+  const r = await runProgram("qemu-img", ["info", "--backing-chain", "--output=json", "-U", path], { timeout: 30_000 });
   if (r.exitCode !== 0) return [];
   const chain = JSON.parse(String(r.stdout)) as { filename: string }[];
   const stem = stemOf(path);

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
+import { readYamlData } from "../events/yaml.js";
 import { z } from "zod";
 import { LibvirtError } from "./errors.js";
 
@@ -94,17 +95,13 @@ export function resolveTemplatePath(nameOrPath: string): string {
 
 export function loadTemplate(nameOrPath: string): VmTemplate & { path: string } {
   const path = resolveTemplatePath(nameOrPath);
-  return { ...parseTemplate(readFileSync(path, "utf8"), path), path };
+  return { ...parseTemplate(readTextCapped(path, MAX_DOCUMENT_BYTES, path), path), path };
 }
 
 export function parseTemplate(text: string, where = "template"): VmTemplate {
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (err) {
-    throw new LibvirtError("invalid-argument", `${where}: not valid YAML: ${(err as Error).message}`);
-  }
-  const r = templateSchema.safeParse(data);
+  const yaml = readYamlData(text);
+  if ("problem" in yaml) throw new LibvirtError("invalid-argument", `${where}: not valid YAML: line ${yaml.problem.line}: ${yaml.problem.reason}`);
+  const r = templateSchema.safeParse(yaml.data);
   if (!r.success) throw new LibvirtError("invalid-argument", `${where}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   return r.data;
 }

@@ -81,6 +81,6 @@ describe("LibvirtCollector with a stand-in virsh", () => {
     await running;
     expect(collector.stats.connects).toBe(0);
     expect(events.map((e) => e.event.action)).toEqual(["disconnected"]); // reported once, not per retry
-    expect(reports[0]).toMatch(/lost the event stream.*ENOENT/);
+    expect(reports[0]).toMatch(/lost the event stream.*virsh \(\/nonexistent\/virsh\) is not installed.*apt-get install libvirt-clients/);
   });
 });

@@ -18,6 +18,8 @@ const tmp = mkdtempSync(join(tmpdir(), "hv-model-cli-"));
 const dirs = { train: join(tmp, "train"), calib: join(tmp, "calib"), normal: join(tmp, "normal"), attack: join(tmp, "attack") };
 const model = join(tmp, "m.onnx");
 const AUDIT = new URL("../fixtures/anomaly/audit/webshell.syscall.log", import.meta.url).pathname;
+const LAB = new URL("../fixtures/flows/lab/", import.meta.url).pathname;
+const FLOW_MODEL = new URL("../../models/flows-lab.onnx", import.meta.url).pathname;
 const hv = async (args: string[]) => mustSucceed(args, await runHv(args, { stateDir: join(tmp, "state"), timeoutMs: 120_000 }));
 
 beforeAll(() => {
@@ -65,13 +67,48 @@ describe("hv model (CLI)", () => {
     expect(normal.filter((l) => l.anomalous).length).toBeLessThanOrEqual(6);
   });
 
-  it("eval prints ROC AUC and detection at 1% and 5% FPR", async () => {
-    const r = await hv(["model", "eval", "--model", model, "--normal", dirs.normal, "--attack", dirs.attack, "--json"]);
-    const e = r.json as { roc_auc: number; detection_at_1pct_fpr: number; detection_at_5pct_fpr: number; normal: number; attack: number };
+  it("eval prints ROC AUC and detection at 1% and 5% FPR per attack class, beside STIDE and frequency", async () => {
+    // Attack traces in class subfolders, ADFA-LD style: reverse_shell_1 and _2 form one class.
+    const classes = join(tmp, "classes");
+    writeTraces(join(classes, "reverse_shell_1"), 6, attackTrace, 3100);
+    writeTraces(join(classes, "reverse_shell_2"), 6, attackTrace, 3200);
+    writeTraces(join(classes, "unknown_calls_1"), 5, (seed) => [...normalTrace(seed).slice(0, 100), 340, 341, 342, 343], 3300);
+    const r = await hv(["model", "eval", "--model", model, "--train", dirs.train, "--normal", dirs.normal, "--attack", classes, "--json"]);
+    type Row = { method: string; roc_auc: number; detection_at_1pct_fpr: number; detection_at_5pct_fpr: number; count: number; classes: Record<string, { count: number; roc_auc: number }> };
+    const e = r.json as { roc_auc: number; detection_at_1pct_fpr: number; detection_at_5pct_fpr: number; normal: number; attack: number; rows: Row[] };
     expect(e.normal).toBe(60);
-    expect(e.attack).toBe(12);
+    expect(e.attack).toBe(17);
+    expect(e.rows.map((row) => row.method)).toEqual(["model (m.onnx)", "  sequence part (window NLLs)", "  set part (set distance)", "STIDE (unseen 7-grams)", "frequency (tf-idf 1-NN)"]);
+    const [modelRow] = e.rows;
+    expect(modelRow!.classes.reverse_shell!.count).toBe(12);
+    expect(modelRow!.classes.unknown_calls!.count).toBe(5);
+    expect(e.roc_auc).toBe(modelRow!.roc_auc);
     expect(e.roc_auc).toBeGreaterThan(0.95);
     expect(e.detection_at_5pct_fpr).toBeGreaterThanOrEqual(e.detection_at_1pct_fpr);
+    for (const row of e.rows) expect(row.roc_auc).toBeGreaterThan(0.5);
+    const text = await hv(["model", "eval", "--model", model, "--normal", dirs.normal, "--attack", classes]);
+    expect(text.stdout).toMatch(/60 normal, 17 attack traces \(reverse_shell 12, unknown_calls 5\)/);
+    expect(text.stdout).toMatch(/reverse_shell AUC\/det@1%/);
+    expect(text.stdout).toMatch(/note: no --train DIR/);
+    const usage = await runHv(["model", "eval", "--model", model, "--attack", classes], { stateDir: tmp, timeoutMs: 60_000 });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/needs --normal DIR and --attack DIR/);
+  });
+
+  it("eval scores a flow model's VM-minutes against the recording's truth, beside a feature-threshold baseline", async () => {
+    const r = await hv(["model", "eval", "--model", FLOW_MODEL, "--flows", join(LAB, "lab.conntrack.log"), "--inventory", join(LAB, "lab.inventory.json"), "--truth", join(LAB, "lab.truth.json"), "--json"]);
+    const e = r.json as { unit: string; normal: number; attack: number; rows: Array<{ method: string; roc_auc: number; classes: Record<string, { count: number }> }> };
+    expect(e.unit).toBe("VM-minutes");
+    expect(e.rows.map((row) => row.method)).toEqual(["model (flows-lab.onnx)", "largest feature excess over benign"]);
+    // Every attack kind of lab.truth.json that has a VM-minute is a class.
+    const truth = JSON.parse(readFileSync(join(LAB, "lab.truth.json"), "utf8")) as { attacks: Array<{ kind: string }> };
+    expect(Object.keys(e.rows[0]!.classes).sort()).toEqual([...new Set(truth.attacks.map((a) => a.kind))].sort());
+    expect(e.attack).toBe(Object.values(e.rows[0]!.classes).reduce((n, c) => n + c.count, 0));
+    expect(e.normal).toBeGreaterThan(e.attack);
+    expect(e.rows[0]!.classes["port-scan"]).toBeDefined();
+    const noTruth = await runHv(["model", "eval", "--model", FLOW_MODEL, "--flows", join(LAB, "lab.conntrack.log")], { stateDir: tmp, timeoutMs: 60_000 });
+    expect(noTruth.code).toBe(2);
+    expect(noTruth.stderr).toMatch(/--truth FILE/);
   });
 
   it("trains from and scores a real audit log, one trace per process", async () => {

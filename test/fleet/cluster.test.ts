@@ -86,8 +86,10 @@ describe.skipIf(unavailable !== undefined && !inCI)("fleet over a 3-node JetStre
     const stats = sink.stats();
     await sink.close();
 
-    await until(() => seen.size >= N, 60_000, `the fleet view to see ${N} alerts`).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}: has ${seen.size}; sink ${JSON.stringify(stats)}; view restarts: ${restarts.join(" | ")}`);
+    await until(() => seen.size >= N, 60_000, `the fleet view to see ${N} alerts`).catch(async (err: unknown) => {
+      // Where did the others go: into the stream (the view fell behind) or nowhere (the sink lost them)?
+      const stored = await retryingJs(() => jsm.streams.info(STREAM)).then((i) => String(i.state.messages), (e: unknown) => `unknown (${String(e)})`);
+      throw new Error(`${(err as Error).message}: has ${seen.size}; the stream holds ${stored}; sink ${JSON.stringify(stats)}; view restarts: ${restarts.join(" | ")}`);
     });
     // Anything duplicated would arrive right behind; give it a moment.
     await new Promise((r) => setTimeout(r, 500));

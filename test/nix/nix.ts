@@ -8,9 +8,21 @@ import { join, relative } from "node:path";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+// Run as root, nix defaults to `build-users-group = nixbld` (multi-user builds), and Debian's
+// nix-bin creates no such group, so on a fresh machine every call warns about it. Parsing and evaluating
+// builtins build nothing: run nix single-user and without a sandbox, as a plain tool, so the
+// only thing on stderr is what nix says about the files under test.
+const NIX_CONFIG = ["build-users-group =", "sandbox = false"].join("\n");
+
+/** Runs nix-instantiate in the repository root with the single-user configuration above; never rejects. */
+export async function nixInstantiate(args: string[]): Promise<{ exitCode: number | undefined; failed: boolean; stdout: string; stderr: string }> {
+  const r = await execa("nix-instantiate", args, { cwd: ROOT, reject: false, env: { NIX_CONFIG } });
+  return { exitCode: r.exitCode, failed: r.failed, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
 /** Why nix-instantiate cannot run here, or undefined. */
 export async function whyNoNix(): Promise<string | undefined> {
-  const r = await execa("nix-instantiate", ["--version"], { reject: false });
+  const r = await nixInstantiate(["--version"]);
   if (r.failed) return "nix-instantiate is missing (apt-get install nix-bin)";
   return undefined;
 }
@@ -29,7 +41,7 @@ export async function nixSkipReason(): Promise<string | undefined> {
 
 /** Evaluates a Nix expression (strictly) in the repository root and returns its JSON value. */
 export async function evalNix(expr: string): Promise<unknown> {
-  const r = await execa("nix-instantiate", ["--eval", "--strict", "--json", "-E", expr], { cwd: ROOT, reject: false });
+  const r = await nixInstantiate(["--eval", "--strict", "--json", "-E", expr]);
   if (r.exitCode !== 0) throw new Error(`nix-instantiate --eval failed for ${expr}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as unknown;
 }

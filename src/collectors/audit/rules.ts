@@ -11,9 +11,9 @@
 // ANOM_PROMISCUOUS, NETFILTER_CFG) need no rule. Paths are compared as on a merged-/usr system
 // (/bin, /sbin, /lib are /usr/…), which Debian 12 and NixOS both are in effect.
 
-import { execa } from "execa";
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { MissingProgramError, runProgram } from "../../events/programs.js";
 import { SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables.generated.js";
 
 /** A person or program doing something: whose ids the kernel sees. `auid` undefined = unset (no login). */
@@ -480,12 +480,18 @@ function permMatches(perms: string, p: SyscallProbe): boolean {
 
 /** The rules the kernel has loaded now (`auditctl -l`, root only); a string says why they cannot be read. */
 export async function loadedAuditRules(): Promise<AuditRuleSet | string> {
-  const r = await execa("auditctl", ["-l"], { reject: false, env: { LC_ALL: "C" } });
-  if ((r as { code?: string }).code === "ENOENT") return "auditctl is not installed (Debian package auditd)";
-  if (r.exitCode !== 0) return `auditctl -l failed: ${String(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`;
-  const status = await execa("auditctl", ["-s"], { reject: false, env: { LC_ALL: "C" } });
-  const set = parseAuditRules(String(r.stdout), "auditctl -l");
-  const enabled = /^enabled (\d)/m.exec(String(status.stdout))?.[1];
+  let r;
+  let status;
+  try {
+    r = await runProgram("auditctl", ["-l"], { env: { LC_ALL: "C" } });
+    status = await runProgram("auditctl", ["-s"], { env: { LC_ALL: "C" } });
+  } catch (err) {
+    if (err instanceof MissingProgramError) return err.message;
+    throw err;
+  }
+  if (r.exitCode !== 0) return `auditctl -l failed: ${(r.stderr || r.stdout).trim() || r.shortMessage}`;
+  const set = parseAuditRules(r.stdout, "auditctl -l");
+  const enabled = /^enabled (\d)/m.exec(status.stdout)?.[1];
   if (enabled === "0" || enabled === "1" || enabled === "2") set.enabled = Number(enabled) as 0 | 1 | 2;
   return set;
 }

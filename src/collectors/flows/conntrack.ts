@@ -11,11 +11,12 @@
 // every new socket: hv raises it just while conntrack opens its sockets, then puts it back.
 // See docs/conntrack.md.
 
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline";
 import type { Collector, Envelope } from "../../events/collector.js";
+import { isNotFound, MissingProgramError, runProgram, startProgram } from "../../events/programs.js";
 import { createConntrackDecoder, type ConntrackDecoder, type ConntrackStats } from "./conntrack-decode.js";
 import { sleep } from "../wait.js";
 
@@ -113,13 +114,13 @@ export class ConntrackCollector implements Collector {
   /** One conntrack process, from start to exit; returns why it ended. */
   private async runOnce(emit: (item: Envelope) => Promise<void> | void, signal: AbortSignal): Promise<string> {
     const bin = this.opts.conntrackPath ?? "conntrack";
-    const [cmd, args] = this.opts.netns ? ["ip", ["netns", "exec", this.opts.netns, bin, ...CONNTRACK_ARGS]] : [bin, CONNTRACK_ARGS];
+    const [program, file, args] = this.opts.netns ? (["ip", "ip", ["netns", "exec", this.opts.netns, bin, ...CONNTRACK_ARGS]] as const) : (["conntrack", bin, CONNTRACK_ARGS] as const);
     const stderrTail: string[] = [];
     const { child } = await withReceiveBuffer(this.opts.tuneSysctls === false ? 0 : (this.opts.bufferBytes ?? DEFAULT_BUFFER_BYTES), (bytes, note) => {
       if (bytes !== undefined) this.counters.socketBufferBytes = bytes;
       if (note) this.report(note);
     }, () =>
-      execa(cmd, args, { reject: false, stdin: "ignore", buffer: false, cancelSignal: signal, forceKillAfterDelay: 2000, env: { LC_ALL: "C" } }),
+      startProgram(program, args, { reject: false, stdin: "ignore", buffer: false, cancelSignal: signal, forceKillAfterDelay: 2000, env: { LC_ALL: "C" } }, file),
     );
     this.counters.starts++;
     this.counters.running = true;
@@ -145,6 +146,7 @@ export class ConntrackCollector implements Collector {
     this.counters.running = false;
     delete this.counters.pid;
     if (signal.aborted) return "stopped";
+    if (isNotFound(result)) return new MissingProgramError(program, file).message;
     const how = result.signal ? `killed by ${result.signal}` : `exit code ${result.exitCode ?? "?"}`;
     return stderrTail.length > 0 ? `${how}: ${stderrTail.join("; ")}` : how;
   }
@@ -257,14 +259,14 @@ async function hasSockets(pid: number, count: number): Promise<boolean> {
 /** A sysctl's value (path under /proc/sys) in the given namespace, or undefined when it does not exist. */
 async function readSysctl(key: string, netns?: string): Promise<string | undefined> {
   if (!netns) return (await readFile(`/proc/sys/${key}`, "utf8").catch(() => undefined))?.trim();
-  const r = await execa("ip", ["netns", "exec", netns, "cat", `/proc/sys/${key}`], { reject: false });
+  const r = await runProgram("ip", ["netns", "exec", netns, "cat", `/proc/sys/${key}`]);
   return r.exitCode === 0 ? String(r.stdout).trim() : undefined;
 }
 
 /** Sets a sysctl; returns why it failed, or undefined. */
 async function writeSysctl(key: string, value: string, netns?: string): Promise<string | undefined> {
   if (!netns) return writeFile(`/proc/sys/${key}`, value).then(() => undefined, errText);
-  const r = await execa("ip", ["netns", "exec", netns, "sh", "-c", 'printf %s "$1" > "$2"', "sh", value, `/proc/sys/${key}`], { reject: false });
+  const r = await runProgram("ip", ["netns", "exec", netns, "sh", "-c", 'printf %s "$1" > "$2"', "sh", value, `/proc/sys/${key}`]);
   return r.exitCode === 0 ? undefined : String(r.stderr).trim() || `exit code ${r.exitCode}`;
 }
 

@@ -4,10 +4,11 @@
 // a "reconnected" event (with its length) when it ends — a gap in monitoring is itself a fact a
 // defender must see. The inventory is refreshed on every (re)connect and on each lifecycle event.
 
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { createInterface } from "node:readline";
 import { hostname } from "node:os";
 import type { Collector, Envelope } from "../../events/collector.js";
+import { isNotFound, MissingProgramError, startProgram } from "../../events/programs.js";
 import { VirshEventParser, eventId, toHvEvent, type LibvirtEvent, type VirshEvent } from "./events.js";
 import { LibvirtInventory } from "./inventory.js";
 import { sleep } from "../wait.js";
@@ -77,9 +78,9 @@ export class LibvirtCollector implements Collector {
     let lostReason = "";
 
     while (!signal.aborted) {
-      const child = execa(this.opts.virsh ?? "virsh", ["-c", this.uri, "event", "--loop", "--all", "--timestamp"], {
+      const child = startProgram("virsh", ["-c", this.uri, "event", "--loop", "--all", "--timestamp"], {
         reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, cancelSignal: signal, env: { LC_ALL: "C" },
-      });
+      }, this.opts.virsh);
       // Take virsh's lines from the start (the iterator buffers them while the inventory is read;
       // a readline made later would miss a stream that already ended).
       const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity })[Symbol.asyncIterator]();
@@ -141,6 +142,7 @@ export class LibvirtCollector implements Collector {
       deliver(this.parser.flush());
     }
     const r = await child;
+    if (isNotFound(r)) return new MissingProgramError("virsh", this.opts.virsh).message;
     const stderr = typeof r.stderr === "string" ? r.stderr : "";
     const errors = stderr.split("\n").filter((l) => l.startsWith("error:")).map((l) => l.slice(6).trim()).join("; ");
     // No words from virsh (it could not start, or was killed): execa's account of it.

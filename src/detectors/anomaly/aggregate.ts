@@ -1,14 +1,17 @@
-// From window scores to one score per trace (or per process). A trace is as suspicious as its
-// most surprising stretch, but a few odd calls in a long normal trace should not decide it: the
-// score is the mean of the highest `fraction` of window NLLs (at least `top` of them), each
-// clipped so one never-seen syscall counts as very surprising, not infinitely so. On ADFA-LD
-// validation traces, fraction 0.25 keeps the 99th percentile of normal scores well below the
-// clip (top-10 alone saturates there: many normal traces hold several never-trained calls).
+// From window scores to one score per trace (or per process segment). Two parts:
+//  - the sequence part: the mean of the highest half of the window NLLs (at least 10), each clipped
+//    so one never-seen syscall counts as very surprising, not infinitely so. The top quarter let a
+//    few odd calls decide and the plain mean diluted a short injected stretch; the top half won
+//    the selection on ADFA-LD (docs/anomaly.md, "How the model was chosen");
+//  - the set part: how far the trace's set of calls is from every training trace's (syscall-sets.ts).
+// They are put on one scale by where normal traces put them — (x − median) / (99th percentile −
+// median) on the normal calibration traces, so 1 means "as high as the top 1% of normal" — and
+// averaged with equal weights (no weight was tuned on attacks).
 
 export interface Aggregation {
   /** At least this many of the highest window scores are averaged. */
   top: number;
-  /** …or this share of the trace's windows, whichever is more. */
+  /** …or this share of the trace's windows, whichever is more (1 = all of them). */
   fraction: number;
   /** Window NLLs are clipped to this before averaging. */
   clip: number;
@@ -22,4 +25,31 @@ export function aggregateWindows(nll: ArrayLike<number>, agg: Aggregation): numb
   let sum = 0;
   for (let i = 0; i < n; i++) sum += values[i]!;
   return sum / n;
+}
+
+/** Where normal calibration traces put one part of the score. */
+export interface Scale {
+  median: number;
+  p99: number;
+}
+
+export interface Combination {
+  lm: Scale;
+  set: Scale;
+}
+
+export function scaleOf(normalScores: readonly number[]): Scale {
+  const s = [...normalScores].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))]!;
+  return { median: q(0.5), p99: q(0.99) };
+}
+
+function scaled(x: number, s: Scale): number {
+  const spread = s.p99 - s.median;
+  return (x - s.median) / (spread > 1e-9 ? spread : 1);
+}
+
+/** The trace score of a model with both parts: the mean of the two scaled parts. */
+export function combinedScore(lm: number, set: number, c: Combination): number {
+  return (scaled(lm, c.lm) + scaled(set, c.set)) / 2;
 }

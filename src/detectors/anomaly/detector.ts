@@ -7,9 +7,7 @@
 import { basename } from "node:path";
 import type { Detection, Detector, Severity } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
-import { aggregateWindows } from "./aggregate.js";
-import { traceWindows } from "./syscall-lm.js";
-import { BATCH, explainTrace, loadSyscallModel, scoreWindowParts, type SyscallModel } from "./syscall-model.js";
+import { BATCH, explainCalls, explainTrace, loadSyscallModel, scoreParts, type SyscallModel, type TraceScore } from "./syscall-model.js";
 import { eventSyscall } from "./traces.js";
 
 export interface AnomalyDetectorOptions {
@@ -104,19 +102,13 @@ export async function createAnomalyDetector(opts: AnomalyDetectorOptions): Promi
         windows += s.calls.length;
       }
       try {
-        const parts = batch.map((s) => {
-          const w = traceWindows([...s.history, ...s.calls], model.meta);
-          const skip = s.history.length;
-          return { ctx: w.ctx.subarray(skip * k), next: w.next.subarray(skip) };
-        });
-        const scored = await scoreWindowParts(model, parts);
+        const scored = await scoreParts(model, batch);
         stats.windowsScored += windows;
         batch.forEach((s, i) => {
-          const own = scored[i]!;
+          const r = scored[i]!;
           stats.segmentsScored++;
-          const score = aggregateWindows(own, model.meta.aggregation);
-          opts.onScore?.(score);
-          if (score > model.meta.threshold) ready.push(detection(s, score, own));
+          opts.onScore?.(r.score);
+          if (r.anomalous) ready.push(detection(s, r));
         });
       } catch (err) {
         stats.errors++;
@@ -125,10 +117,11 @@ export async function createAnomalyDetector(opts: AnomalyDetectorOptions): Promi
     }
   };
 
-  const detection = (s: Segment, score: number, nll: Float32Array): Detection => {
+  const detection = (s: Segment, r: TraceScore): Detection => {
     stats.detections++;
+    const { score } = r;
     const threshold = model.meta.threshold;
-    const severity: Severity = score > threshold * 1.5 ? "high" : "medium";
+    const severity: Severity = score > threshold + Math.abs(threshold) * 0.5 ? "high" : "medium";
     const proc = s.events[s.events.length - 1]?.process;
     const who = `${proc?.executable ?? proc?.name ?? "process"} (pid ${s.pid})`;
     return {
@@ -139,7 +132,13 @@ export async function createAnomalyDetector(opts: AnomalyDetectorOptions): Promi
       severity,
       events: s.events,
       summary: `${who}: syscall sequence score ${score.toFixed(2)} > threshold ${threshold.toFixed(2)} over ${s.calls.length} calls`,
-      anomaly: { model: name, score, threshold, explanation: explainTrace(model.meta, [...s.history, ...s.calls], [...new Array<number>(s.history.length).fill(0), ...nll]) },
+      anomaly: {
+        model: name, score, threshold,
+        explanation: [
+          ...explainTrace(model.meta, [...s.history, ...s.calls], [...new Array<number>(s.history.length).fill(0), ...r.nll]),
+          ...explainCalls(model.meta, s.calls),
+        ],
+      },
     };
   };
 

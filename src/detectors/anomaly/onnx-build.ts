@@ -12,6 +12,8 @@ type ValueInfo = onnxProto.onnx.IValueInfoProto;
 type Attribute = onnxProto.onnx.IAttributeProto;
 
 export const OPSET = 13;
+/** hv's models are a few MB; a file far bigger is not one of them (and is not read whole). */
+export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 export const ML_OPSET = 3;
 
 export type Dim = number | string;
@@ -57,6 +59,14 @@ export function valueInfo(name: string, elemType: keyof typeof ELEM_TYPES, shape
     name,
     type: { tensorType: { elemType: dataType, shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
   };
+}
+
+/** Part of a graph (its own inputs, outputs, constants and nodes) that a model adds to another. */
+export interface GraphFragment {
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  initializers: TensorProto[];
+  nodes: NodeProto[];
 }
 
 export interface GraphSpec {

@@ -11,9 +11,10 @@
 // Index 0 is "a syscall not in the vocabulary", index V is padding before the trace starts.
 
 import * as tf from "@tensorflow/tfjs";
-import { attr, encodeModel, floatTensor, int32Tensor, int64Tensor, node, valueInfo } from "./onnx-build.js";
+import { attr, encodeModel, floatTensor, int32Tensor, int64Tensor, node, valueInfo, type GraphFragment } from "./onnx-build.js";
 import { createRng, shuffle } from "./rng.js";
 import type { Trace } from "./traces.js";
+import { registerWasmSegmentSum } from "./wasm-segment-sum.js";
 
 export interface LmShape {
   /** Syscall numbers in vocabulary order; index i+1 in the model. */
@@ -154,11 +155,8 @@ function logProbNext(v: Vars, shape: LmShape, ctx: tf.Tensor2D, next: tf.Tensor1
   const n = ctx.shape[0];
   const offsets = tf.range(0, shape.context, 1, "int32").mul(tf.scalar(V + 1, "int32"));
   const rows = ctx.add(offsets.expandDims(0));
-  // A multi-hot row times the embedding table: the same as summing gathered rows (what the ONNX
-  // graph does), but differentiable on the wasm backend, which has no gradient for Gather.
-  const tableRows = shape.context * (V + 1);
-  const multiHot = tf.oneHot(rows.flatten(), tableRows).reshape([n, shape.context, tableRows]).sum(1).toFloat();
-  const summed = tf.matMul(multiHot as tf.Tensor2D, v.emb as tf.Tensor2D);
+  // Gather + sum over the context positions: the ONNX graph's Gather/ReduceSum, op for op.
+  const summed = tf.gather(v.emb, rows.flatten()).reshape([n, shape.context, shape.hidden1]).sum(1);
   const h1 = tf.relu(summed.add(v.b1));
   const h2 = tf.relu(tf.matMul(h1 as tf.Tensor2D, v.w2 as tf.Tensor2D).add(v.b2));
   const logp = tf.logSoftmax(tf.matMul(h2 as tf.Tensor2D, v.w3 as tf.Tensor2D).add(v.b3));
@@ -172,6 +170,7 @@ export function useWasmBackend(): Promise<void> {
     await import("@tensorflow/tfjs-backend-wasm");
     await tf.setBackend("wasm");
     await tf.ready();
+    registerWasmSegmentSum();
   })();
   return backendReady;
 }
@@ -244,16 +243,19 @@ export async function tfjsWindowNll(weights: LmWeights, ctx: Int32Array, next: I
   return data;
 }
 
-/** The ONNX graph: inputs `context` int32[N, k] and `next` int32[N, 1], output `nll` float[N, 1]. */
-export function exportLm(weights: LmWeights, metadata: Record<string, string>): Uint8Array {
+/**
+ * The ONNX graph: inputs `context` int32[N, k] and `next` int32[N, 1], output `nll` float[N, 1];
+ * plus `extra`, a fragment with inputs and outputs of its own (the set distance, syscall-sets.ts).
+ */
+export function exportLm(weights: LmWeights, metadata: Record<string, string>, extra?: GraphFragment): Uint8Array {
   const V = classes(weights);
   const k = weights.context;
   const offsets = Array.from({ length: k }, (_, j) => j * (V + 1));
   return encodeModel({
     name: "hv_syscall_lm",
     docString: "hv syscall language model: negative log-likelihood of each syscall given the ones before it",
-    inputs: [valueInfo("context", "int32", ["N", k]), valueInfo("next", "int32", ["N", 1])],
-    outputs: [valueInfo("nll", "float", ["N", 1])],
+    inputs: [valueInfo("context", "int32", ["N", k]), valueInfo("next", "int32", ["N", 1]), ...(extra?.inputs ?? [])],
+    outputs: [valueInfo("nll", "float", ["N", 1]), ...(extra?.outputs ?? [])],
     initializers: [
       int32Tensor("offsets", [k], offsets),
       int64Tensor("sum_axes", [1], [1]),
@@ -263,6 +265,7 @@ export function exportLm(weights: LmWeights, metadata: Record<string, string>): 
       floatTensor("b2", [weights.hidden2], weights.b2),
       floatTensor("w3", [weights.hidden2, V], weights.w3),
       floatTensor("b3", [V], weights.b3),
+      ...(extra?.initializers ?? []),
     ],
     nodes: [
       node("Add", ["context", "offsets"], ["rows"]),
@@ -278,6 +281,7 @@ export function exportLm(weights: LmWeights, metadata: Record<string, string>): 
       node("LogSoftmax", ["logits"], ["logp"], [attr.int("axis", 1)]),
       node("GatherElements", ["logp", "next"], ["picked"], [attr.int("axis", 1)]),
       node("Neg", ["picked"], ["nll"]),
+      ...(extra?.nodes ?? []),
     ],
     metadata,
   });

@@ -1,8 +1,9 @@
 // Where syscall sequences come from: trace files (one trace per file, syscall numbers separated
 // by whitespace — the ADFA-LD layout) and audit events (one sequence per process).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { MAX_TRAINING_BYTES, readTextCapped } from "../../events/input.js";
 import type { HvEvent } from "../../events/event.js";
 import { i386Number } from "./syscall-names.js";
 
@@ -44,7 +45,7 @@ export function loadTraceDir(dir: string): LoadedTraces {
   for (const name of names) {
     const path = join(dir, name);
     if (!statSync(path).isFile()) continue;
-    const calls = parseTrace(readFileSync(path, "utf8"), path, problems);
+    const calls = parseTrace(readTextCapped(path, MAX_TRAINING_BYTES), path, problems);
     if (calls.length === 0) {
       problems.push({ file: path, token: 0, reason: "no syscalls in file" });
       continue;
@@ -53,6 +54,34 @@ export function loadTraceDir(dir: string): LoadedTraces {
   }
   if (traces.length === 0) throw new Error(`${dir}: no trace files with syscall numbers`);
   return { traces, problems };
+}
+
+/**
+ * Attack traces by class: files directly in `dir` form the class named after `dir`; each
+ * subfolder is a class named after the subfolder without a trailing run number (ADFA-LD's
+ * `Attack_Data_Master/Adduser_3/` → `Adduser`).
+ */
+export function loadLabelledTraceDir(dir: string): { classes: Map<string, Trace[]>; problems: TraceProblem[] } {
+  const classes = new Map<string, Trace[]>();
+  const problems: TraceProblem[] = [];
+  const add = (name: string, traces: Trace[]): void => {
+    classes.set(name, [...(classes.get(name) ?? []), ...traces]);
+  };
+  const entries = readdirSync(dir).sort();
+  if (entries.some((e) => statSync(join(dir, e)).isFile())) {
+    const own = loadTraceDir(dir);
+    add(basename(dir), own.traces);
+    problems.push(...own.problems);
+  }
+  for (const e of entries) {
+    const sub = join(dir, e);
+    if (!statSync(sub).isDirectory()) continue;
+    const { traces, problems: p } = loadTraceDir(sub);
+    add(e.replace(/_\d+$/, ""), traces);
+    problems.push(...p);
+  }
+  if (classes.size === 0) throw new Error(`${dir}: no trace files`);
+  return { classes, problems };
 }
 
 /** The i386 number of an audit event's syscall, or undefined when it is not a syscall event. */

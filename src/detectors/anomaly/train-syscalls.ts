@@ -3,10 +3,11 @@
 // everything a reader of the model needs into its metadata.
 
 import * as ort from "onnxruntime-node";
-import type { Aggregation } from "./aggregate.js";
+import { combinedScore, scaleOf, type Aggregation, type Combination } from "./aggregate.js";
 import { splitHalves, rateAbove, thresholdAtFpr } from "./calibrate.js";
 import { exportLm, distinctWindows, trainLm, vocabularyOf, type LmShape, type LmWeights } from "./syscall-lm.js";
 import { parseSyscallMeta, scoreTraces, type SyscallModel } from "./syscall-model.js";
+import { setDistanceGraph, trainingSets } from "./syscall-sets.js";
 import type { Trace } from "./traces.js";
 
 export interface SyscallTrainOptions {
@@ -48,8 +49,17 @@ export interface TrainedSyscallModel {
   seconds: number;
 }
 
-export const DEFAULTS = { seed: 1, context: 10, hidden1: 128, hidden2: 64, epochs: 6, batchSize: 512, learningRate: 0.003, fpr: 0.01, aggregation: { top: 10, fraction: 0.25, clip: 16 } };
+// Context 16 and the mean of the top half of the window NLLs won the selection on ADFA-LD
+// (bench/anomaly-select.ts; docs/anomaly.md, "How the model was chosen").
+export const DEFAULTS = { seed: 1, context: 16, hidden1: 128, hidden2: 64, epochs: 6, batchSize: 512, learningRate: 0.003, fpr: 0.01, aggregation: { top: 10, fraction: 0.5, clip: 16 } };
 const NGRAM = 3;
+
+/** How many traces make each syscall, keyed by number in ascending order (deterministic metadata). */
+function callTraceCounts(traces: readonly Trace[]): Record<string, number> {
+  const counts = new Map<number, number>();
+  for (const t of traces) for (const c of new Set(t.calls)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  return Object.fromEntries([...counts.entries()].sort((a, b) => a[0] - b[0]).map(([c, n]) => [String(c), n]));
+}
 
 function ngramCounts(traces: readonly Trace[], n: number): Record<string, number> {
   const counts = new Map<string, number>();
@@ -85,9 +95,11 @@ export async function trainSyscallModel(traces: Trace[], opts: SyscallTrainOptio
     onProgress: (epoch, step, steps, epochs, loss) => opts.onProgress?.("train", epoch * steps + step, epochs * steps, `epoch ${epoch + 1}/${epochs} loss ${loss.toFixed(3)}`),
   });
 
+  const sets = setDistanceGraph(shape, trainingSets(train, shape));
   const baseMeta: Record<string, string> = {
     kind: "syscalls",
-    description: "hv syscall language model: score = mean of the highest quarter (at least 10) of a trace's window NLLs; higher = more anomalous",
+    description:
+      "hv syscall model: a trace's score is the mean of two parts scaled on normal calibration traces (combination) — its window NLLs under the language model, aggregated (aggregation), and its set distance (1 − best cosine between its set of calls and a training trace's); higher = more anomalous",
     vocabulary: JSON.stringify(shape.vocab),
     vocabulary_numbering: "i386 syscall numbers (audit names are mapped; see docs/anomaly.md)",
     context: String(o.context),
@@ -102,16 +114,21 @@ export async function trainSyscallModel(traces: Trace[], opts: SyscallTrainOptio
     training_distinct_windows: String(set.next.length),
     training_source: opts.source ?? "unspecified",
   };
-  const draft = exportLm(weights, { ...baseMeta, ngram_counts: "{}" });
+  const draft = exportLm(weights, { ...baseMeta, ngram_counts: "{}" }, sets);
   const session = await ort.InferenceSession.create(draft, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const model: SyscallModel = { path: "(training)", meta: parseSyscallMeta({ ...baseMeta, ngram_counts: "{}" }, "(training)"), session, bytes: draft.length };
 
+  // Half of the calibration traces put the two parts on one scale and set the threshold; the
+  // other half only measures the false-positive rate.
   const [thresholdSet, heldoutSet] = splitHalves(calib, "threshold");
-  const scoreAll = async (set: Trace[], phase: string): Promise<number[]> =>
-    (await scoreTraces(model, set, (done) => opts.onProgress?.(phase, done, set.length))).map((r) => r.score);
-  const thresholdScores = await scoreAll(thresholdSet.length > 0 ? thresholdSet : heldoutSet, "calibrate");
-  const heldoutScores = heldoutSet.length > 0 ? await scoreAll(heldoutSet, "held-out") : [];
+  const scoreAll = async (set: Trace[], phase: string) => await scoreTraces(model, set, (done) => opts.onProgress?.(phase, done, set.length));
+  const thresholdParts = await scoreAll(thresholdSet.length > 0 ? thresholdSet : heldoutSet, "calibrate");
+  const heldoutParts = heldoutSet.length > 0 ? await scoreAll(heldoutSet, "held-out") : [];
   await session.release();
+  const combination: Combination = { lm: scaleOf(thresholdParts.map((r) => r.lm)), set: scaleOf(thresholdParts.map((r) => r.set!)) };
+  const combine = (parts: typeof thresholdParts): number[] => parts.map((r) => combinedScore(r.lm, r.set!, combination));
+  const thresholdScores = combine(thresholdParts);
+  const heldoutScores = combine(heldoutParts);
   const threshold = thresholdAtFpr(thresholdScores, o.fpr);
   const calibration: CalibrationReport = {
     target_fpr: o.fpr,
@@ -123,11 +140,13 @@ export async function trainSyscallModel(traces: Trace[], opts: SyscallTrainOptio
   };
   const onnx = exportLm(weights, {
     ...baseMeta,
+    combination: JSON.stringify(combination),
     threshold: String(threshold),
     calibration_fpr: String(o.fpr),
     calibration: JSON.stringify(calibration),
+    call_trace_counts: JSON.stringify(callTraceCounts(train)),
     ngram_counts: JSON.stringify(ngramCounts(train, NGRAM)),
-  });
+  }, sets);
   return {
     onnx, weights, calibration,
     trainingTraces: train.length, trainingWindows: set.windows, distinctWindows: set.next.length,

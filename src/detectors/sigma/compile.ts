@@ -26,6 +26,8 @@ export interface CompiledRule {
 
 export interface Reason {
   line: number;
+  /** The detection item's field (with its modifiers, as written) the reason is about. */
+  field?: string;
   reason: string;
 }
 
@@ -106,7 +108,7 @@ export function compileDetection(searches: Search[], conditions: string[], condi
       const tests: Array<{ match: Match; need: Requirement }> = [];
       for (const item of items) {
         const t = compileFieldTest(item.field, item.modifiers, item.values, env);
-        if ("unsupported" in t) reasons.push({ line: item.line, reason: t.unsupported });
+        if ("unsupported" in t) reasons.push({ line: item.line, ...(item.field !== undefined && { field: [item.field, ...item.modifiers].join("|") }), reason: t.unsupported });
         else tests.push({ match: t.test, need: t.need });
       }
       alts.push(and(tests));
@@ -115,7 +117,7 @@ export function compileDetection(searches: Search[], conditions: string[], condi
   }
   if (reasons.length > 0) {
     const seen = new Set<string>();
-    return { status: "unsupported", reasons: reasons.filter((r) => !seen.has(r.reason) && seen.add(r.reason)) };
+    return { status: "unsupported", reasons: reasons.filter((r) => !seen.has(`${r.field}\0${r.reason}`) && seen.add(`${r.field}\0${r.reason}`)) };
   }
   const build = (c: Cond): { match: Match; need: Requirement } => {
     switch (c.op) {

@@ -2,6 +2,8 @@
 // `all of X*`, `1 of them`, `all of them`. Precedence: not > and > or. Aggregations after `|`
 // (the deprecated `| count() > n`) and `any of` are rejected with a reason.
 
+import { globMatcher, STAR, type Glob } from "../../events/glob.js";
+
 export type Cond =
   | { op: "and" | "or"; args: Cond[] }
   | { op: "not"; arg: Cond }
@@ -83,8 +85,10 @@ export function parseCondition(src: string): Cond {
 /** Names a `1 of`/`all of` pattern selects; `them` is every search except `_`-prefixed ones. */
 export function expandPattern(pattern: string, names: string[]): string[] {
   if (pattern === "them") return names.filter((n) => !n.startsWith("_"));
-  const re = new RegExp("^" + pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
-  return names.filter((n) => re.test(n));
+  // Only `*` is a wildcard here; a `?` in a search name is literal.
+  const glob = pattern.split("*").flatMap((s, i): Glob => (i === 0 ? [s] : [STAR, s]));
+  const test = globMatcher(glob);
+  return names.filter((n) => test(n));
 }
 
 /** Every search name the condition refers to must exist; every pattern must select one. */

@@ -7,14 +7,14 @@ import type { HvEvent } from "../../events/event.js";
 import type { CompiledFilter, CompiledRule } from "./compile.js";
 import { EvalContext } from "./context.js";
 import { CorrelationEngine, type CorrelationStats } from "./correlation.js";
-import { Exceptions, type ExceptionStats } from "./exceptions.js";
+import { Exceptions, type ExceptionProblem, type ExceptionStats } from "./exceptions.js";
 import { LiteralIndex } from "./literals.js";
 import { keywordText, type Source } from "./mapping.js";
 import type { RuleSet } from "./ruleset.js";
 
 export interface SigmaDetectorOptions {
   rules: RuleSet;
-  /** Exception entries from configuration (validated; see exceptions.ts). */
+  /** Exception entries from configuration (validated against the rules; see exceptions.ts). */
   exceptions?: unknown[];
   /** Skip rules whose required literal is absent from the event (default true; off only to measure). */
   prefilter?: boolean;
@@ -52,9 +52,17 @@ interface Slot {
   correlationOnly: boolean;
 }
 
-export function createSigmaDetector(options: SigmaDetectorOptions): Detector & { stats(): SigmaStats } {
+export interface SigmaDetector extends Detector {
+  stats(): SigmaStats;
+  /** Exceptions refused at load (each an error: where in the configured list, and why). */
+  exceptionProblems: ExceptionProblem[];
+  /** Exceptions that start applying now (learned ones applied while hv runs). */
+  addExceptions(specs: unknown[]): void;
+}
+
+export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetector {
   const prefilter = options.prefilter ?? true;
-  const exceptions = new Exceptions(options.exceptions ?? []);
+  const exceptions = new Exceptions(options.exceptions ?? [], [...options.rules.rules, ...options.rules.dormant]);
   const engine = new CorrelationEngine(options.rules.correlations, options.maxGroups === undefined ? {} : { maxGroups: options.maxGroups });
   const generated = new Set(options.rules.correlations.filter((c) => c.doc.generate).flatMap((c) => [...c.members.keys()]));
   const filterCounters = options.rules.filters.map((filter) => ({ filter, counter: { suppressed: 0 } }));
@@ -122,7 +130,9 @@ export function createSigmaDetector(options: SigmaDetectorOptions): Detector & {
 
   return {
     name: "sigma",
+    exceptionProblems: exceptions.problems,
     onEvent,
+    addExceptions: (specs) => exceptions.add(specs),
     tick(nowMs: number): Detection[] {
       const out = engine.tick(nowMs);
       c.detections += out.length;

@@ -3,12 +3,11 @@
 // file and line: YAML syntax errors from the parser, schema errors through the YAML node at the
 // offending path, and each detection item keeps its line for later (unsupported field/modifier).
 
-import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type Document, type Node } from "yaml";
 import { z } from "zod";
 import type { Logsource } from "./mapping.js";
 import type { SigmaValue } from "./modifiers.js";
-import { lineOfPath, yamlFiles } from "../../events/yaml.js";
+import { readYamlDocuments, readYamlFile, yamlFiles, type YamlDocument } from "../../events/yaml.js";
 
 /** `Field|mod|mod: values`; no field = a keyword search. */
 export interface DetectionItem {
@@ -151,37 +150,25 @@ export const ruleFiles = yamlFiles;
 export function loadDocs(paths: string[]): SigmaDoc[] {
   const out: SigmaDoc[] = [];
   for (const file of ruleFiles(paths)) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
-      out.push({ kind: "invalid", file, line: 0, reason: `cannot read: ${(err as Error).message}` });
-      continue;
-    }
-    out.push(...parseDocs(text, file));
+    const read = readYamlFile(file);
+    if ("problem" in read) out.push({ kind: "invalid", file, line: 0, reason: read.problem });
+    else out.push(...parseDocs(read.text, file));
   }
   return out;
 }
 
 /** All documents of one YAML text. */
 export function parseDocs(text: string, file: string): SigmaDoc[] {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { keepSourceTokens: true, lineCounter: lc, uniqueKeys: true });
-  if (!Array.isArray(docs)) return [];
-  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lc.linePos(offset).line);
   const out: SigmaDoc[] = [];
   let legacy = false;
-  for (const doc of docs) {
-    const start = lineOf(doc.range?.[0]);
-    if (doc.errors.length > 0) {
-      const e = doc.errors[0]!;
-      out.push({ kind: "invalid", file, line: e.linePos?.[0].line ?? start, reason: `YAML: ${e.message.split("\n")[0]}` });
+  for (const y of readYamlDocuments(text)) {
+    if ("problems" in y) {
+      out.push({ kind: "invalid", file, line: y.problems[0]!.line, reason: y.problems[0]!.reason });
       continue;
     }
-    if (doc.contents === null) continue;
-    const data: unknown = doc.toJS();
+    const data = y.data;
     if (!data || typeof data !== "object" || Array.isArray(data)) {
-      out.push({ kind: "invalid", file, line: start, reason: "a Sigma document must be a YAML map" });
+      out.push({ kind: "invalid", file, line: y.line, reason: "a Sigma document must be a YAML map" });
       continue;
     }
     const obj = data as Record<string, unknown>;
@@ -189,19 +176,18 @@ export function parseDocs(text: string, file: string): SigmaDoc[] {
     if (action === "global" || action === "repeat" || action === "reset" || legacy) {
       // Sigma 1's multi-document collections merge documents; SigmaHQ no longer ships them.
       legacy = true;
-      out.push({ kind: "unsupported", file, line: start, title: str(obj.title), id: str(obj.id), reason: `legacy multi-document collection (action: ${String(action ?? "continuation of global")}); split it into separate rules` });
+      out.push({ kind: "unsupported", file, line: y.line, title: str(obj.title), id: str(obj.id), reason: `legacy multi-document collection (action: ${String(action ?? "continuation of global")}); split it into separate rules` });
       continue;
     }
-    out.push(toDoc(doc, obj, file, lineOf));
+    out.push(toDoc(y, obj, file));
   }
   return out;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-function toDoc(doc: Document, obj: Record<string, unknown>, file: string, lineOf: (o: number | undefined) => number): SigmaDoc {
-  const start = lineOf(doc.range?.[0]);
-  const lineAt = (path: PropertyKey[]): number => lineOfPath(doc, path, lineOf, start);
+function toDoc(y: YamlDocument, obj: Record<string, unknown>, file: string): SigmaDoc {
+  const { doc, lineOf, lineAt, line: start } = y;
   const base = { file, title: str(obj.title), id: str(obj.id) };
   const invalid = (issues: z.core.$ZodIssue[]): ProblemDoc => {
     const first = issues[0]!;

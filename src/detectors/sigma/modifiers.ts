@@ -5,6 +5,8 @@
 
 import { inNetwork, parseCidr } from "./cidr.js";
 import type { EvalContext, FieldAccessor, Values } from "./context.js";
+import { compileRegex } from "./regex.js";
+import { STAR } from "../../events/glob.js";
 import { compilePattern, hasWildcards, literal, parseWildcards, requiredLiteral, wrap, type Pattern, type StringTest } from "./patterns.js";
 
 /** A YAML scalar from a rule. Numbers keep their source text (`0x1f`, `0777` stay as written). */
@@ -201,7 +203,8 @@ export function base64Offsets(value: string): string[] {
 function expand(alts: Pattern[], placeholders: Record<string, string[]> | undefined): Pattern[] | Unsupported {
   const out: Pattern[] = [];
   for (const p of alts) {
-    const text = p.map((x) => (typeof x === "string" ? x : x === 0 ? "*" : "?")).join("");
+    // Back to Sigma text (escaping literal wildcards) so the placeholders' values may hold wildcards.
+    const text = p.map((x) => (typeof x === "string" ? x.replace(/[*?\\]/g, "\\$&") : x === STAR ? "*" : "?")).join("");
     const names = [...text.matchAll(/%([^%]+)%/g)].map((m) => m[1]!);
     if (names.length === 0) {
       out.push(p);
@@ -269,22 +272,9 @@ function regexTest(read: (ctx: EvalContext) => Values | undefined, values: Sigma
   const tests: Array<(ctx: EvalContext) => boolean> = [];
   for (const v of values) {
     if (typeof v !== "string") return no("modifier 're' takes string values");
-    let src = v;
-    let flags = (mods.has("i") ? "i" : "") + (mods.has("m") ? "m" : "") + (mods.has("s") ? "s" : "");
-    // PCRE's leading inline flags ((?i), (?s), …) are not JavaScript syntax; lift them into flags.
-    const inline = /^\(\?([imsx]+)\)/.exec(src);
-    if (inline) {
-      if (inline[1]!.includes("x")) return no("regular expression flag (?x) is not supported");
-      for (const f of inline[1]!) if (!flags.includes(f)) flags += f;
-      src = src.slice(inline[0].length);
-    }
-    let re: RegExp;
-    try {
-      re = new RegExp(src, flags);
-    } catch (err) {
-      return no(`invalid regular expression /${v}/: ${(err as Error).message}`);
-    }
-    tests.push((ctx) => read(ctx)?.raw.some((x) => re.test(x)) ?? false);
+    const re = compileRegex(v, { i: mods.has("i"), m: mods.has("m"), s: mods.has("s") });
+    if (typeof re !== "function") return re;
+    tests.push((ctx) => read(ctx)?.raw.some((x) => re(x)) ?? false);
   }
   return { test: combine(tests, mods.has("all")), need: null };
 }

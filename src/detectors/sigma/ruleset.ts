@@ -18,6 +18,8 @@ export interface RuleReport {
   logsource?: string;
   /** Why it is dormant, unsupported or invalid (each with the line it is about). */
   reasons: Reason[];
+  /** Refused because an earlier document has its id or name: that one's `file:line`. */
+  duplicateOf?: string;
 }
 
 export interface RuleSet {
@@ -43,12 +45,22 @@ export function loadRulesFromText(text: string, file = "<text>", options: Compil
 export function compileDocs(docs: SigmaDoc[], options: CompileOptions = {}): RuleSet {
   const set: RuleSet = { rules: [], dormant: [], correlations: [], filters: [], report: [] };
   const byRef = new Map<string, CompiledRule>();
+  const claims = new Map<string, string>();
   const later: Array<() => void> = [];
   for (const doc of docs) {
     const head = { file: doc.file, line: doc.line, ...(doc.title !== undefined && { title: doc.title }), ...(doc.id !== undefined && { id: doc.id }) };
     if (doc.kind === "invalid" || doc.kind === "unsupported") {
       set.report.push({ ...head, kind: "document", status: doc.kind, reasons: [{ line: doc.line, reason: doc.reason }] });
-    } else if (doc.kind === "rule") {
+      continue;
+    }
+    // One id (or name), one document: merging two would lose one's detection or severity. The
+    // first loaded (files in sorted order) keeps it; a later one is refused, naming both places.
+    const clash = claimClash(claims, doc);
+    if (clash) {
+      set.report.push({ ...head, kind: doc.kind, status: "invalid", reasons: [{ line: doc.line, reason: clash.reason }], duplicateOf: clash.first });
+      continue;
+    }
+    if (doc.kind === "rule") {
       const r = compileRule(doc, options);
       const logsource = describeLogsource(doc.logsource);
       if (r.status === "loaded" || r.status === "dormant") {
@@ -88,20 +100,38 @@ export function compileDocs(docs: SigmaDoc[], options: CompileOptions = {}): Rul
   return set;
 }
 
+/** Claims the document's id and name; if an earlier document holds either, why it is refused. */
+function claimClash(claims: Map<string, string>, doc: { id?: string; name?: string; title?: string; file: string; line: number }): { first: string; reason: string } | undefined {
+  // A rule with neither is known by file and title (ruleRef), so that pair must be unique too.
+  const keys: Array<[string, string]> = [];
+  if (doc.id !== undefined) keys.push(["id", doc.id]);
+  if (doc.name !== undefined) keys.push(["name", doc.name]);
+  if (keys.length === 0) keys.push(["title", doc.title ?? ""]);
+  for (const [what, value] of keys) {
+    const first = claims.get(`${what}:${what === "title" ? doc.file + ":" : ""}${value}`);
+    if (first) return { first, reason: `duplicate ${what} '${value}': already defined at ${first}, which is kept (the first loaded wins); this one is refused` };
+  }
+  for (const [what, value] of keys) claims.set(`${what}:${what === "title" ? doc.file + ":" : ""}${value}`, `${doc.file}:${doc.line}`);
+  return undefined;
+}
+
 export interface ReportSummary {
   loaded: number;
   dormant: number;
   unsupported: number;
   invalid: number;
+  /** Documents refused for an id or name an earlier one has (counted within invalid). */
+  duplicates: number;
 }
 
 export function summarize(report: RuleReport[]): ReportSummary {
-  const s: ReportSummary = { loaded: 0, dormant: 0, unsupported: 0, invalid: 0 };
+  const s: ReportSummary = { loaded: 0, dormant: 0, unsupported: 0, invalid: 0, duplicates: 0 };
   for (const r of report) {
     if (r.status === "dormant") {
       s.loaded++;
       s.dormant++;
     } else s[r.status]++;
+    if (r.duplicateOf !== undefined) s.duplicates++;
   }
   return s;
 }

@@ -4,7 +4,7 @@ import { createSigmaDetector } from "../../../src/detectors/sigma/detector.js";
 import { loadRules } from "../../../src/detectors/sigma/ruleset.js";
 import type { HvEvent } from "../../../src/events/event.js";
 import { makeEvent } from "../../helpers/events.js";
-import { decodeFixture, loadText, ruleYaml } from "./helpers.js";
+import { decodeFixture, loadText, ruleYaml, withId } from "./helpers.js";
 
 const echoRule = ruleYaml("    sel:\n        Image|endswith: /echo\n        CommandLine|contains: hv-fx\n    condition: sel", "product: linux\ncategory: process_creation", "tags:\n    - attack.execution\ndescription: echo with hv-fx\n");
 
@@ -26,7 +26,7 @@ describe("the Sigma detector", () => {
   });
 
   it("prefilter on and off give the same detections", () => {
-    const set = loadText(echoRule + "---\n" + ruleYaml("    keywords:\n        - 'plain words'\n    condition: keywords", "product: linux\nservice: auditd").replace("title: t", "title: kw"));
+    const set = loadText(echoRule + "---\n" + withId(ruleYaml("    keywords:\n        - 'plain words'\n    condition: keywords", "product: linux\nservice: auditd").replace("title: t", "title: kw"), "kw"));
     const events = decodeFixture("real-execve.log");
     const on = createSigmaDetector({ rules: set });
     const off = createSigmaDetector({ rules: set, prefilter: false });
@@ -54,7 +54,41 @@ describe("the Sigma detector", () => {
     const ex = d.stats().exceptions;
     expect(ex[0]).toMatchObject({ rule: "t*", comment: "the quoted echo is ours", suppressed: 1 });
     expect(ex[1]!.suppressed).toBe(0);
-    expect(() => createSigmaDetector({ rules: set, exceptions: [{ rule: "x", match: {} }] })).toThrow(/match/);
+    // Naming no rule is an error, not a silently idle exception.
+    expect(d.exceptionProblems).toEqual([{ index: 1, path: ["rule"], reason: "no rule has the id or title 'someone-else'" }]);
+    expect(ex[1]!.problems).toEqual(["rule: no rule has the id or title 'someone-else'"]);
+  });
+
+  it("exceptions hv cannot apply are refused, each with its place and reason, and suppress nothing", () => {
+    const set = loadText(echoRule);
+    const events = decodeFixture("real-execve.log");
+    const baseline = events.flatMap((e) => createSigmaDetector({ rules: set }).onEvent(e)).length;
+    const d = createSigmaDetector({
+      rules: set,
+      exceptions: [
+        { rule: "x", match: {} },
+        { rule: "t", match: { "CommandLine|re": "(a)\\1" } },
+        { rule: "t", match: { "CommandLine|re": "[" } },
+        { rule: "t", match: { NoSuchField: "x" } },
+        // A valid field next to a bad one: applying the valid half alone would suppress more than written.
+        { rule: "t", match: { CommandLine: "*", "Image|sometimes": "y" } },
+        { rule: "t", match: { CommandLine: "*" }, coment: "typo" },
+      ],
+    });
+    const problems = d.exceptionProblems.map((p) => ({ index: p.index, path: p.path.join(".") }));
+    expect(problems).toEqual([
+      { index: 0, path: "match" },
+      { index: 1, path: "match.CommandLine|re" },
+      { index: 2, path: "match.CommandLine|re" },
+      { index: 3, path: "match.NoSuchField" },
+      { index: 4, path: "match.Image|sometimes" },
+      { index: 5, path: "" },
+    ]);
+    expect(d.exceptionProblems[1]!.reason).toMatch(/backreference.*linear/);
+    expect(d.exceptionProblems[2]!.reason).toMatch(/not valid RE2 syntax: missing closing \]/);
+    expect(d.exceptionProblems[3]!.reason).toMatch(/NoSuchField/);
+    expect(d.exceptionProblems[5]!.reason).toMatch(/coment/);
+    expect(events.flatMap((e) => d.onEvent(e)).length).toBe(baseline);
   });
 
   it("Sigma filter rules drop matches of the rules they name", () => {

@@ -19,6 +19,11 @@ ${detection}
 `;
 }
 
+/** The same rule under another id (one id, one rule: a second document with it is refused). */
+export function withId(yaml: string, id: string): string {
+  return yaml.replace("id: 11111111-1111-4111-8111-111111111111", `id: ${id}`);
+}
+
 export function loadText(text: string): RuleSet {
   return loadRulesFromText(text, "test.yml");
 }

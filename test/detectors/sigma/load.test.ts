@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadRules, summarize } from "../../../src/detectors/sigma/ruleset.js";
-import { loadText, ruleYaml } from "./helpers.js";
+import { loadText, ruleYaml, withId } from "./helpers.js";
 
 const SIGMA = new URL("../../../../shared/data/sigma/", import.meta.url).pathname;
 const sel = "    sel:\n        user.name: root\n    condition: sel";
@@ -34,7 +34,7 @@ describe("loading", () => {
     expect(set.report[0]!.reasons[0]!.line).toBe(9);
   });
   it("multi-document files: each document on its own; legacy action: global reported clearly", () => {
-    const two = loadText(ruleYaml(sel) + "---\n" + ruleYaml(sel).replace("title: t", "title: u"));
+    const two = loadText(ruleYaml(sel) + "---\n" + withId(ruleYaml(sel).replace("title: t", "title: u"), "u"));
     expect(two.rules.map((r) => r.ref.title)).toEqual(["t", "u"]);
     const legacy = loadText("action: global\ntitle: g\nlogsource:\n    product: hv\n---\ndetection:\n    sel:\n        a: 1\n    condition: sel\n");
     expect(legacy.report.every((r) => r.status === "unsupported")).toBe(true);
@@ -44,11 +44,11 @@ describe("loading", () => {
     const dir = mkdtempSync(join(tmpdir(), "hv-sigma-"));
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "a.yml"), ruleYaml(sel));
-    writeFileSync(join(dir, "sub", "b.yaml"), ruleYaml(sel));
+    writeFileSync(join(dir, "sub", "b.yaml"), withId(ruleYaml(sel), "b"));
     writeFileSync(join(dir, "sub", "notes.txt"), "not a rule");
     const set = loadRules([dir]);
     expect(set.rules).toHaveLength(2);
-    expect(summarize(set.report)).toEqual({ loaded: 2, dormant: 0, unsupported: 0, invalid: 0 });
+    expect(summarize(set.report)).toEqual({ loaded: 2, dormant: 0, unsupported: 0, invalid: 0, duplicates: 0 });
   });
 });
 

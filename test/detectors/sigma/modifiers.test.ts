@@ -99,7 +99,7 @@ describe("string modifiers", () => {
   it("an unknown modifier is unsupported, with the modifier named and its line", () => {
     const set = loadText(ruleYaml(sel("        process.command_line|sometimes: 'x'")));
     expect(set.report[0]!.status).toBe("unsupported");
-    expect(set.report[0]!.reasons[0]).toEqual({ line: 9, reason: "unknown modifier 'sometimes' on field 'process.command_line'" });
+    expect(set.report[0]!.reasons[0]).toEqual({ line: 9, field: "process.command_line|sometimes", reason: "unknown modifier 'sometimes' on field 'process.command_line'" });
   });
 });
 
