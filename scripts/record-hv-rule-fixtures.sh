@@ -37,8 +37,8 @@
 # cannot do the real thing (no KVM, no kernel modules, no guest agent in a guest, no PCI device to
 # hand over), the closest real attempt is made; test/fixtures/audit/hv/README.md says which.
 #
-# State is put back: the rules are deleted (auditctl -D: the host has no rules of its own while the
-# lock is held), auditd is stopped, the kernel's enabled flag restored, every file changed is
+# State is put back: the audit rules the kernel had before are loaded again (and its backlog
+# settings), auditd is stopped, the kernel's enabled flag restored, every file changed is
 # restored, the hvfx-* guests, network, pool, secret, users and loop device are removed, and
 # libvirtd/virtlogd are stopped if this script started them.
 
@@ -87,6 +87,10 @@ WORK=$(mktemp -d /tmp/hv-rule-fixtures.XXXXXX)
 chmod 755 "$WORK"
 kernel_field() { auditctl -s | awk -v f="$1" '$1 == f { print $2 }'; }
 ENABLED_BEFORE=$(kernel_field enabled)
+BACKLOG_BEFORE=$(kernel_field backlog_limit)
+BACKLOG_WAIT_BEFORE=$(kernel_field backlog_wait_time)
+# The rules the kernel had before: put back at the end, even when the recording fails halfway.
+auditctl -l > "$WORK/rules.before"
 AUDITD_PID=
 STARTED_DAEMONS=()
 CREATED=()
@@ -96,6 +100,8 @@ CURRENT_RULESET=
 cleanup() {
   set +e
   auditctl -D >/dev/null 2>&1
+  grep -qx 'No rules' "$WORK/rules.before" || auditctl -R "$WORK/rules.before" >/dev/null
+  auditctl -b "$BACKLOG_BEFORE" >/dev/null 2>&1; auditctl --backlog_wait_time "$BACKLOG_WAIT_BEFORE" >/dev/null 2>&1
   if [[ -n $AUDITD_PID ]]; then kill -TERM "$AUDITD_PID" 2>/dev/null; wait "$AUDITD_PID" 2>/dev/null; rm -f "$PIDFILE"; fi
   [[ $ENABLED_BEFORE != 2 && $(kernel_field enabled) != "$ENABLED_BEFORE" ]] && auditctl -e "$ENABLED_BEFORE" >/dev/null
   for f in qemu.conf libvirtd.conf; do [[ -f $WORK/$f.orig ]] && cat "$WORK/$f.orig" > "/etc/libvirt/$f"; done

@@ -28,7 +28,8 @@ describe("hv.evidence", () => {
 
   it("rules without it get their logsource's default, or none", () => {
     expect(evidenceOf(docOf(rule("")))).toMatchObject({ declared: false, items: [{ kind: "exec", programs: "any" }] });
-    expect(evidenceOf(docOf(rule("", "product: linux\n    service: auditd")))).toBeUndefined();
+    // (an auditd rule selects on audit record fields: exe, not Image)
+    expect(evidenceOf(docOf(rule("", "product: linux\n    service: auditd").replace("Image|endswith", "exe|endswith")))).toBeUndefined();
     // rules over libvirt's events need the libvirt collector, not audit
     const lv = `title: t\nlogsource:\n    product: hv\n    service: libvirt\ndetection:\n    s:\n        event.action: undefined\n    condition: s\n`;
     expect(evidenceOf(docOf(lv))).toEqual({ declared: false, items: [{ kind: "libvirt", events: [] }] });
