@@ -32,6 +32,21 @@ export const RULESETS = ["hv", "neo23x0", "stig"] as const;
 export type RulesetName = (typeof RULESETS)[number];
 const STIG_DIR = "/usr/share/doc/auditd/examples/rules";
 
+/**
+ * Recordings not made yet, as RULESET/TAKE/NAME (NAME * for the whole take): the tests leave them
+ * out (and check they really are missing), docs/hv-coverage.md lists them.
+ * `scripts/record-hv-rule-fixtures.sh --rulesets RULESET --takes TAKE [NAME…]` makes them.
+ */
+export const NOT_RECORDED: readonly string[] = [
+  "neo23x0/b/audit_disable", "neo23x0/b/audit_rules_removed", "neo23x0/b/hv_state", "neo23x0/b/kmod",
+  "neo23x0/benign/*",
+  "stig/a/*", "stig/b/*", "stig/benign/*",
+];
+
+export function isNotRecorded(ruleset: string, take: string, name: string): boolean {
+  return NOT_RECORDED.includes(`${ruleset}/${take}/${name}`) || NOT_RECORDED.includes(`${ruleset}/${take}/*`);
+}
+
 /** The audit rule text each recording was made with, where it can be read here. */
 export function auditRuleSources(): Record<RulesetName, string[] | string> {
   const neo = join(SHARED, "audit-rulesets", "neo23x0-audit.rules");
@@ -244,6 +259,7 @@ function markdown(rules: RuleSet, results: TechniqueResult[]): string {
     "",
     catalogue(rules),
     "",
+    ...(NOT_RECORDED.length > 0 ? [`Not recorded yet (— in the tables): ${NOT_RECORDED.map((r) => `\`${r}\``).join(", ")}.`, ""] : []),
     "## Evaluation set (take b)",
     "",
     summary(results, "b").split("\n").map((l) => `- ${l}`).join("\n"),

@@ -15,7 +15,7 @@ import { assessCoverage, readFixCatalogue } from "../../src/detectors/sigma/cove
 import { loadRules } from "../../src/detectors/sigma/ruleset.js";
 import { readFileSync } from "node:fs";
 import {
-  benignDetections, coverageTable, detectionsOf, eventsOf, evaluateTechniques, FIXTURES, loadAuditRulesets, readRecordings, RULESETS, summary, techniquesOf,
+  benignDetections, coverageTable, detectionsOf, eventsOf, evaluateTechniques, FIXTURES, isNotRecorded, loadAuditRulesets, NOT_RECORDED, readRecordings, RULESETS, summary, techniquesOf,
 } from "../../bench/hv-techniques.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -25,13 +25,19 @@ const results = evaluateTechniques(rules, audit);
 const techniques = techniquesOf(rules);
 const unreadable = RULESETS.filter((rs) => typeof audit[rs] === "string");
 if (unreadable.length > 0) console.warn(`\n*** coverage predictions SKIPPED for ${unreadable.map((rs) => `${rs} (${audit[rs] as string})`).join(", ")} ***\n`);
+if (NOT_RECORDED.length > 0) console.warn(`\n*** not recorded yet, left out: ${NOT_RECORDED.join(", ")} ***\n`);
+const expectedTechniques = (rs: string, take: string): string[] => [...techniques.keys()].filter((t) => !isNotRecorded(rs, take, t));
 
 describe("hv's techniques under hv's, Neo23x0's and the STIG audit rules", () => {
-  it("has at least 25 techniques, each recorded in both takes under every ruleset", () => {
+  it("has at least 25 techniques, each recorded in both takes under every ruleset (but those listed as not recorded yet)", () => {
     expect(techniques.size).toBeGreaterThanOrEqual(25);
-    const recorded = new Set(readRecordings().map((r) => `${r.ruleset}/${r.take}/${r.name}`));
-    const missing = [...techniques.keys()].flatMap((t) => RULESETS.flatMap((rs) => ["a", "b"].map((take) => `${rs}/${take}/${t}`))).filter((k) => !recorded.has(k));
+    const recordings = readRecordings();
+    const recorded = new Set(recordings.map((r) => `${r.ruleset}/${r.take}/${r.name}`));
+    const missing = RULESETS.flatMap((rs) => ["a", "b"].flatMap((take) => expectedTechniques(rs, take).map((t) => `${rs}/${take}/${t}`))).filter((k) => !recorded.has(k));
     expect(missing).toEqual([]);
+    // hv's own rules: every take is there; and the list of gaps is true (nothing in it was recorded)
+    expect(NOT_RECORDED.filter((r) => r.startsWith("hv/"))).toEqual([]);
+    expect(recordings.filter((r) => isNotRecorded(r.ruleset, r.take, r.name)).map((r) => `${r.ruleset}/${r.take}/${r.name}`)).toEqual([]);
   });
 
   it("under hv's own rules every technique is visible and alerted, in both takes", () => {
@@ -43,7 +49,7 @@ describe("hv's techniques under hv's, Neo23x0's and the STIG audit rules", () =>
     for (const take of ["a", "b"]) {
       it(`${rs}, take ${take}: hv alerts on every technique whose evidence the ruleset recorded`, () => {
         const rows = results.filter((r) => r.ruleset === rs && r.take === take);
-        expect(rows.length).toBe(techniques.size);
+        expect(rows.map((r) => r.technique).sort()).toEqual(expectedTechniques(rs, take).sort());
         const silent = rows.filter((r) => r.visible && !r.alerted).map((r) => `${r.technique} (recorded: ${r.recorded.join("; ")})`);
         expect(silent).toEqual([]);
       });
@@ -74,7 +80,7 @@ describe("hv's techniques under hv's, Neo23x0's and the STIG audit rules", () =>
   it("benign look-alikes of every family raise no alert under any ruleset", () => {
     const families = readRecordings().filter((r) => r.take === "benign");
     expect(new Set(families.map((r) => r.name)).size).toBeGreaterThanOrEqual(10);
-    expect(new Set(families.map((r) => r.ruleset))).toEqual(new Set(RULESETS));
+    expect(new Set(families.map((r) => r.ruleset))).toEqual(new Set(RULESETS.filter((rs) => !isNotRecorded(rs, "benign", "*"))));
     const fired = benignDetections(rules).flatMap((b) => b.fired.map((d) => `${b.ruleset}/${b.family}: ${d.rule.title}: ${d.summary ?? ""}`));
     expect(fired).toEqual([]);
   });
@@ -91,6 +97,6 @@ describe("hv's techniques under hv's, Neo23x0's and the STIG audit rules", () =>
 
   it("reports the evaluation figures (take b)", () => {
     console.log(`${summary(results, "b")}\n\n${coverageTable(results, "b")}`);
-    expect(results.filter((r) => r.take === "b").length).toBe(techniques.size * RULESETS.length);
+    expect(results.filter((r) => r.take === "b").length).toBe(RULESETS.reduce((n, rs) => n + expectedTechniques(rs, "b").length, 0));
   });
 });
