@@ -1,6 +1,7 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
 import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
@@ -54,6 +55,11 @@ function describe(err: unknown): string {
 /** hv's own hypervisor rules, shipped with the package. */
 export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
+}
+
+/** The audit rules hv's own rules need (rules/audit/hv.rules): `hv rules coverage` takes its fix lines from here. */
+export function shippedAuditRulesFile(): string {
+  return join(shippedRulesDir(), "..", "audit", "hv.rules");
 }
 
 /** hv's default playbooks (all in monitor mode: out of the box hv records what it would do, and does nothing). */
