@@ -30,9 +30,11 @@ import { HV_BUILT } from "../helpers/hv-cli.js";
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, "dist", "test-artifacts", "console");
-/** Ptrace Attach To A QEMU Process (high; MITRE T1055.008), recorded with real auditd. */
+/** ptrace attached to a QEMU process (hv rule, high; MITRE T1055.008), recorded with real auditd. */
 const RECORDING = readFileSync(new URL("../fixtures/audit/hv/ptrace_qemu.log", import.meta.url), "utf8");
 const RULE = "314cd616-17b8-486c-af38-2360820c1329";
+/** The alert's title is the rule's, as the shipped rule spells it today. */
+const TITLE = /^title: (.+)$/m.exec(readFileSync(new URL("../../rules/hv/hv_ptrace_qemu.yml", import.meta.url), "utf8"))![1]!.trim();
 /**
  * Flags for a closed network: otherwise Chromium keeps trying (and logging) connections it cannot
  * make. Each launch gets a fresh profile: Playwright makes a new --user-data-dir itself (and refuses
@@ -179,15 +181,15 @@ describe.skipIf(skip !== undefined)("the web console in Chromium", () => {
     const before = await page.locator("tr[data-alert-id]").count();
     // The attack happens now: the agent reads it from the audit log, the page is told by the stream.
     appendFileSync(agent.auditLog, RECORDING);
-    const row = page.locator("tr.fresh", { hasText: "Ptrace Attach To A QEMU Process" });
+    const row = page.locator("tr.fresh", { hasText: TITLE });
     await row.waitFor({ timeout: 45_000 });
     expect(await page.locator("tr[data-alert-id]").count()).toBeGreaterThan(before);
     // Screen readers are told (the recording raises more than one alert; the last one is said).
     expect(await page.locator("#announcer").textContent()).toMatch(/^New (critical|high|medium|low|informational) alert: /);
     await shot(page, "alerts-live");
 
-    await row.getByRole("link", { name: "Ptrace Attach To A QEMU Process" }).click();
-    await page.getByRole("heading", { level: 1, name: "Ptrace Attach To A QEMU Process" }).waitFor();
+    await row.getByRole("link", { name: TITLE }).click();
+    await page.getByRole("heading", { level: 1, name: TITLE }).waitFor();
     await page.locator(".tags .technique", { hasText: "T1055.008" }).waitFor();
     await page.getByRole("heading", { name: /^Events \(\d+\)$/ }).waitFor();
     await page.getByRole("region", { name: "Events behind the alert" }).getByText("audit").first().waitFor();
