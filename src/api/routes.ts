@@ -12,7 +12,7 @@ import { feedSyncHistory, getFeed, listFeeds } from "../store/feeds.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { badRequest, conflict, notFound } from "./errors.js";
 import { buildOpenApi } from "./openapi.js";
-import { eventIdsOfRule, queryAlerts, queryEvents, storeCounts } from "./queries.js";
+import { eventIdsFor, MAX_RULE_ALERTS, queryAlerts, queryEvents, storeCounts } from "./queries.js";
 import type { ResponseOps } from "./response.js";
 import * as s from "./schemas.js";
 import { createToken, getToken, listTokens, revokeToken, type ApiToken, type Role } from "./tokens.js";
@@ -59,8 +59,6 @@ export interface RouteSpec {
   text?: boolean;
   handler(ctx: ApiContext, req: RouteRequest): unknown;
 }
-
-const MAX_RULE_ALERTS = 100;
 
 /** The caller as recorded in the store: "api:NAME". */
 const caller = (req: RouteRequest): string => `api:${req.token?.name ?? "anonymous"}`;
@@ -198,12 +196,8 @@ export const ROUTES: readonly RouteSpec[] = [
     query: s.strictObject({ since: s.time, until: s.time, vm: s.vmName, module: s.word, action: s.word, rule: s.ruleId, alert: s.id, limit: s.limit(s.MAX_EVENTS, 500) }),
     response: s.listOf("events", s.event),
     handler: (ctx, { query: q }): { events: HvEvent[] } => {
-      let ids: string[] | undefined;
-      if (q.rule !== undefined) ids = eventIdsOfRule(ctx.db, String(q.rule), MAX_RULE_ALERTS);
-      if (q.alert !== undefined) {
-        const alert = getAlert(ctx.db, num(q.alert)) ?? notFoundOf("alert", q.alert);
-        ids = ids === undefined ? alert.event_ids : ids.filter((i) => alert.event_ids.includes(i));
-      }
+      const alert = q.alert !== undefined ? (getAlert(ctx.db, num(q.alert)) ?? notFoundOf("alert", q.alert)) : undefined;
+      const ids = eventIdsFor(ctx.db, { ruleId: str(q.rule), alert });
       return {
         events: queryEvents(ctx.db, {
           sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), vmName: str(q.vm), module: str(q.module), action: str(q.action), ids, limit: num(q.limit),

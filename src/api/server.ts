@@ -3,9 +3,8 @@
 // requests); startApiServer listens, on loopback unless told otherwise.
 
 import { isIP } from "node:net";
-import rateLimit from "@fastify/rate-limit";
 import type Database from "better-sqlite3";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
 import { packageVersion } from "../cli/version.js";
 import { LibvirtError } from "../vm/errors.js";
@@ -66,6 +65,8 @@ function callerOf(db: Database.Database, req: FastifyRequest): ApiToken | null {
 }
 
 export async function createApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
+  // fastify and its plugin take ~0.2 s to import: only a process that serves the API loads them.
+  const [{ default: Fastify }, { default: rateLimit }] = await Promise.all([import("fastify"), import("@fastify/rate-limit")]);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,

@@ -12,7 +12,7 @@ type Register = (program: Command) => unknown;
  */
 export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Promise<Register> }[] = [
   {
-    commands: { events: "parse and group a recorded audit log; print normalized events, then a summary on stderr" },
+    commands: { events: "stored events (hv events list), or a recorded audit log parsed and grouped (hv events --replay FILE)" },
     load: async () => (await import("./events.js")).registerEvents,
   },
   {

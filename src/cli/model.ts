@@ -18,6 +18,7 @@ import { listEvents } from "../store/events.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
+import { UsageError } from "./errors.js";
 
 interface TrainOpts {
   kind: string;
@@ -226,9 +227,6 @@ Examples:
       printReport({ out, events: events.length, unmapped_syscalls: Object.fromEntries(unmapped), ...trainReport(trained) }, opts.json);
     });
 }
-
-/** A request hv cannot act on (missing or contradictory options, unreadable input): exit code 2. */
-class UsageError extends Error {}
 
 interface EvalOpts {
   model: string;

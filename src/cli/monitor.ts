@@ -25,10 +25,9 @@ import type { AlertSink } from "../outputs/sink.js";
 import { getCheckpoint } from "../store/checkpoints.js";
 import { openStore } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
-import { formatEventLine, formatSummary } from "./events.js";
+import { formatEventLine, formatSummary, noAuditRecords, unreadableReplay } from "./events.js";
 import { MonitorState } from "./monitor-state.js";
 import { startMonitorPlain } from "./monitor-plain.js";
-import { startMonitorView } from "./monitor-view.js";
 import { LineWriter } from "./output.js";
 
 interface MonitorOptions {
@@ -103,6 +102,11 @@ Examples:
 async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
+  const unreadable = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;
+  if (unreadable) {
+    process.stderr.write(`hv monitor: ${unreadable}\n`);
+    return 2;
+  }
   const source = chooseSource(opts);
   if (source === undefined) return 2;
   const stateDir = opts.stateDir ?? config.stateDir ?? defaultStateDir();
@@ -202,10 +206,11 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   }
   const duplicates = rs.duplicates > 0 ? ` (${rs.duplicates} duplicate ids refused)` : "";
   const exceptionNote = refused.length > 0 ? `, ${refused.length} exception problems` : "";
-  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — see \`hv rules check\``);
+  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — details: ${rulesCheckCommand(opts, config)}`);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
 
-  const view = tui ? startMonitorView(state, { onQuit: stop }) : undefined;
+  // ink and react (~0.5 s to import) only when the live view is drawn.
+  const view = tui ? (await import("./monitor-view.js")).startMonitorView(state, { onQuit: stop }) : undefined;
   const plain = tui ? undefined : startMonitorPlain(state, { out, json: opts.json });
   let lastEventMs = 0;
   const onEvents = (events: HvEvent[]): void => {
@@ -299,6 +304,11 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
   if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
   db.close();
+  const notAudit = replay ? noAuditRecords(collector.stats, opts.replay!) : undefined;
+  if (notAudit) {
+    process.stderr.write(`hv monitor: ${notAudit}\n`);
+    return 2;
+  }
   return 0;
 }
 
@@ -323,6 +333,15 @@ function flowSourceRows(network: NetworkSetup, drops: Record<string, number>): A
     rows.push({ name: network.netflow.name, events: n.flows, eventsPerSec: 0, drops: drops[network.netflow.name] ?? 0, malformed: n.malformed, lostSerials: 0 });
   }
   return rows;
+}
+
+/** The `hv rules check` command that checks exactly the rules (and exceptions) this run loaded, ready to paste. */
+function rulesCheckCommand(opts: MonitorOptions, config: AgentConfig): string {
+  const quote = (p: string): string => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
+  if (opts.rules) return `hv rules check ${opts.rules.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
+  if (opts.config && config.rules) return `hv rules check --config ${quote(opts.config)}`;
+  const paths = config.rules ?? [shippedRulesDir()];
+  return `hv rules check ${paths.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
 }
 
 /** hv's shipped rules; a package without them still monitors (and says so) rather than failing. */

@@ -13,7 +13,7 @@ export function packageVersion(): string {
 }
 
 export function registerVersion(program: Command): void {
-  program.version(packageVersion(), "-V, --version-flag", "print the version number");
+  program.version(packageVersion(), "-V, --version", "print the version number");
   program
     .command("version")
     .description("print hv's version and runtime")

@@ -8,7 +8,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { rootCertificates } from "node:tls";
 import { gunzipSync, inflateSync } from "node:zlib";
 import type { Readable } from "node:stream";
-import axios, { type AxiosResponse } from "axios";
+import type { AxiosResponse } from "axios";
 
 export interface FetchOptions {
   etag?: string;
@@ -100,6 +100,8 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<Once> {
   if (opts.lastModified) headers["If-Modified-Since"] = opts.lastModified;
   let res: AxiosResponse<Readable> | undefined;
   try {
+    // axios takes ~0.1 s to import: loaded by the first download, not by every command that can sync.
+    const { default: axios } = await import("axios");
     res = await axios.get<Readable>(url, {
       responseType: "stream",
       // Decompressed here, after the Content-Length check on the bytes that came over the wire.

@@ -4,10 +4,10 @@
 // whole, with the same message ids: JetStream drops the copies it already stored (duplicate
 // window), so a retry across a failover neither loses nor duplicates a message.
 
-import { Events, headers as natsHeaders, type NatsConnection } from "nats";
+import type { NatsConnection } from "nats";
 import { Delivery, describeError, type DeliveryOptions } from "../outputs/delivery.js";
 import type { SinkStats } from "../outputs/sink.js";
-import { connectFleet, describeNatsError, ensureStream, type FleetConnectionOptions, type StreamOptions } from "./connection.js";
+import { connectFleet, describeNatsError, ensureStream, natsLib, type FleetConnectionOptions, type StreamOptions } from "./connection.js";
 
 export interface Outgoing {
   subject: string;
@@ -82,6 +82,7 @@ export class FleetPublisher {
   private async publishBatch(batch: Outgoing[]): Promise<void> {
     try {
       const nc = await this.connection();
+      const { headers: natsHeaders } = await natsLib();
       const js = nc.jetstream({ timeout: this.opts.publishTimeoutMs ?? 5000 });
       const acks = await Promise.allSettled(
         batch.map((m) => {
@@ -128,6 +129,7 @@ export class FleetPublisher {
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
+    const { Events } = await natsLib();
     for await (const s of nc.status()) {
       if (s.type === Events.Reconnect) this.counts.reconnects++;
       else if (s.type === Events.Disconnect) this.counts.disconnects++;

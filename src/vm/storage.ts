@@ -30,6 +30,27 @@ export function storageOf(domainXml: string, domainName: string): StorageRef[] {
   return refs;
 }
 
+/** The files the domain's serial consoles are copied to (`<log file=…>`): its own, like its disks. */
+export function serialLogsOf(domainXml: string): string[] {
+  return parseDomainXml(domainXml).serials.flatMap((c) => (c.logFile ? [c.logFile] : []));
+}
+
+/** Removes files on this host (none when libvirt is remote: they are on its host). */
+export async function removeLocalFiles(backend: LibvirtBackend, paths: string[]): Promise<StorageRemoval[]> {
+  if (!isLocalUri(backend.uri)) return paths.map((p) => ({ target: p, removed: false, error: `on the host of ${backend.uri}, not here` }));
+  const out: StorageRemoval[] = [];
+  for (const path of paths) {
+    try {
+      await unlink(path);
+      out.push({ target: path, removed: true, via: "file" });
+    } catch (err) {
+      // A VM that never ran has no log yet: nothing to remove is not a failure.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") out.push({ target: path, removed: false, error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
 export function isLocalUri(uri: string): boolean {
   try {
     return new URL(uri).hostname === "";

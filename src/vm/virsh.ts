@@ -170,7 +170,12 @@ export class VirshBackend implements LibvirtBackend {
   }
 
   async console(name: string): Promise<number> {
-    const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: "inherit" }, this.virsh);
+    // stderr is read, not inherited: virsh prints "Authorization not available. Check if polkit
+    // service is running …" on hosts without polkitd (its pty check falls back and works), which
+    // only alarms. Everything else it says is passed on once the console ends.
+    const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: ["inherit", "inherit", "pipe"] }, this.virsh);
+    const said = r.stderr.split("\n").filter((l) => l.trim() !== "" && !/^Authorization not available\. Check if polkit service is running/.test(l));
+    if (said.length > 0) process.stderr.write(said.join("\n") + "\n");
     return r.exitCode ?? 1;
   }
 
