@@ -23,6 +23,10 @@ import type { HvEvent } from "../events/event.js";
 import { createSinks } from "../outputs/config.js";
 import type { AlertSink } from "../outputs/sink.js";
 import { getCheckpoint } from "../store/checkpoints.js";
+import { ackAlert } from "../store/alerts.js";
+import { activeEnforcements } from "../store/enforcements.js";
+import { queryEvents } from "../api/queries.js";
+import type { Alert } from "../events/alert.js";
 import { openStore } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
 import { formatEventLine, formatSummary, noAuditRecords, unreadableReplay } from "./events.js";
@@ -122,7 +126,13 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const watchLibvirt = !replay && opts.libvirt && !opts.inventory && onPath("virsh");
   const libvirt = watchLibvirt ? new LibvirtCollector({ uri: opts.libvirtUri, onReport: (t) => report(`libvirt: ${t}`) }) : undefined;
   const inventory = opts.inventory ? loadInventoryFile(opts.inventory) : (libvirt?.inventory ?? new InventoryIndex());
-  for (const vm of inventory.all()) state.addVm(vm.name);
+  // The VMs panel follows the inventory (libvirt's fills in once the collector connects, after
+  // this point) and the store's quarantines: read again on every status tick, not once here.
+  const syncVms = (): void => {
+    const quarantined = new Set(activeEnforcements(db, "quarantine").map((e) => e.target));
+    state.setVms([...inventory.all().map((vm) => ({ name: vm.name, ...(vm.state !== undefined ? { state: vm.state } : {}), quarantined: quarantined.has(vm.name) })), ...[...quarantined].filter((n) => !inventory.byName(n)).map((name) => ({ name, quarantined: true }))]);
+  };
+  syncVms();
   const attribute = createAttribution(inventory, { processes: collector.decoder.processes, live: !replay });
   const self = createSelfActions(db, { processes: collector.decoder.processes });
   const out = new LineWriter();
@@ -210,7 +220,15 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
 
   // ink and react (~0.5 s to import) only when the live view is drawn.
-  const view = tui ? (await import("./monitor-view.js")).startMonitorView(state, { onQuit: stop }) : undefined;
+  const viewActions = {
+    ack: (a: Alert): string => {
+      if (a.id === undefined || !ackAlert(db, a.id)) return `alert ${a.id ?? "?"} is not in the store`;
+      state.setAlertStatus(a.id, "acked");
+      return `alert #${a.id} acknowledged`;
+    },
+    events: (a: Alert): HvEvent[] => queryEvents(db, { ids: a.event_ids, limit: a.event_ids.length }),
+  };
+  const view = tui ? (await import("./monitor-view.js")).startMonitorView(state, { onQuit: stop, actions: viewActions }) : undefined;
   const plain = tui ? undefined : startMonitorPlain(state, { out, json: opts.json });
   let lastEventMs = 0;
   const onEvents = (events: HvEvent[]): void => {
@@ -249,6 +267,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           const libvirtSource = libvirt && l ? [{ name: libvirt.name, events: l.events, eventsPerSec: 0, drops: s.drops[libvirt.name] ?? 0, malformed: l.unknown, lostSerials: 0 }] : [];
           const flowSources = flowSourceRows(network, s.drops);
           state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
+          syncVms();
           if (!tui) {
             process.stderr.write(
               opts.json

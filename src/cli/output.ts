@@ -36,3 +36,10 @@ export class LineWriter {
     await new Promise<void>((resolve) => this.stream.write("", () => resolve()));
   }
 }
+
+/** Left-aligned columns for list output. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}

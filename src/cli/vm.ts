@@ -16,6 +16,7 @@ import { isLocalUri } from "../vm/storage.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { buildXml, parseLibvirtXml } from "../vm/xml.js";
 import { runProgram } from "../events/programs.js";
+import { table } from "./output.js";
 import { progress } from "./progress.js";
 import { confirmOnTerminal } from "./prompt.js";
 
@@ -50,12 +51,8 @@ export function warn(message: string): void {
   process.stderr.write(`hv: warning: ${message}\n`);
 }
 
-/** Left-aligned columns for list output. */
-export function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [fmt(header), ...rows.map(fmt)];
-}
+// table lives in output.ts (commands that do not load the VM surface use it too).
+export { table };
 
 // ---- hv vm ----------------------------------------------------------------------------------
 
