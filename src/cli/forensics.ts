@@ -104,7 +104,7 @@ Examples:
     ]);
   });
 
-  common(f.command("verify <id-or-path>").description("check every file, the signature and the chain of custody (exit 1 when anything is wrong)"), "hv forensics verify 20240501T101500Z-web1-3fa9c2\n  hv forensics verify ./extracted/20240501T101500Z-web1-3fa9c2 --key origin-host.pub")
+  common(f.command("verify <id-or-path>").description("check every file, the signature and the chain of custody of a bundle or of an archive hv forensics export wrote (exit 1 when anything is wrong)"), "hv forensics verify 20240501T101500Z-web1-3fa9c2\n  hv forensics verify web1.tar.gz                      the archive as exported: unpacked to a temp dir, checked, removed\n  hv forensics verify ./extracted/20240501T101500Z-web1-3fa9c2 --key origin-host.pub")
     .option("--key <file>", "verify with this public key (PEM) instead of the one in the bundle")
     .action(async (id: string, o: Common & { key?: string }) => {
       const publicKeyPem = o.key ? await readFile(o.key, "utf8") : undefined;
@@ -137,7 +137,8 @@ function verifyText(r: VerifyReport): string[] {
   const head = r.ok
     ? `OK ${r.id ?? r.path}: ${r.artifacts} artifacts and ${r.custodyEntries} custody entries verified${r.keyFingerprint ? `, key ${r.keyFingerprint.slice(0, 16)}…` : ""}${r.hostKey ? " (this host's key)" : ""}`
     : `BAD ${r.id ?? r.path}: ${r.problems.length} problem(s)`;
-  return [head, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
+  const archive = r.archive ? [`  archive sha256 ${r.archive.sha256}${r.archive.exportedHere ? " (recorded when this host exported it)" : ""}`] : [];
+  return [head, ...archive, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
 }
 
 /** One progress bar per capture step (memory bytes, disk percent, pcap seconds, hashing bytes). */
