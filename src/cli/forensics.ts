@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
@@ -120,7 +120,13 @@ Examples:
   common(f.command("export <id>").description("pack a bundle into a .tar.gz (recorded in its chain of custody with the archive's SHA-256)"), "hv forensics export 20240501T101500Z-web1-3fa9c2 --out web1-evidence.tar.gz")
     .requiredOption("--out <file>", "the archive to write (.tar.gz)")
     .action(async (id: string, o: Common & { out: string }) => {
-      const r = await exportBundle(o.stateDir, id, o.out, o.by ?? currentUser());
+      // tar gives no progress of its own: the archive's size as it grows.
+      const bar = progress({ label: `export ${id}`, format: formatBytes });
+      const timer = setInterval(() => void stat(o.out).then((st) => bar.update(st.size), () => undefined), 250);
+      const r = await exportBundle(o.stateDir, id, o.out, o.by ?? currentUser()).finally(() => {
+        clearInterval(timer);
+        bar.done();
+      });
       emit(o, r, [`exported ${r.id} to ${r.file} (${formatBytes(r.bytes)})`, `sha256 ${r.sha256}`]);
     });
 }

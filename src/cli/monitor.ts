@@ -14,7 +14,6 @@ import { publishActionResult } from "../outputs/nats.js";
 import { runFleetView } from "./fleet.js";
 import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
-import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import type { Collector } from "../events/collector.js";
@@ -157,7 +156,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
   const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
   const metrics = api.metrics;
-  const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
+  const anomaly = config.anomaly?.syscalls ? await (await import("../detectors/anomaly/detector.js")).createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
   const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
   const sinks: AlertSink[] = [...createSinks(config.sinks ?? []), ...(fleet ? [fleet.sink] : [])];
   const actions = new Map<number, string>();
