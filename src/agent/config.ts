@@ -60,6 +60,24 @@ export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
 }
 
+/** The audit rules hv's detections need (rules/audit/hv.rules of the package). */
+export const AUDIT_RULES_FILE = fileURLToPath(new URL(existsSync(new URL("../../rules/audit", import.meta.url)) ? "../../rules/audit/hv.rules" : "../../../rules/audit/hv.rules", import.meta.url));
+
+/** The rules of an audit rules file (comments and blank lines left out) and the keys they set. */
+export function auditRuleKeys(text: string): { count: number; keys: string[] } {
+  const rules = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  return { count: rules.length, keys: rules.flatMap((r) => /(?:-k |key=)(\S+)/.exec(r)?.[1] ?? []) };
+}
+
+/** Where hv's configuration is, when no --config is given: $HV_CONFIG, else /etc/hv/hv.yaml when it exists. */
+export const DEFAULT_CONFIG_PATH = "/etc/hv/hv.yaml";
+
+export function resolveConfigPath(flag?: string): string | undefined {
+  if (flag) return flag;
+  if (process.env.HV_CONFIG) return process.env.HV_CONFIG;
+  return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined;
+}
+
 /** hv's default playbooks (all in monitor mode: out of the box hv records what it would do, and does nothing). */
 export function shippedPlaybooksDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/playbooks", import.meta.url)) ? "../../rules/playbooks" : "../../../rules/playbooks", import.meta.url));

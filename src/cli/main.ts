@@ -83,6 +83,13 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     commands: { api: "the REST API and Prometheus metrics: serve them, manage bearer tokens, print the OpenAPI document" },
     load: async () => (await import("./api.js")).registerApi,
   },
+  {
+    commands: {
+      doctor: "check this host and hv: programs, auditd and its rules, libvirt, store, feeds, models, API, fleet, the agent; each problem with its fix",
+      status: "the running agent: its processes, store, sources and drops, and its API's /healthz and /metrics",
+    },
+    load: async () => (await import("./doctor.js")).registerDoctor,
+  },
 ];
 
 /**
