@@ -10,6 +10,7 @@ import { AUDIT_RULES_FILE, auditRuleKeys, detectAuditSource, loadAgentConfig, sh
 import { hasNetAdmin, isRoot } from "./system.js";
 import { agentStatus, type AgentStatus } from "./status.js";
 import { SEED_TOOLS } from "../vm/seed.js";
+import { AUDIT_RULES_INSTALLED_NAME } from "./install.js";
 
 export type CheckStatus = "ok" | "warn" | "problem" | "skip";
 
@@ -173,9 +174,6 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
   // HOOK(issue 19, `hv rules coverage`): once that command is on main, report here what the loaded
   // rules (the host's and hv's) cover of hv's detections, instead of the key count above.
 }
-
-/** The name hv's audit rules get in /etc/audit/rules.d (after the host's base rules, 10-/30-, and before 99-finalize). */
-export const AUDIT_RULES_INSTALLED_NAME = "60-hv.rules";
 
 async function libvirtCheck(uri: string, add: (c: Check) => void): Promise<void> {
   if (!findProgram("virsh")) return; // the programs check names the package

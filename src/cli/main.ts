@@ -90,6 +90,14 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     },
     load: async () => (await import("./doctor.js")).registerDoctor,
   },
+  {
+    commands: { service: "install hv's systemd units, system user and audit rules outside NixOS (Debian, Ubuntu), or remove them" },
+    load: async () => (await import("./service.js")).registerService,
+  },
+  {
+    commands: { completion: "print a shell completion script for bash, zsh or fish", man: "write hv's man pages (hv(1) and one per command, hv-vm(1), …), or print one" },
+    load: async () => (await import("./completion.js")).registerReference,
+  },
 ];
 
 /**
