@@ -13,4 +13,17 @@ export default tseslint.config(
       eqeqeq: ["error", "always", { null: "ignore" }],
     },
   },
+  {
+    // Text reaches the terminal through one printer that escapes control characters (src/events/terminal.ts).
+    files: ["src/**/*.ts", "src/**/*.tsx"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.property.name='write'][callee.object.type='MemberExpression'][callee.object.object.name='process'][callee.object.property.name=/^(stdout|stderr)$/]",
+          message: "write through writeSafe/printErr (src/events/terminal.ts) or a LineWriter, which escape control characters",
+        },
+      ],
+    },
+  },
 );

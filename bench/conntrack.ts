@@ -6,12 +6,12 @@
 // Input: the committed real recording (test/fixtures/conntrack/events.log) repeated until N lines
 // (default 1 000 000), each copy with its conntrack ids and times shifted so every flow stays
 // distinct and in order. Run twice: from memory (the decoder alone) and from a file through
-// split2 (what `hv flows --replay` does).
+// the line reader `hv flows --replay` uses (readStreamLines).
 
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import split2 from "split2";
+import { readStreamLines } from "../src/collectors/audit/sources/stdin.js";
 import { createConntrackDecoder } from "../src/collectors/flows/conntrack-decode.js";
 import { ROOT } from "./data.js";
 
@@ -89,14 +89,14 @@ async function main(): Promise<void> {
   const stats = decoder.stats();
   batchMs.sort((a, b) => a - b);
 
-  // From a file through split2, as a replay reads it.
+  // From a file through the line reader, as a replay reads it.
   const dir = mkdtempSync(join(tmpdir(), "hv-bench-conntrack-"));
   const file = join(dir, "conntrack.log");
   writeFileSync(file, lines.join("\n") + "\n");
   const replay = createConntrackDecoder({ host: "bench" });
   const r0 = process.hrtime.bigint();
   let n = 0;
-  for await (const line of createReadStream(file).pipe(split2()) as AsyncIterable<string>) replay.line(line, ++n);
+  for await (const line of readStreamLines(createReadStream(file), { signal: new AbortController().signal })) replay.line(line.text, ++n);
   const fileMs = Number(process.hrtime.bigint() - r0) / 1e6;
   rmSync(dir, { recursive: true, force: true });
 
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       `conntrack lines: ${f(result.lines)} (${f(events)} flow events, ${result.malformed} malformed, ${result.unmatchedNew} unmatched NEW, ${result.destroyWithoutNew} DESTROY without NEW)`,
       `parse+decode in memory: ${f(result.memory.linesPerSecond)} lines/s (${result.memory.seconds.toFixed(2)} s)`,
       `per batch of ${args.batch}: p50 ${result.batch.p50Ms.toFixed(2)} ms, p99 ${result.batch.p99Ms.toFixed(2)} ms, max ${result.batch.maxMs.toFixed(2)} ms`,
-      `replay from file (split2): ${f(result.file.linesPerSecond)} lines/s (${result.file.seconds.toFixed(2)} s)`,
+      `replay from file (line reader): ${f(result.file.linesPerSecond)} lines/s (${result.file.seconds.toFixed(2)} s)`,
       `peak RSS: ${result.peakRssMiB} MiB (${result.inputRssMiB} MiB with just the synthesized input loaded)`,
     ].join("\n") + "\n",
   );

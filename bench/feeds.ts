@@ -3,9 +3,11 @@
 // re-sync where 10% of the entries changed). Prints numbers, asserts nothing.
 //
 //   npm run build && node dist/bench/feeds.js [--entries 100000] [--json]
+//   npm run build && node dist/bench/feeds.js --large 3800000     a ~50 MB local feed, streamed sync vs in-memory parse
 
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFeed, type FeedFormat } from "../src/feeds/formats/index.js";
@@ -15,10 +17,61 @@ import { syncFeed } from "../src/feeds/sync.js";
 import { addFeed } from "../src/store/feeds.js";
 import { openStore } from "../src/store/open.js";
 
-function args(): { entries: number; json: boolean } {
+function args(): { entries: number; json: boolean; large?: number } {
   const a = process.argv.slice(2);
   const i = a.indexOf("--entries");
-  return { entries: i >= 0 ? Number(a[i + 1]) : 100_000, json: a.includes("--json") };
+  const l = a.indexOf("--large");
+  return { entries: i >= 0 ? Number(a[i + 1]) : 100_000, json: a.includes("--json"), ...(l >= 0 ? { large: Number(a[l + 1]) || 3_800_000 } : {}) };
+}
+
+const DIST = new URL("../src/", import.meta.url).href;
+
+/** Runs `body` (an ES module's code) in a fresh node, whose peak RSS is then the work's own; returns what it printed as JSON. */
+function inChild(body: string): Record<string, number> {
+  const script = `${body}\nconst ru = process.resourceUsage();\nprocess.stdout.write(JSON.stringify({ ...result, maxRssMiB: Math.round(ru.maxRSS / 1024) }));`;
+  return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", maxBuffer: 1 << 20 })) as Record<string, number>;
+}
+
+/**
+ * A local feed of `n` addresses (3.8M is about 50 MB) synced the way hv does it — streamed into a
+ * staging table, then applied in one transaction — beside the peer that reads the whole text and
+ * parses and filters it in memory (what a sync did before it streamed), each in its own process.
+ */
+function largeBench(n: number): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), "hv-bench-feeds-large-"));
+  try {
+    const file = join(dir, "large.txt");
+    const fd = openSync(file, "w");
+    for (let i = 0; i < n; i += 100_000) writeSync(fd, Array.from({ length: Math.min(100_000, n - i) }, (_, k) => address((i + k) * 3)).join("\n") + "\n");
+    closeSync(fd);
+    const mb = +(statSync(file).size / 1e6).toFixed(1);
+    const streamed = inChild(`
+      const { syncFeed } = await import(${JSON.stringify(DIST + "feeds/sync.js")});
+      const { addFeed } = await import(${JSON.stringify(DIST + "store/feeds.js")});
+      const { openStore } = await import(${JSON.stringify(DIST + "store/open.js")});
+      const { validateFeedSpec } = await import(${JSON.stringify(DIST + "feeds/spec.js")});
+      const db = openStore(${JSON.stringify(join(dir, "hv.db"))});
+      addFeed(db, validateFeedSpec({ name: "large", url: ${JSON.stringify(file)}, format: "plain", enabled: true, action: "block" }));
+      let t = performance.now();
+      const first = await syncFeed(db, "large", { interfaces: false });
+      const firstS = (performance.now() - t) / 1000;
+      t = performance.now();
+      const again = await syncFeed(db, "large", { interfaces: false, force: true });
+      const resyncS = (performance.now() - t) / 1000;
+      if (first.status !== "updated" || again.status !== "unchanged") throw new Error(first.status + " " + again.status);
+      const result = { entries: first.entries, firstS, resyncS };`);
+    const inMemory = inChild(`
+      const { readFileSync } = await import("node:fs");
+      const { parseFeed } = await import(${JSON.stringify(DIST + "feeds/formats/index.js")});
+      const { filterUnsafe } = await import(${JSON.stringify(DIST + "feeds/safety.js")});
+      const t = performance.now();
+      const parsed = parseFeed(readFileSync(${JSON.stringify(file)}, "utf8"), { source: "large", format: "plain" });
+      const f = filterUnsafe(parsed.indicators, { interfaces: false });
+      const result = { entries: f.accepted.length, parseAndFilterS: (performance.now() - t) / 1000 };`);
+    return { entries: n, mb, streamed, inMemory };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Distinct public IPv4 addresses from 11.0.0.0 up (no RNG: runs compare). */
@@ -70,7 +123,19 @@ async function syncBench(n: number): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<void> {
-  const { entries, json } = args();
+  const { entries, json, large } = args();
+  if (large) {
+    const r = largeBench(large);
+    if (json) process.stdout.write(JSON.stringify(r) + "\n");
+    else {
+      const st = r.streamed as Record<string, number>;
+      const mem = r.inMemory as Record<string, number>;
+      process.stdout.write(`feeds benchmark: a local feed of ${large} addresses (${String(r.mb)} MB)\n`);
+      process.stdout.write(`  hv sync, streamed into the store: first ${st.firstS!.toFixed(1)} s, re-sync ${st.resyncS!.toFixed(1)} s, peak RSS ${st.maxRssMiB} MiB\n`);
+      process.stdout.write(`  peer: whole text parsed and filtered in memory (no store): ${mem.parseAndFilterS!.toFixed(1)} s, peak RSS ${mem.maxRssMiB} MiB\n`);
+    }
+    return;
+  }
   const out: Record<string, unknown> = { entries };
   for (const doc of documents(entries)) {
     const t = performance.now();

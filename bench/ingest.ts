@@ -8,14 +8,14 @@
 // Without ../shared the committed fixtures are used instead (and the run says so).
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditCollector } from "../src/collectors/audit/collector.js";
 import { AuditDecoder } from "../src/collectors/audit/decoder.js";
 import { readStreamLines } from "../src/collectors/audit/sources/stdin.js";
 import { startPipeline } from "../src/agent/pipeline.js";
-import { largestAuditLog, ROOT } from "./data.js";
+import { buildInput, ROOT, seedLog } from "./data.js";
 import { openStore } from "../src/store/open.js";
 
 
@@ -39,42 +39,6 @@ function parseArgs(argv: string[]): Args {
   }
   if (!Number.isInteger(args.lines) || args.lines < 1000) throw new Error("--lines must be an integer >= 1000");
   return args;
-}
-
-/** The biggest raw audit log available, as lines that carry msg=audit(. */
-function seedLog(): { name: string; lines: string[] } {
-  const best = largestAuditLog();
-  const lines = readFileSync(best, "utf8").split("\n").filter((l) => l.includes("msg=audit("));
-  return { name: best.slice(best.indexOf("audit-logs") >= 0 ? best.indexOf("audit-logs") : 0), lines };
-}
-
-const STAMP = /msg=audit\((\d+)\.(\d+):(\d+)\)/;
-
-/** Repeats the seed, shifting each copy's serials past the previous copy and its clock by the seed's span. */
-function buildInput(seed: string[], total: number): string {
-  let maxSerial = 0;
-  let minSec = Infinity;
-  let maxSec = 0;
-  for (const l of seed) {
-    const m = STAMP.exec(l);
-    if (!m) continue;
-    maxSerial = Math.max(maxSerial, Number(m[3]));
-    minSec = Math.min(minSec, Number(m[1]));
-    maxSec = Math.max(maxSec, Number(m[1]));
-  }
-  const span = maxSec - minSec + 10;
-  const out: string[] = [];
-  for (let copy = 0; out.length < total; copy++) {
-    const dSerial = copy * (maxSerial + 1);
-    const dSec = copy * span;
-    for (const l of seed) {
-      if (out.length >= total) break;
-      out.push(
-        l.replace(STAMP, (_m, sec: string, ms: string, serial: string) => `msg=audit(${Number(sec) + dSec}.${ms}:${(Number(serial) + dSerial) % 2 ** 32})`),
-      );
-    }
-  }
-  return out.join("\n") + "\n";
 }
 
 function percentile(sorted: number[], p: number): number {

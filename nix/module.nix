@@ -1,5 +1,5 @@
-# NixOS module: `hypervisor.monitor` — the hv agent, its privileged helper, feed timers, the audit
-# rules its detections need and the polkit rule for libvirt. Options: docs/nixos.md.
+# NixOS module: `hypervisor.monitor` — the hv agent, its privileged helper, feed timers, the backup
+# timer, the audit rules its detections need and the polkit rule for libvirt. Options: docs/nixos.md.
 #
 # Only parsed here (`nix-instantiate --parse`): there is no nixpkgs offline. nix/settings.nix and
 # nix/audit-rules.nix, which it imports, are evaluated for real by test/nix/*.test.ts.
@@ -477,8 +477,44 @@ in
       managementInterfaces = strings "Host interfaces never touched (the way in to the host).";
     };
 
-    api = listenOptions "hv's REST API" 8787;
+    api = listenOptions "hv's REST API" 8787 // {
+      console = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Serve the web console at / on the API's listener (docs/console.md); it logs in with an API token.";
+        };
+        sessionIdle = mkOption {
+          type = types.strMatching "[0-9]+[smhd]";
+          default = "30m";
+          description = "A console session unused this long ends.";
+        };
+        sessionMax = mkOption {
+          type = types.strMatching "[0-9]+[smhd]";
+          default = "12h";
+          description = "A console session ends this long after login, whatever happens.";
+        };
+        secureCookie = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Mark the session cookie Secure. Set it when people reach the console through a TLS reverse proxy (hv itself speaks plain HTTP).";
+        };
+      };
+    };
     metrics = listenOptions "the Prometheus /metrics endpoint" 9464;
+
+    monitoring = {
+      prometheusRules = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Add hv's alerting rules (monitoring/hv-rules.yml: agent down, drops, audit records lost, stale feeds …) to services.prometheus.ruleFiles. The rules expect the scrape job to be named hv.";
+      };
+      grafanaDashboard = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Provision hv's Grafana dashboard (monitoring/hv-grafana.json) through services.grafana.provision.";
+      };
+    };
 
     fleet = {
       enable = mkEnableOption "publishing alerts and action results to NATS JetStream";
@@ -526,6 +562,42 @@ in
       type = types.bool;
       default = true;
       description = "Let members of the `libvirtd` group manage VMs (org.libvirt.unix.manage) without sudo.";
+    };
+
+    backup = {
+      enable = mkEnableOption "scheduled VM backups into a restic repository (`hv backup`, docs/backup.md)";
+      repository = mkOption {
+        type = types.str;
+        default = "${stateDir}/backup/repository";
+        example = "sftp:backup@10.0.0.9:/srv/hv";
+        description = "The restic repository: a directory, sftp:, rest:, s3:, … (created by `hv backup init` before the first run).";
+      };
+      passwordFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/run/keys/hv-backup.pass";
+        description = "File holding the repository password; null: ${stateDir}/backup/password, which `hv backup init` makes (keep a copy elsewhere).";
+      };
+      vms = strings "VMs to back up; empty: every defined VM.";
+      keep = mkOption {
+        type = types.attrsOf types.ints.positive;
+        default = {
+          daily = 7;
+          weekly = 4;
+          monthly = 6;
+        };
+        description = "restic's forget policy applied after each run (`last`, `hourly`, `daily`, `weekly`, `monthly`, `yearly`), per VM and host; unused data is pruned.";
+      };
+      onCalendar = mkOption {
+        type = types.str;
+        default = "daily";
+        description = "When the backups run (systemd OnCalendar=).";
+      };
+      randomizedDelay = mkOption {
+        type = types.str;
+        default = "30m";
+        description = "RandomizedDelaySec= of the backup timer.";
+      };
     };
 
     extraCapabilities = strings "More capabilities for hv-monitor (ambient and bounding).";
@@ -658,6 +730,20 @@ in
       '';
     })
 
+    (mkIf cfg.monitoring.prometheusRules {
+      services.prometheus.ruleFiles = [ "${shippedDir}/monitoring/hv-rules.yml" ];
+    })
+
+    (mkIf cfg.monitoring.grafanaDashboard {
+      services.grafana.provision.dashboards.settings.providers = [
+        {
+          name = "hv";
+          # Only *.json files are dashboards; the rules beside it are ignored.
+          options.path = "${shippedDir}/monitoring";
+        }
+      ];
+    })
+
     {
       networking.firewall.allowedTCPPorts =
         optional (exposed cfg.api) cfg.api.port ++ optional (exposed cfg.metrics) cfg.metrics.port;
@@ -765,6 +851,51 @@ in
           }
         ) timedFeeds
       );
+    })
+
+    (mkIf cfg.backup.enable {
+      # Root: the backup takes an external snapshot of each disk (an overlay file next to it), copies
+      # the frozen image with qemu-img and merges the overlay back (src/backup, docs/backup.md).
+      systemd.services.hv-backup = {
+        description = "hv: back up VMs into ${cfg.backup.repository}";
+        after = [ "libvirtd.service" ];
+        requires = optional libvirtHere "libvirtd.service";
+        environment = serviceEnv;
+        path = [
+          pkgs.restic
+          pkgs.qemu-utils
+          pkgs.libvirt
+        ];
+        serviceConfig = {
+          Type = "oneshot";
+          User = "root";
+          # Makes the repository (and the password file) the first time; a no-op after that.
+          ExecStartPre = escapeShellArgs [ hv "backup" "init" "--config" configPath "--state-dir" stateDir ];
+          ExecStart = [
+            (escapeShellArgs [ hv "backup" "create" "--all" "--config" configPath "--state-dir" stateDir "--by" "schedule" ])
+            (escapeShellArgs [ hv "backup" "forget" "--prune" "--config" configPath "--state-dir" stateDir ])
+          ];
+          StateDirectory = "hv";
+          StateDirectoryMode = "0750";
+          NoNewPrivileges = true;
+          PrivateTmp = true;
+          ProtectHome = true;
+          ProtectKernelModules = true;
+          ProtectKernelLogs = true;
+          ProtectClock = true;
+          Nice = 10;
+          IOSchedulingClass = "idle";
+        };
+      };
+      systemd.timers.hv-backup = {
+        description = "hv: back up VMs (${cfg.backup.onCalendar})";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = cfg.backup.onCalendar;
+          Persistent = true;
+          RandomizedDelaySec = cfg.backup.randomizedDelay;
+        };
+      };
     })
 
     (mkIf (cfg.feedSync.onCalendar != null) {

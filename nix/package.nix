@@ -21,6 +21,7 @@
   qemu-utils,
   audit,
   tcpdump,
+  restic,
   iproute2,
   shadow,
   gnutar,
@@ -40,6 +41,7 @@ let
     qemu-utils
     audit
     tcpdump
+    restic
     iproute2
     shadow
     gnutar
@@ -63,6 +65,8 @@ let
       ../models
       ../rules
       ../templates
+      ../web
+      ../monitoring
     ];
   };
 in
@@ -97,7 +101,9 @@ buildNpmPackage {
     npm rebuild better-sqlite3 --build-from-source --offline
   '';
 
-  # `npm run build` (tsc -p tsconfig.build.json → dist/) is buildNpmPackage's default build step.
+  # `npm run build` (tsc -p tsconfig.build.json → dist/, then web/build.mjs → dist/web, the console
+  # bundled by esbuild from the npm cache: its Go binary comes in the @esbuild/* optional package,
+  # so its skipped install script is not needed) is buildNpmPackage's default build step.
 
   postInstall = ''
     moduleDir=$out/lib/node_modules/hv

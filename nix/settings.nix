@@ -4,7 +4,7 @@
 # `nix-instantiate --eval` on example option values and validates the result with the agent's own
 # loadAgentConfig, so the module cannot drift from the agent's schema silently.
 #
-# `cfg` is `config.hypervisor.monitor` (module.nix). The api, metrics and fleet sections are
+# `cfg` is `config.hypervisor.monitor` (module.nix). The api, metrics, backup and fleet sections are
 # written only when their feature is enabled.
 {
   cfg,
@@ -81,6 +81,10 @@ let
         enabled = true;
         host = cfg.api.address;
         inherit (cfg.api) port;
+        console = {
+          enabled = cfg.api.console.enable;
+          inherit (cfg.api.console) sessionIdle sessionMax secureCookie;
+        };
       };
     }
     // when cfg.metrics.enable {
@@ -89,6 +93,13 @@ let
         host = cfg.metrics.address;
         inherit (cfg.metrics) port;
       };
+    }
+    // when cfg.backup.enable {
+      backup = {
+        inherit (cfg.backup) repository keep;
+      }
+      // when (cfg.backup.passwordFile != null) { inherit (cfg.backup) passwordFile; }
+      // when (cfg.backup.vms != [ ]) { inherit (cfg.backup) vms; };
     }
     // when cfg.fleet.enable {
       fleet = {

@@ -5,7 +5,9 @@
 #   OUTDIR/initrd.img   a busybox-static initramfs (cpio newc, gzip) whose /init loads the virtio
 #                       modules, prints the marker line HV-GUEST-BOOTED on the serial console
 #                       (console=ttyS0), brings eth0 up with udhcpc, powers off on an ACPI power-button
-#                       press (so a graceful `virsh shutdown` works), and then idles
+#                       press (so a graceful `virsh shutdown` works), and then idles; with hv.disk on
+#                       the kernel command line it lists the records an earlier life wrote on /dev/vda
+#                       and then writes one more every second (see the init below)
 #   OUTDIR/disk.qcow2   an empty 64 MiB qcow2 disk (the guest sees it as /dev/vda); use it as a backing
 #                       file for per-VM overlays, because internal snapshots write into the image
 #   OUTDIR/guest.json   what was built: kernel version, package versions, sizes, the marker, cmdline
@@ -113,7 +115,7 @@ done
 ROOT="$WORK/initramfs"
 mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,run,etc/acpi/PWRF,usr/share/udhcpc,lib/modules}
 cp "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
-for applet in sh mount insmod ip udhcpc sleep echo cat ls poweroff acpid mkdir ifconfig route uname ping grep; do
+for applet in sh mount insmod ip udhcpc sleep echo cat ls poweroff acpid mkdir ifconfig route uname ping grep dd tr; do
   ln -sf busybox "$ROOT/bin/$applet"
 done
 : > "$ROOT/etc/modules.order"
@@ -144,6 +146,26 @@ echo "$MARKER"
 # A power-button press (virsh shutdown, ACPI) powers the guest off.
 acpid -d -c /etc/acpi -a /etc/acpid.conf >/dev/console 2>&1 &
 echo "hv-guest: acpid pid \$(pidof acpid), input: \$(ls /dev/input 2>&1 | tr '\n' ' ')"
+# With hv.disk on the kernel command line the guest keeps a numbered log on its raw disk, one
+# 512-byte sector per record from sector 1: at boot it prints every record it finds (HV-DISK-FOUND n,
+# then HV-DISK-FOUND-END with the count), then writes the next record every second, flushed to the
+# disk (conv=fsync), and says so (HV-DISK-WROTE n) only once it is on the disk. The backup tests
+# restore a copy and boot it to see which records it holds.
+if grep -qw hv.disk /proc/cmdline && [ -b /dev/vda ]; then
+  n=1
+  while :; do
+    rec="\$(dd if=/dev/vda bs=512 skip=\$n count=1 2>/dev/null | tr -d '\\000\\n')"
+    case "\$rec" in "HV-DISK-REC \$n") echo "HV-DISK-FOUND \$n"; n=\$((n + 1)) ;; *) break ;; esac
+  done
+  echo "HV-DISK-FOUND-END \$((n - 1))"
+  (
+    while true; do
+      echo "HV-DISK-REC \$n" | dd of=/dev/vda bs=512 seek=\$n count=1 conv=sync,notrunc,fsync 2>/dev/null && echo "HV-DISK-WROTE \$n"
+      n=\$((n + 1))
+      sleep 1
+    done
+  ) &
+fi
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up

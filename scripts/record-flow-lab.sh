@@ -2,11 +2,14 @@
 # Record a real conntrack capture of a small hypervisor network (VMs on a bridge behind NAT)
 # with benign background traffic and, unless --benign-only, real attacks from some VMs.
 #
-# usage: bash scripts/record-flow-lab.sh OUTDIR [--benign-only] [--minutes N]
+# usage: bash scripts/record-flow-lab.sh OUTDIR [--benign-only] [--minutes N] [--scenario segments --take a|b]
 #   e.g. sudo bash scripts/record-flow-lab.sh test/fixtures/flows/lab
 #        sudo bash scripts/record-flow-lab.sh test/fixtures/flows/lab --benign-only --minutes 12
-# Writes OUTDIR/lab.* (attacks) or OUTDIR/lab-benign.* (--benign-only). See docs/flow-lab.md.
-# Namespaces: hvrec-* (attacks) or hvrec2-* (benign), so both can run at once. Needs root.
+#        sudo bash scripts/record-flow-lab.sh test/fixtures/flows/lab --scenario segments --take a
+# Writes OUTDIR/lab.* (attacks), OUTDIR/lab-benign.* (--benign-only) or OUTDIR/lab-seg-TAKE.*
+# (segments: VM-to-VM traffic, tunnels, lateral movement). See docs/flow-lab.md.
+# Namespaces: hvrec-* (attacks), hvrec2-* (benign), hvseg-TAKE-* (segments): all can run at once.
+# Needs root.
 set -euo pipefail
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -14,11 +17,13 @@ usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 # Everything runs inside main so that editing this file cannot disturb a running recording.
 main() {
 
-outdir="" benign_only=0 minutes=""
+outdir="" benign_only=0 minutes="" scenario=lab take=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --benign-only) benign_only=1 ;;
     --minutes) minutes=${2:?--minutes needs a number}; shift ;;
+    --scenario) scenario=${2:?--scenario needs lab or segments}; shift ;;
+    --take) take=${2:?--take needs a or b}; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     *) outdir=$1 ;;
@@ -26,16 +31,24 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$outdir" ] || { usage >&2; exit 2; }
+case "$scenario/$take" in
+  lab/) ;;
+  segments/a | segments/b) [ $benign_only = 0 ] || { echo "record-flow-lab: --benign-only is for the lab scenario" >&2; exit 2; } ;;
+  *) echo "record-flow-lab: --scenario lab, or --scenario segments with --take a or b" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || { echo "record-flow-lab: needs root (network namespaces, nft, conntrack)" >&2; exit 1; }
 
 missing=()
-for tool in ip nft conntrack nmap nping hping3 hydra ssh ssh-keygen dnsmasq curl python3 setsid getent; do
+tools="ip nft conntrack nmap nping hping3 hydra ssh ssh-keygen dnsmasq curl python3 setsid getent"
+[ "$scenario" = lab ] || tools="$tools ncat dig ping psql runuser iodine iodined ptunnel-ng"
+for tool in $tools; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -x /usr/sbin/sshd ] || missing+=(sshd)
+[ "$scenario" = lab ] || [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgres)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "record-flow-lab: missing tools: ${missing[*]}" >&2
-  echo "  apt-get install -y iproute2 nftables conntrack nmap hping3 hydra openssh-client openssh-server dnsmasq-base curl python3" >&2
+  echo "  bash .ci/run installs the base tools, then: bash scripts/install-recording-tools.sh" >&2
   exit 1
 fi
 
@@ -43,7 +56,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/flow-lab
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
-if [ $benign_only = 1 ]; then
+if [ "$scenario" = segments ]; then
+  P=${HVREC_PREFIX:-hvseg-$take} base=lab-seg-$take minutes=${minutes:-10}
+  [ "$minutes" -ge 9 ] || { echo "record-flow-lab: the segments scenario needs --minutes >= 9" >&2; exit 2; }
+elif [ $benign_only = 1 ]; then
   P=${HVREC_PREFIX:-hvrec2} base=lab-benign minutes=${minutes:-12}
 else
   P=${HVREC_PREFIX:-hvrec} base=lab minutes=${minutes:-7}
@@ -64,8 +80,11 @@ VMS=(
   "game01 10.77.0.15 15 106 32 0 60"
   "mail01 10.77.0.16 16 107 64 0 0"
 )
+if [ "$scenario" = segments ]; then
+  source "$lab/segments.sh"
+  VMS=("${SEGMENT_VMS[@]}")
+fi
 vm_ns() { echo "$P-vm$1"; }
-vm_ip() { echo "10.77.0.1$1"; }
 
 pgroups=() old_rmem=""
 cleanup() {
@@ -124,10 +143,15 @@ inns "$I" ip link set eth0 up
 for net in 192.0.2.0/24 198.51.100.0/24 203.0.113.0/24; do inns "$I" ip route add blackhole "$net"; done
 for a in 192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.20 192.0.2.123 \
   198.51.100.22 198.51.100.23 198.51.100.40 198.51.100.53 198.51.100.66 198.51.100.77 198.51.100.99 \
-  203.0.113.50 203.0.113.51 203.0.113.65 203.0.113.66 203.0.113.70 203.0.113.200; do
+  198.51.100.54 203.0.113.50 203.0.113.51 203.0.113.65 203.0.113.66 203.0.113.70 203.0.113.200; do
   inns "$I" ip addr add "$a/32" dev lo
 done
 inns "$H" sysctl -qw net.ipv4.ip_forward=1
+# VM-to-VM frames cross only the bridge; the segments scenario has them pass the IP hooks (and
+# so conntrack) with br_netfilter, as a host must for hv to see VM-to-VM flows.
+if [ "$scenario" = segments ]; then
+  inns "$H" sysctl -qw net.bridge.bridge-nf-call-iptables=1 || { echo "record-flow-lab: br_netfilter is needed (modprobe br_netfilter)" >&2; exit 1; }
+fi
 
 # libvirt-style NAT, and a filter that uses ct (conntrack events need a ct user in the netns).
 inns "$H" nft -f - <<'EOF'
@@ -191,16 +215,19 @@ bg ip netns exec "$I" $srv dns --bind 198.51.100.53
 bg ip netns exec "$I" $srv udp --bind 192.0.2.123 --port 123 --reply 48
 bg ip netns exec "$I" $srv udp --bind 198.51.100.77 --port 9000
 # Host: dnsmasq as the VMs' resolver (like libvirt's), a package cache, a metrics scraper.
+# In the segments scenario t1.example.net is delegated to the iodine server (as a tunnel's owner would).
 bg ip netns exec "$H" dnsmasq -k --conf-file=/dev/null --listen-address=10.77.0.1 --bind-interfaces \
-  --no-resolv --no-hosts --server=198.51.100.53 --cache-size=150 --pid-file="$work/dnsmasq.pid"
+  --no-resolv --no-hosts --server=198.51.100.53 --server=/t1.example.net/198.51.100.54 --cache-size=150 \
+  --pid-file="$work/dnsmasq.pid"
 bg ip netns exec "$H" $srv http --port 3142 --bind 10.77.0.1
 cat >"$work/scrape.sh" <<EOF
 sleep 10
 while true; do
-  for i in ${!VMS[*]}; do curl -s --max-time 5 http://10.77.0.1\$i:9100/metrics >/dev/null; done
+  for ip in $(printf '%s\n' "${VMS[@]}" | awk '{print $2}' | tr '\n' ' '); do curl -s --max-time 5 http://\$ip:9100/metrics >/dev/null; done
   sleep 15
 done
 EOF
+[ "$scenario" = lab ] || segments_servers "$take"
 sleep 1
 
 # ---------------------------------------------------------------- recording
@@ -228,6 +255,7 @@ for i in "${!VMS[@]}"; do
   read -r name ip mac seed ntp ssh dl <<<"${VMS[$i]}"
   bg ip netns exec "$(vm_ns "$i")" bash "$lab/vm-benign.sh" "$seed" "$ip" "$ntp" "$ssh" "$dl" "$work"
 done
+[ "$scenario" = lab ] || segments_benign "$take"
 end_traffic=$(( ${started%.*} + minutes * 60 ))
 
 attacks_tsv=$work/attacks.tsv
@@ -310,7 +338,9 @@ feed_hit() { # vm6 mail01: three HTTPS-like connections to a listed address
     "3 HTTP requests 12 s apart to 198.51.100.66 (listed in lab.feed.txt)"
 }
 
-if [ $benign_only = 0 ]; then
+if [ "$scenario" = segments ]; then
+  segments_attacks "$take"
+elif [ $benign_only = 0 ]; then
   sleep_until 45; beaconing & b_pid=$!
   sleep_until 60; port_scan
   sleep_until 110; brute_force
@@ -332,7 +362,7 @@ ended=$(now)
 # ---------------------------------------------------------------- outputs
 cp "$work/conntrack.stderr" "$outdir/$base.conntrack.stderr"
 if [ $benign_only = 0 ]; then
-  cat >"$outdir/lab.feed.txt" <<'EOF'
+  cat >"$outdir/$base.feed.txt" <<'EOF'
 # hv flow lab threat feed (plain IP list; documentation addresses only)
 # addresses listed here; only 198.51.100.66 is contacted in lab.conntrack.log
 198.51.100.66

@@ -12,7 +12,8 @@
 // Flow events (module "flow"): the tap device the packets crossed, else the MAC, else the IP —
 // source first, then destination. Fields read (ECS): observer.ingress.interface.name,
 // observer.egress.interface.name, source.mac/destination.mac, source.ip/destination.ip, and last
-// flow.reply.* (the VM behind a port forward).
+// flow.reply.* (the VM behind a port forward). A flow from one VM to another also names the
+// destination's VM (vm.peer).
 
 import { readFileSync } from "node:fs";
 import type { HvEvent, VmFields } from "../events/event.js";
@@ -122,7 +123,15 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
       // A connection port-forwarded (DNAT) to a VM names the VM's address only in the reply tuple,
       // whose source is the original destination.
       endpointVm(event.flow?.reply?.destination?.ip, event.flow?.reply?.source?.ip, (ip) => inventory.byIp(ip));
-    if (found) event.vm = { name: found.rec.name, uuid: found.rec.uuid, side: found.side };
+    if (!found) return;
+    event.vm = { name: found.rec.name, uuid: found.rec.uuid, side: found.side };
+    // VM to VM (lateral movement is about both ends): the destination's VM too.
+    if (found.side !== "source") return;
+    const egress = event.observer?.egress?.interface?.name;
+    const dmac = event.destination?.mac;
+    const dip = event.destination?.ip;
+    const peer = (egress ? inventory.byTap(egress) : undefined) ?? (dmac ? inventory.byMac(dmac) : undefined) ?? (dip ? inventory.byIp(dip) : undefined);
+    if (peer && peer.name !== found.rec.name) event.vm.peer = { name: peer.name, uuid: peer.uuid };
   };
   const tapEnd = (tap: string | undefined, side: "source" | "destination"): { rec: VmRecord; side: "source" | "destination" } | undefined => {
     const rec = tap ? inventory.byTap(tap) : undefined;

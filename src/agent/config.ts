@@ -1,12 +1,15 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { InputError } from "../events/input.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
 import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
+import { cidrSchema } from "../feeds/spec.js";
+import { backupConfigSchema } from "../backup/settings.js";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
 /** Where auditd's builtin af_unix plugin listens (/etc/audit/plugins.d/af_unix.conf). */
@@ -117,6 +120,18 @@ const agentConfigSchema = z
     exceptions: z.array(z.unknown()).optional(),
     /** Alert sinks (see src/outputs/README.md). */
     sinks: z.array(z.unknown()).optional(),
+    /** Quiet by default (docs/noise.md): third-party Sigma hits below this level are signals, not alerts. */
+    routing: z.object({ signalsBelow: z.enum(["informational", "low", "medium", "high", "critical", "none"]).optional() }).strict().optional(),
+    /** Learning (docs/noise.md): a period from the first learned detection, then proposals (applied with apply: true). */
+    learning: z
+      .object({
+        period: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 7d").optional(),
+        apply: z.boolean().optional(),
+        expires: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 30d").optional(),
+        minCount: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Same rule about the same entity within this window is one alert (e.g. 10m). */
     dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
     stateDir: z.string().optional(),
@@ -131,7 +146,7 @@ const agentConfigSchema = z
     /** Thresholds of the flow detectors (docs/flow-detectors.md); validated by src/detectors/flows/config.ts. */
     flowDetectors: z.unknown().optional(),
     /** Networks no feed may list (on top of loopback, link-local and the host's own addresses). */
-    feeds: z.object({ allowlist: z.array(z.string()).optional(), schedule: z.boolean().optional() }).strict().optional(),
+    feeds: z.object({ allowlist: z.array(cidrSchema).optional(), schedule: z.boolean().optional() }).strict().optional(),
     /** Reconcile hv's nft tables with the block feeds at start and after each feed sync (default on as root with nft installed). */
     firewall: z
       .object({
@@ -168,6 +183,8 @@ const agentConfigSchema = z
       .optional(),
     /** Anomaly models to score with (docs/anomaly.md); none by default: a host needs its own baseline. */
     anomaly: z.object({ syscalls: z.string().optional() }).strict().optional(),
+    /** VM backups in a restic repository (docs/backup.md): `hv backup`, the backup_vm action, the schedule. */
+    backup: backupConfigSchema.optional(),
   })
   .strict();
 
@@ -176,12 +193,12 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 /** Reads the YAML config; every problem is reported with the file and the field. */
 export function loadAgentConfig(path: string): AgentConfig {
   const read = readYamlFile(path);
-  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  if ("problem" in read) throw new InputError(`${path}: ${read.problem}`);
   const yaml = readYamlData(read.text);
-  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  if ("problem" in yaml) throw new InputError(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
   const parsed = agentConfigSchema.safeParse(yaml.data ?? {});
   if (!parsed.success) {
-    throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
+    throw new InputError(`${path}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
 }

@@ -37,7 +37,7 @@ export interface DoctorOptions {
   /** The config file hv would use (none: hv's defaults). */
   configPath?: string;
   uri: string;
-  /** Where hv's own audit rules are installed by `hv setup` / `hv service install`. */
+  /** Where hv's own audit rules are installed by `hv service install`. */
   auditRulesDir?: string;
   /** Root of the filesystem for files hv installs (tests use a scratch directory). */
   root?: string;
@@ -74,7 +74,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 
 function configCheck(opts: DoctorOptions, add: (c: Check) => void): AgentConfig {
   if (!opts.configPath) {
-    add({ area: "config", name: "configuration", status: "warn", detail: "no configuration file: hv runs on its defaults (monitor mode, shipped rules)", fix: "hv setup" });
+    add({ area: "config", name: "configuration", status: "warn", detail: "no configuration file: hv runs on its defaults (monitor mode, shipped rules)", fix: "write /etc/hv/hv.yaml (or pass --config / set $HV_CONFIG) when the defaults are not what you want" });
     return {};
   }
   try {
@@ -82,7 +82,7 @@ function configCheck(opts: DoctorOptions, add: (c: Check) => void): AgentConfig 
     add({ area: "config", name: "configuration", status: "ok", detail: `${opts.configPath} loads` });
     return config;
   } catch (err) {
-    add({ area: "config", name: "configuration", status: "problem", detail: (err as Error).message, fix: `fix the field named, or run hv setup to rewrite ${opts.configPath}` });
+    add({ area: "config", name: "configuration", status: "problem", detail: (err as Error).message, fix: `correct the field named in ${opts.configPath}` });
     return {};
   }
 }
@@ -168,7 +168,7 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
   const loadedKeys = new Set(loaded.map((line) => /(?:-k |key=)(hv_\w+)/.exec(line)?.[1]));
   const missingKeys = [...new Set(expected.keys)].filter((k) => !loadedKeys.has(k));
   const installed = join(opts.root ?? "/", opts.auditRulesDir ?? "etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME);
-  const fix = existsSync(installed) ? "augenrules --load (the file is installed but not loaded)" : "hv setup (installs rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
+  const fix = existsSync(installed) ? "augenrules --load (the file is installed but not loaded)" : "hv service install (installs rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
   if (missingKeys.length > 0) add({ area: "audit", name: "hv's audit rules", status: "problem", detail: `${loaded.length} of ${expected.count} loaded; missing keys: ${missingKeys.join(", ")}: hv's detections that need them see nothing`, fix });
   else add({ area: "audit", name: "hv's audit rules", status: "ok", detail: `every key of hv.rules loaded (${loaded.length} rules with hv keys; hv.rules has ${expected.count})` });
   // HOOK(issue 19, `hv rules coverage`): once that command is on main, report here what the loaded

@@ -16,13 +16,21 @@ export interface FleetSetup {
   stop(): Promise<void>;
 }
 
-export function setUpFleet(opts: { config: AgentConfig; db: Database.Database; live: boolean; firewall?: FirewallSyncer; report: (t: string) => void }): FleetSetup | undefined {
+export function setUpFleet(opts: {
+  config: AgentConfig;
+  db: Database.Database;
+  live: boolean;
+  /** Where alerts JetStream has not acknowledged wait (STATE/outbox), across restarts too. */
+  spoolDir: string;
+  firewall?: FirewallSyncer;
+  report: (t: string) => void;
+}): FleetSetup | undefined {
   const fleet = opts.config.fleet;
   if (!fleet || fleet.enabled === false || !opts.live) return undefined;
   const connection = { servers: fleet.servers, ...(fleet.credentials ? { credentials: fleet.credentials } : {}), ...(fleet.tokenFile ? { tokenFile: fleet.tokenFile } : {}) };
   const host = fleet.host ?? hostname();
   const stream = { replicas: fleet.streamReplicas ?? 1 };
-  const sink = new NatsSink({ ...connection, host, stream });
+  const sink = new NatsSink({ ...connection, host, stream, delivery: { spool: { dir: opts.spoolDir } } });
   const firewall = opts.firewall;
   let blocks: FleetBlocksHandle | undefined;
   if (fleet.blocks !== false) {

@@ -36,6 +36,8 @@ export interface NetworkSetup {
   netflow?: NetflowCollector;
   /** Starts the feed schedule and the firewall reconcile; both stop with the signal. */
   start(signal: AbortSignal): void;
+  /** Waits for a feed sync still running when the signal aborted (it uses the store). */
+  close(): Promise<void>;
 }
 
 const TAP_CHECK_MS = 30_000;
@@ -53,6 +55,7 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
   if (netflow) collectors.push(netflow);
 
   const firewall = opts.live ? firewallSyncer(opts) : undefined;
+  let scheduler: { idle(): Promise<void> } | undefined;
 
   const start = (signal: AbortSignal): void => {
     if (!opts.live) return;
@@ -68,7 +71,7 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
       if (firewall) void reconcileNow(firewall, report);
     });
     if (config.feeds?.schedule === false) return;
-    startFeedScheduler(db, {
+    scheduler = startFeedScheduler(db, {
       signal,
       sync: { allowlist: config.feeds?.allowlist },
       onError: (err) => report(`feeds: ${err.message}`),
@@ -78,7 +81,7 @@ export function setUpNetwork(opts: NetworkOptions): NetworkSetup {
       },
     });
   };
-  return { collectors, intel, firewall, conntrack, netflow, start };
+  return { collectors, intel, firewall, conntrack, netflow, start, close: async () => await scheduler?.idle() };
 }
 
 function conntrackCollector(config: AgentConfig, report: (t: string) => void): ConntrackCollector | undefined {

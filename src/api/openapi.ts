@@ -13,7 +13,7 @@ type Doc = Record<string, unknown>;
 const ERRORS: Record<string, string> = {
   "400": "Invalid input: a parameter, query field or body field is missing, of the wrong type, out of range, or unknown.",
   "401": "No bearer token, or an unknown, malformed or revoked one.",
-  "403": "The token's role is below the route's.",
+  "403": "The token's role is below the route's; or, with a console session cookie, a change without the session's X-CSRF-Token, or a change from another site's page (Origin).",
   "404": "No such object (or no such route).",
   "409": "The object is not in a state that allows this (e.g. an action that is not pending).",
   "429": "Rate limit exceeded (per token, or per address without a valid token).",
@@ -36,7 +36,11 @@ function operation(spec: RouteSpec): Doc {
   const ok = String(spec.status ?? 200);
   responses[ok] = spec.text
     ? { description: "Prometheus text exposition format 0.0.4.", content: { "text/plain": { schema: { type: "string" } } } }
-    : { description: "Success.", content: { "application/json": { schema: spec.response ?? {} } } };
+    : spec.stream
+      ? { description: "Server-sent events (event: ready | alert | action | end; data: JSON).", content: { "text/event-stream": { schema: { type: "string" } } } }
+      : spec.download
+        ? { description: "The file, as an attachment.", content: { "application/gzip": { schema: { type: "string", contentMediaType: "application/gzip" } } } }
+        : { description: "Success.", content: { "application/json": { schema: spec.response ?? {} } } };
   const codes = new Set(["429"]);
   if (spec.params || spec.query || spec.body) codes.add("400");
   if (spec.access !== "public") codes.add("401").add("403");
@@ -55,6 +59,7 @@ function operation(spec: RouteSpec): Doc {
   if (spec.access === "public") op.security = [];
   // /metrics: a token when metrics auth is on (the default off loopback), none otherwise.
   else if (spec.access === "metrics") op.security = [{}, { bearer: [] }];
+  else op.security = [{ bearer: [] }, { session: [] }];
   return op;
 }
 
@@ -82,7 +87,15 @@ export function buildOpenApi(routes: readonly RouteSpec[]): Doc {
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "hv_ followed by 43 base64url characters; roles viewer < operator < admin." } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "hv_ followed by 43 base64url characters; roles viewer < operator < admin." },
+        session: {
+          type: "apiKey",
+          in: "cookie",
+          name: "hv_session",
+          description: "The web console's session, set by POST /api/v1/session; it has its token's role. POST and DELETE with it also need the session's CSRF secret in the X-CSRF-Token header.",
+        },
+      },
       schemas: { Error: error },
     },
   };

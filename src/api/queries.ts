@@ -4,6 +4,7 @@
 import type Database from "better-sqlite3";
 import type { Alert } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
+import { signalCondition, type SignalFilter } from "../store/alerts.js";
 import { prepared } from "../store/statements.js";
 
 export interface AlertQuery {
@@ -15,6 +16,8 @@ export interface AlertQuery {
   sinceMs?: number;
   /** Last seen before (ms). */
   untilMs?: number;
+  /** Signals (stored, not sent): left out by default. */
+  signals?: SignalFilter;
   limit: number;
 }
 
@@ -28,7 +31,9 @@ export function queryAlerts(db: Database.Database, q: AlertQuery): Alert[] {
     ["last_seen >= ?", q.sinceMs],
     ["last_seen < ?", q.untilMs],
   ]);
-  const sql = `SELECT id, json, status FROM alerts ${where} ORDER BY last_seen DESC, id DESC LIMIT ?`;
+  const signals = signalCondition(q.signals);
+  const clause = signals === undefined ? where : where ? `${where} AND ${signals}` : `WHERE ${signals}`;
+  const sql = `SELECT id, json, status FROM alerts ${clause} ORDER BY last_seen DESC, id DESC LIMIT ?`;
   return prepared<Array<string | number>, { id: number; json: string; status: string }>(db, sql)
     .all(...params, q.limit)
     .map((r) => ({ ...(JSON.parse(r.json) as Alert), id: r.id, status: r.status as Alert["status"] }));
@@ -91,6 +96,27 @@ export function eventIdsOfRule(db: Database.Database, ruleId: string, maxAlerts:
   return [...ids];
 }
 
+export interface TimelineBucket {
+  /** ISO start of the bucket. */
+  start: string;
+  /** New alerts (by first seen) per severity; severities without any are absent. */
+  counts: Record<string, number>;
+}
+
+/** New alerts per severity in `buckets` equal steps of `stepMs` from `sinceMs` (first seen). */
+export function alertTimeline(db: Database.Database, sinceMs: number, stepMs: number, buckets: number): TimelineBucket[] {
+  const out: TimelineBucket[] = Array.from({ length: buckets }, (_, i) => ({ start: new Date(sinceMs + i * stepMs).toISOString(), counts: {} }));
+  const rows = prepared<[number, number, number, number], { bucket: number; severity: string; n: number }>(
+    db,
+    `SELECT (first_seen - ?) / ? AS bucket, severity, count(*) AS n FROM alerts WHERE first_seen >= ? AND first_seen < ? GROUP BY bucket, severity`,
+  ).all(sinceMs, stepMs, sinceMs, sinceMs + stepMs * buckets);
+  for (const r of rows) {
+    const b = out[Math.floor(r.bucket)];
+    if (b) b.counts[r.severity] = r.n;
+  }
+  return out;
+}
+
 export interface StoreCounts {
   schemaVersion: number;
   events: number;
@@ -104,7 +130,7 @@ export function storeCounts(db: Database.Database): StoreCounts {
   return {
     schemaVersion: db.pragma("user_version", { simple: true }) as number,
     events: n(`SELECT count(*) FROM events`),
-    alertsOpen: n(`SELECT count(*) FROM alerts WHERE status = 'open'`),
+    alertsOpen: n(`SELECT count(*) FROM alerts WHERE status = 'open' AND signal = 0`),
     actionsPending: n(`SELECT count(*) FROM actions WHERE status = 'pending'`),
     quarantines: n(`SELECT count(*) FROM enforcements WHERE kind = 'quarantine' AND released IS NULL`),
   };

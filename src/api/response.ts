@@ -6,15 +6,31 @@
 // enforcement row the firewall is built from —, and src/forensics' own bundle functions.
 // The agent binds runApproved/syncFirewall so approvals run and releases apply at once.
 
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
-import { listBundles, showBundle, verifyAndRecord, type ShownBundle } from "../forensics/bundle-ops.js";
+import { exportBundle, listBundles, showBundle, verifyAndRecord, type ShownBundle } from "../forensics/bundle-ops.js";
 import type { BundleListing } from "../forensics/bundles.js";
 import type { VerifyReport } from "../forensics/verify.js";
 import { approveAction, denyAction, getAction, type ActionRecord } from "../store/actions.js";
+import type { Responder } from "../playbooks/engine.js";
 import { releaseQuarantineByHand } from "../playbooks/release.js";
 import type { Enforcement } from "../store/enforcements.js";
-import { conflict, notFound } from "./errors.js";
+import { ApiError, conflict, notFound } from "./errors.js";
+
+/** What a person may do to a VM from the API; each is a recorded action of the response engine. */
+export const VM_ACTIONS = ["pause_vm", "resume_vm", "forensic_capture"] as const;
+export type VmAction = (typeof VM_ACTIONS)[number];
+
+export interface ExportedBundle {
+  id: string;
+  /** A temporary .tar.gz; call remove() once it has been sent. */
+  file: string;
+  bytes: number;
+  sha256: string;
+  remove(): Promise<void>;
+}
 
 /**
  * Failures with a meaning for the client throw ApiError (errors.ts): 404 for an unknown id,
@@ -33,6 +49,13 @@ export interface ResponseOps {
   showBundle(id: string, by: string): Promise<ShownBundle | undefined>;
   /** Checks every file and the signature (and records the check); 404 when there is no such bundle. */
   verifyBundle(id: string, by: string): Promise<VerifyReport>;
+  /** Packs a bundle into a temporary archive to send (recorded as exported in its chain); 404 when there is no such bundle. */
+  exportBundle(id: string, by: string): Promise<ExportedBundle>;
+  /**
+   * A person's action on a VM, through the response engine (allowlists apply; recorded as a manual
+   * action): the finished row, or with `background` the running row at once. 501 without an engine.
+   */
+  actOnVm(action: VmAction, vm: string, by: string, opts?: { params?: Record<string, unknown>; background?: boolean }): Promise<ActionRecord>;
 }
 
 export interface DefaultResponseOptions {
@@ -44,6 +67,8 @@ export interface DefaultResponseOptions {
   syncFirewall?: () => Promise<void>;
   /** Passed to every feed sync (global allowlist, CA). */
   feedAllowlist?: string[];
+  /** Runs a person's VM actions (the agent's engine, or one `hv api serve` builds like the CLI does). */
+  responder?: Responder;
 }
 
 export function defaultResponseOps(opts: DefaultResponseOptions): ResponseOps {
@@ -76,6 +101,22 @@ export function defaultResponseOps(opts: DefaultResponseOptions): ResponseOps {
     verifyBundle: async (id, by) => {
       if (!(await known(id))) throw notFound(`forensic bundle ${id}`);
       return verifyAndRecord(opts.stateDir, id, { who: by });
+    },
+    exportBundle: async (id, by) => {
+      if (!(await known(id))) throw notFound(`forensic bundle ${id}`);
+      // Beside the bundles (same filesystem, which has room for them), not in a small /tmp.
+      const dir = await mkdtemp(join(opts.stateDir, "forensics", ".export-"));
+      try {
+        const archive = await exportBundle(opts.stateDir, id, join(dir, `${id}.tar.gz`), by);
+        return { ...archive, remove: () => rm(dir, { recursive: true, force: true }) };
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    },
+    actOnVm: async (action, vm, by, o = {}) => {
+      if (!opts.responder) throw new ApiError(501, "not_implemented", `this process has no response engine to run ${action} (the agent with api.enabled, or hv api serve, has one)`);
+      return opts.responder.act({ action, target: { kind: "vm", name: vm }, by, ...(o.params ? { params: o.params } : {}) }, { background: o.background === true });
     },
   };
 }

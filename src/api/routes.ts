@@ -5,17 +5,20 @@
 import type Database from "better-sqlite3";
 import type { Registry } from "prom-client";
 import type { HvEvent } from "../events/event.js";
-import { ackAlert, getAlert } from "../store/alerts.js";
+import { ackAlert, getAlert, type SignalFilter } from "../store/alerts.js";
 import { getAction, listActions } from "../store/actions.js";
 import { activeEnforcements, listEnforcements, type Enforcement } from "../store/enforcements.js";
 import { feedSyncHistory, getFeed, listFeeds } from "../store/feeds.js";
 import type { LibvirtBackend } from "../vm/backend.js";
-import { badRequest, conflict, notFound } from "./errors.js";
+import { ApiError, badRequest, conflict, notFound } from "./errors.js";
+import type { LiveFeed } from "./live.js";
+import { sourceCounts } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
-import { eventIdsFor, MAX_RULE_ALERTS, queryAlerts, queryEvents, storeCounts } from "./queries.js";
-import type { ResponseOps } from "./response.js";
+import { alertTimeline, eventIdsFor, MAX_RULE_ALERTS, queryAlerts, queryEvents, storeCounts } from "./queries.js";
+import type { ResponseOps, VmAction } from "./response.js";
 import * as s from "./schemas.js";
-import { createToken, getToken, listTokens, revokeToken, type ApiToken, type Role } from "./tokens.js";
+import { sessionCookie, type Session, type SessionStore } from "./session.js";
+import { authenticate, createToken, getToken, listTokens, revokeToken, type ApiToken, type Role } from "./tokens.js";
 
 export const API_PREFIX = "/api/v1";
 
@@ -30,6 +33,10 @@ export interface ApiContext {
   metrics?: Registry;
   version: string;
   startedAt: number;
+  /** The console's browser sessions (session.ts). */
+  sessions: SessionStore;
+  /** New and changed alerts and actions, for /api/v1/stream (live.ts). */
+  live: LiveFeed;
 }
 
 export interface RouteRequest {
@@ -38,6 +45,26 @@ export interface RouteRequest {
   body: Record<string, unknown>;
   /** The caller's token (absent on public routes). */
   token?: ApiToken;
+  /** The browser session the request came with, when it came with one instead of a bearer token. */
+  session?: Session;
+  /** Adds a Set-Cookie header to the answer. */
+  setCookie(value: string): void;
+}
+
+/** What a `stream` route's handler answers: server.ts writes it as server-sent events. */
+export interface EventStream {
+  /** End the stream after this long (0: right after what open() sends at once). */
+  seconds: number;
+  /** Starts sending; returns what stops it. */
+  open(send: (event: string, data: unknown) => void): () => void;
+}
+
+/** What a `download` route's handler answers: server.ts sends the file, then calls done(). */
+export interface FileDownload {
+  file: string;
+  filename: string;
+  contentType: string;
+  done(): Promise<void>;
 }
 
 export interface RouteSpec {
@@ -57,18 +84,31 @@ export interface RouteSpec {
   response?: s.JsonSchema;
   /** The answer is text/plain (Prometheus exposition). */
   text?: boolean;
+  /** The answer is text/event-stream: the handler returns an EventStream. */
+  stream?: boolean;
+  /** The answer is a file: the handler returns a FileDownload. */
+  download?: boolean;
   handler(ctx: ApiContext, req: RouteRequest): unknown;
 }
 
+const MAX_BUCKETS = 500;
+const sourceTotals: s.JsonSchema = { type: "array", items: s.openObject({ source: { type: "string" }, total: { type: "number" } }, ["source", "total"]) };
+
 /** The caller as recorded in the store: "api:NAME". */
 const caller = (req: RouteRequest): string => `api:${req.token?.name ?? "anonymous"}`;
+
+/** An age (90s, 15m, 2h, 7d) in ms, or undefined when the text is not one. */
+export function parseAge(text: string): number | undefined {
+  const age = /^(\d+)([smhd])$/.exec(text);
+  return age ? Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"] : undefined;
+}
 
 /** An ISO time or an age before now, as ms since the epoch; the schema has checked the shape. */
 export function parseTime(value: unknown, field: string, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
-  const age = /^(\d+)([smhd])$/.exec(text);
-  if (age) return now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"];
+  const age = parseAge(text);
+  if (age !== undefined) return now - age;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw badRequest(`${field} is not a valid time: ${JSON.stringify(text)}`);
   return ms;
@@ -132,21 +172,112 @@ export const ROUTES: readonly RouteSpec[] = [
     handler: () => buildOpenApi(ROUTES),
   },
 
+  // --- console sessions ----------------------------------------------------------------------
+  {
+    method: "POST",
+    path: `${API_PREFIX}/session`,
+    access: "public",
+    tag: "session",
+    summary:
+      "Log in to the web console with an API token: answers the token's name and role and a CSRF secret, and sets an HttpOnly session cookie. Requests made with the cookie act with the token's role; state-changing ones must send the CSRF secret in the X-CSRF-Token header.",
+    body: s.strictObject({ token: s.tokenSecret }, ["token"]),
+    response: s.session,
+    handler: (ctx, req) => {
+      const token = authenticate(ctx.db, String(req.body.token));
+      if (!token) throw new ApiError(401, "unauthorized", "the token is unknown, malformed or revoked");
+      if (req.session) ctx.sessions.end(req.session.id);
+      const session = ctx.sessions.start(token.id);
+      req.setCookie(sessionCookie(session, ctx.sessions.settings));
+      return sessionView(ctx, token, session);
+    },
+  },
+  {
+    method: "GET",
+    path: `${API_PREFIX}/session`,
+    access: "public",
+    tag: "session",
+    summary:
+      "Who the caller is: the token's name and role, and for a console session its CSRF secret and when it ends if unused; all null without a valid token or session (the console asks this at load, before anyone has logged in).",
+    response: s.session,
+    handler: (ctx, req) => (req.token ? sessionView(ctx, req.token, req.session) : { token: null, csrf: null, expires: null }),
+  },
+  {
+    method: "DELETE",
+    path: `${API_PREFIX}/session`,
+    access: "viewer",
+    tag: "session",
+    summary: "Log out: ends the console session and removes its cookie (a bearer token stays valid: revoke it with DELETE /api/v1/tokens/{name}).",
+    response: s.openObject({ ended: { type: "boolean" } }, ["ended"]),
+    handler: (ctx, req) => {
+      if (req.session) ctx.sessions.end(req.session.id);
+      req.setCookie(sessionCookie(undefined, ctx.sessions.settings));
+      return { ended: req.session !== undefined };
+    },
+  },
+
+  // --- live ----------------------------------------------------------------------------------
+  {
+    method: "GET",
+    path: `${API_PREFIX}/stream`,
+    access: "viewer",
+    tag: "live",
+    summary:
+      "Server-sent events: `ready` at once, then `alert` (an alert in full) and `action` (an action row) for every new or changed one, a comment every 15 s. The stream ends after `seconds` (EventSource reconnects by itself), or at once when the token is revoked or the session ends.",
+    query: s.strictObject({ seconds: { type: "integer", minimum: 0, maximum: 3600, default: 300 } }),
+    stream: true,
+    handler: (ctx, { query }): EventStream => ({
+      seconds: num(query.seconds),
+      open: (send) => {
+        const stop = ctx.live.subscribe((changes) => {
+          for (const c of changes) send(c.kind, c.data);
+        });
+        send("ready", { at: new Date().toISOString() });
+        return stop;
+      },
+    }),
+  },
+
   // --- alerts --------------------------------------------------------------------------------
   {
     method: "GET",
     path: `${API_PREFIX}/alerts`,
     access: "viewer",
     tag: "alerts",
-    summary: "Alerts, newest first (by last seen). since/until bound last seen.",
-    query: s.strictObject({ severity: s.severity, rule: s.ruleId, vm: s.vmName, status: { type: "string", enum: ["open", "acked"] }, since: s.time, until: s.time, limit: s.limit(s.MAX_LIST, 100) }),
+    summary: "Alerts, newest first (by last seen). since/until bound last seen. Signals (stored, not sent: third-party Sigma hits below the routing level) only with signals=include or signals=only.",
+    query: s.strictObject({
+      severity: s.severity, rule: s.ruleId, vm: s.vmName, status: { type: "string", enum: ["open", "acked"] }, since: s.time, until: s.time,
+      signals: { type: "string", enum: ["exclude", "include", "only"] }, limit: s.limit(s.MAX_LIST, 100),
+    }),
     response: s.listOf("alerts", s.alert),
     handler: (ctx, { query: q }) => ({
       alerts: queryAlerts(ctx.db, {
         severity: str(q.severity), ruleId: str(q.rule), vmName: str(q.vm), status: str(q.status),
-        sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), limit: num(q.limit),
+        sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), signals: str(q.signals) as SignalFilter | undefined, limit: num(q.limit),
       }),
     }),
+  },
+  {
+    method: "GET",
+    path: `${API_PREFIX}/alerts/timeline`,
+    access: "viewer",
+    tag: "alerts",
+    summary: `New alerts (by first seen) per severity in equal steps from since to now: at most ${MAX_BUCKETS} steps.`,
+    query: s.strictObject({ since: { ...s.time, default: "24h" }, step: { ...s.age, default: "1h" } }),
+    response: s.openObject(
+      { since: { type: "string" }, stepSeconds: { type: "integer" }, buckets: { type: "array", items: s.openObject({ start: { type: "string" }, counts: s.openObject({}) }, ["start", "counts"]) } },
+      ["since", "stepSeconds", "buckets"],
+    ),
+    handler: (ctx, { query }) => {
+      const now = Date.now();
+      const stepMs = parseAge(String(query.step))!;
+      if (stepMs === 0) throw badRequest("step must be longer than 0");
+      // Steps start on multiples of the step (whole hours for 1h), so their labels read well.
+      const sinceMs = Math.floor(parseTime(query.since, "since", now)! / stepMs) * stepMs;
+      if (sinceMs >= now) throw badRequest("since must be in the past");
+      const buckets = Math.ceil((now - sinceMs) / stepMs);
+      if (buckets > MAX_BUCKETS) throw badRequest(`since/step make ${buckets} steps; at most ${MAX_BUCKETS}`);
+      return { since: new Date(sinceMs).toISOString(), stepSeconds: stepMs / 1000, buckets: alertTimeline(ctx.db, sinceMs, stepMs, buckets) };
+    },
   },
   {
     method: "GET",
@@ -206,6 +337,17 @@ export const ROUTES: readonly RouteSpec[] = [
     },
   },
 
+  {
+    method: "GET",
+    path: `${API_PREFIX}/sources`,
+    access: "viewer",
+    tag: "events",
+    summary:
+      "Events stored since this process started by source (event module: hv_events_total) and events lost by collector (hv_events_dropped_total); empty lists where this process runs no pipeline (hv api serve).",
+    response: s.openObject({ at: { type: "string" }, events: sourceTotals, dropped: sourceTotals }, ["at", "events", "dropped"]),
+    handler: async (ctx) => ({ at: new Date().toISOString(), ...(ctx.metrics ? await sourceCounts(ctx.metrics) : { events: [], dropped: [] }) }),
+  },
+
   // --- VMs -----------------------------------------------------------------------------------
   {
     method: "GET",
@@ -242,6 +384,17 @@ export const ROUTES: readonly RouteSpec[] = [
       return { name, quarantined: quarantine !== null, quarantine, info, openAlerts };
     },
   },
+  vmActionRoute("pause", "pause_vm", "Pause a VM (its vCPUs stop; memory and connections stay), as the pause_vm action run by hand: recorded, allowlists apply. The answer is the finished action row (a failure is a result: status failed)."),
+  vmActionRoute("resume", "resume_vm", "Resume a paused VM, as the resume_vm action run by hand. The answer is the finished action row."),
+  {
+    ...vmActionRoute(
+      "forensics",
+      "forensic_capture",
+      "Capture a signed forensic bundle of the VM (memory and disk unless false; pause: freeze it meanwhile) as the forensic_capture action run by hand. 202 with the running action row: a capture takes minutes; the row (and /api/v1/stream) tells when it is done.",
+      s.strictObject({ memory: { type: "boolean" }, disk: { type: "boolean" }, pause: { type: "boolean" } }),
+    ),
+    status: 202,
+  },
 
   // --- actions -------------------------------------------------------------------------------
   {
@@ -249,10 +402,12 @@ export const ROUTES: readonly RouteSpec[] = [
     path: `${API_PREFIX}/actions`,
     access: "viewer",
     tag: "actions",
-    summary: "Recorded actions (playbook decisions), oldest first; status=pending lists those waiting for approval.",
-    query: s.strictObject({ status: s.word, alert: s.id, limit: s.limit(s.MAX_LIST, 100) }),
+    summary: "Recorded actions (playbook decisions), oldest first (order=newest: newest first); status=pending lists those waiting for approval.",
+    query: s.strictObject({ status: s.word, alert: s.id, order: { type: "string", enum: ["oldest", "newest"], default: "oldest" }, limit: s.limit(s.MAX_LIST, 100) }),
     response: s.listOf("actions", s.action),
-    handler: (ctx, { query: q }) => ({ actions: listActions(ctx.db, { status: str(q.status), alertId: q.alert === undefined ? undefined : num(q.alert), limit: num(q.limit) }) }),
+    handler: (ctx, { query: q }) => ({
+      actions: listActions(ctx.db, { status: str(q.status), alertId: q.alert === undefined ? undefined : num(q.alert), newestFirst: q.order === "newest", limit: num(q.limit) }),
+    }),
   },
   {
     method: "GET",
@@ -383,6 +538,19 @@ export const ROUTES: readonly RouteSpec[] = [
     response: s.verification,
     handler: (ctx, req) => ctx.ops.verifyBundle(String(req.params.id), caller(req)),
   },
+  {
+    method: "GET",
+    path: `${API_PREFIX}/forensics/bundles/:id/download`,
+    access: "operator",
+    tag: "forensics",
+    summary: "The bundle as a .tar.gz (as `hv forensics export`); the export and the archive's SHA-256 are recorded in its chain of custody. Operators only: a bundle may hold a guest's memory.",
+    params: s.strictObject({ id: s.bundleId }, ["id"]),
+    download: true,
+    handler: async (ctx, req): Promise<FileDownload> => {
+      const archive = await ctx.ops.exportBundle(String(req.params.id), caller(req));
+      return { file: archive.file, filename: `${archive.id}.tar.gz`, contentType: "application/gzip", done: archive.remove };
+    },
+  },
 
   // --- tokens --------------------------------------------------------------------------------
   {
@@ -438,6 +606,32 @@ export const ROUTES: readonly RouteSpec[] = [
     },
   },
 ];
+
+function sessionView(ctx: ApiContext, token: ApiToken, session: Session | undefined): Record<string, unknown> {
+  return {
+    token: { name: token.name, role: token.role },
+    csrf: session?.csrf ?? null,
+    expires: session ? new Date(ctx.sessions.expires(session)).toISOString() : null,
+  };
+}
+
+function vmActionRoute(verb: string, action: VmAction, summary: string, body?: s.JsonSchema): RouteSpec {
+  return {
+    method: "POST",
+    path: `${API_PREFIX}/vms/:name/${verb}`,
+    access: "operator",
+    tag: "vms",
+    summary,
+    params: s.strictObject({ name: s.vmName }, ["name"]),
+    response: s.action,
+    ...(body ? { body } : {}),
+    handler: (ctx, req) => {
+      // Only a route with a body schema takes parameters; the schema has checked them.
+      const params = body && Object.keys(req.body).length > 0 ? { ...req.body } : undefined;
+      return ctx.ops.actOnVm(action, String(req.params.name), caller(req), { ...(params ? { params } : {}), background: action === "forensic_capture" });
+    },
+  };
+}
 
 function notFoundOf(what: string, value: unknown): never {
   throw notFound(`${what} ${String(value)}`);

@@ -41,6 +41,11 @@ export const time: JsonSchema = {
   pattern: "^([0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
 };
 
+/** An age: 90s, 15m, 2h, 7d. */
+export const age: JsonSchema = { type: "string", maxLength: 7, pattern: "^[0-9]{1,6}[smhd]$" };
+/** An API token's secret (tokens.ts TOKEN_PATTERN). */
+export const tokenSecret: JsonSchema = { type: "string", minLength: 46, maxLength: 46, pattern: "^hv_[A-Za-z0-9_-]{43}$" };
+
 export const idParams = strictObject({ id }, ["id"]);
 
 export const error: JsonSchema = openObject({ error: { type: "string" }, message: { type: "string" } }, ["error", "message"]);
@@ -61,6 +66,7 @@ export const alert = openObject(
     status: { type: "string" },
     entity: openObject({ kind: { type: "string" }, id: { type: "string" } }),
     event_ids: { type: "array", items: { type: "string" } },
+    signal: { type: "boolean" },
   },
   ["id", "rule", "severity", "status", "first_seen", "last_seen", "count"],
 );
@@ -171,6 +177,15 @@ export const verification = openObject(
     warnings: { type: "array", items: { type: "string" } },
   },
   ["ok", "problems", "warnings"],
+);
+
+export const session = openObject(
+  {
+    token: { anyOf: [openObject({ name: { type: "string" }, role }, ["name", "role"]), { type: "null" }] },
+    csrf: { type: ["string", "null"] },
+    expires: { type: ["string", "null"] },
+  },
+  ["token", "csrf", "expires"],
 );
 
 /** `{ KEY: [items] }`: every list answer is an object, so fields can be added later. */

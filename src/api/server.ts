@@ -1,18 +1,25 @@
 // The REST API server: fastify routes built from the route table (routes.ts), bearer-token auth
-// with roles, rate limits, JSON errors. createApiServer builds it without listening (tests inject
-// requests); startApiServer listens, on loopback unless told otherwise.
+// with roles (or the web console's session cookie, with a CSRF header for changes), rate limits,
+// JSON errors, security headers, and the console's files. createApiServer builds it without
+// listening (tests inject requests); startApiServer listens, on loopback unless told otherwise.
 
+import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
 import type Database from "better-sqlite3";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
 import { packageVersion } from "../cli/version.js";
+import { InputError } from "../events/input.js";
 import { LibvirtError } from "../vm/errors.js";
 import type { LibvirtBackend } from "../vm/backend.js";
+import { registerConsole, SECURITY_HEADERS, type ConsoleAssets } from "./console.js";
 import { ApiError, codeForStatus } from "./errors.js";
+import { LiveFeed } from "./live.js";
 import { defaultResponseOps, type ResponseOps } from "./response.js";
-import { ROUTES, type ApiContext, type RouteSpec } from "./routes.js";
-import { authenticate, countActiveTokens, roleAllows, touchToken, type ApiToken } from "./tokens.js";
+import { ROUTES, type ApiContext, type EventStream, type FileDownload, type RouteSpec } from "./routes.js";
+import { cookieValue, CSRF_HEADER, csrfMatches, SESSION_COOKIE, SessionStore, type Session, type SessionSettings } from "./session.js";
+import { StreamRegistry } from "./sse.js";
+import { activeTokenById, authenticate, countActiveTokens, roleAllows, touchToken, type ApiToken } from "./tokens.js";
 
 export interface RateLimitOptions {
   /** Requests per window and key (a token, else the client address). Default 600. */
@@ -38,6 +45,12 @@ export interface ApiServerOptions {
   onlyMetrics?: boolean;
   /** Largest accepted request body (default 64 KiB; the API takes only small JSON bodies). */
   bodyLimit?: number;
+  /** The web console's files (console.ts loadConsoleAssets); without them / answers 404. */
+  console?: ConsoleAssets;
+  /** Console session lifetimes and cookie flags (default: 30 min idle, 12 h at most, not Secure). */
+  sessions?: SessionSettings;
+  /** How often /api/v1/stream looks for changes in the store (default 1000 ms). */
+  liveIntervalMs?: number;
 }
 
 export interface RegisteredRoute {
@@ -52,16 +65,52 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
   return registered.get(app) ?? [];
 }
 
-// Resolved once per request: the rate limiter's key and the auth check both need it.
-const callers = new WeakMap<FastifyRequest, ApiToken | null>();
+interface Caller {
+  token: ApiToken;
+  /** Set when the request came with the console's session cookie instead of a bearer token. */
+  session?: Session;
+}
 
-function callerOf(db: Database.Database, req: FastifyRequest): ApiToken | null {
+// Resolved once per request: the rate limiter's key and the auth check both need it.
+const callers = new WeakMap<FastifyRequest, Caller | null>();
+
+/** A bearer token when the request has an Authorization header, else the console's session cookie. */
+function callerOf(db: Database.Database, sessions: SessionStore, req: FastifyRequest): Caller | null {
   if (callers.has(req)) return callers.get(req)!;
+  let caller: Caller | null = null;
   const header = req.headers.authorization;
-  const m = typeof header === "string" ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
-  const token = m ? (authenticate(db, m[1]!) ?? null) : null;
-  callers.set(req, token);
-  return token;
+  if (header !== undefined) {
+    const m = typeof header === "string" ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
+    const token = m ? authenticate(db, m[1]!) : undefined;
+    if (token) caller = { token };
+  } else {
+    const id = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    const session = id ? sessions.use(id) : undefined;
+    const token = session ? activeTokenById(db, session.tokenId) : undefined;
+    if (session && token) caller = { token, session };
+    else if (session) sessions.end(session.id);
+  }
+  callers.set(req, caller);
+  return caller;
+}
+
+/** Is the caller's token (and session) still good? Asked again by long-lived answers (streams). */
+function stillValid(db: Database.Database, sessions: SessionStore, caller: Caller): boolean {
+  if (!activeTokenById(db, caller.token.id)) return false;
+  return caller.session === undefined || sessions.alive(caller.session.id);
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** A browser's cross-site request carries another site's Origin: refused for anything that changes state. */
+function crossOrigin(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined || SAFE_METHODS.has(req.method)) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
 }
 
 export async function createApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
@@ -76,6 +125,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false } },
     return503OnClosing: true,
   });
+  const sessions = new SessionStore(opts.sessions);
+  const live = new LiveFeed(opts.db, opts.liveIntervalMs !== undefined ? { intervalMs: opts.liveIntervalMs } : {});
+  const streams = new StreamRegistry();
   const ctx: ApiContext = {
     db: opts.db,
     stateDir: opts.stateDir,
@@ -84,6 +136,8 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     metrics: opts.metrics,
     version: packageVersion(),
     startedAt: Date.now(),
+    sessions,
+    live,
   };
   const routes: RegisteredRoute[] = [];
   registered.set(app, routes);
@@ -92,30 +146,74 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
+  app.addHook("onRequest", async (req, reply) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
+    if (crossOrigin(req)) throw new ApiError(403, "cross_origin", `a ${req.method} from another site (Origin ${String(req.headers.origin).slice(0, 100)}) is refused`);
+  });
+  // Open streams would keep the server from closing.
+  app.addHook("preClose", async () => {
+    streams.endAll();
+    live.stop();
+  });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.slice(0, 200)} (the API is under /api/v1; see /api/v1/openapi.json)` });
   });
 
   if (opts.rateLimit !== false) {
+    const windowMs = opts.rateLimit?.windowMs ?? 60_000;
     await app.register(rateLimit, {
       global: true,
       max: opts.rateLimit?.max ?? 600,
-      timeWindow: opts.rateLimit?.windowMs ?? 60_000,
-      // A valid token is its own bucket; everyone else (no token, a wrong one) is counted by address,
-      // so guessing tokens is limited too.
-      keyGenerator: (req) => {
-        const token = callerOf(opts.db, req);
-        return token ? `token:${token.id}` : `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, context) => ({ statusCode: 429, error: "rate_limited", message: `rate limit of ${context.max} requests per ${context.after} exceeded; retry later` }),
+      timeWindow: windowMs,
+      // Local monitoring (Prometheus, a health check) keeps working whatever else floods the API.
+      allowList: (req) => MONITORING_PATHS.has(req.routeOptions.url ?? "") && isLoopback(clientAddress(req.ip)),
+      keyGenerator: (req) => rateBucket(opts.db, sessions, req),
+      errorResponseBuilder: (req, context) => ({
+        statusCode: 429,
+        error: "rate_limited",
+        message: `rate limit of ${context.max} requests per ${describeWindow(windowMs)} exceeded ${bucketText(rateBucket(opts.db, sessions, req))}; retry in ${context.after}`,
+      }),
     });
   }
 
-  for (const spec of ROUTES) if (!opts.onlyMetrics || spec.access === "metrics" || spec.access === "public") registerRoute(app, ctx, spec, opts);
+  for (const spec of ROUTES) if (!opts.onlyMetrics || spec.access === "metrics" || (spec.access === "public" && !spec.path.startsWith("/api/"))) registerRoute(app, ctx, streams, spec, opts);
+  if (opts.console && !opts.onlyMetrics) registerConsole(app, opts.console);
   return app;
 }
 
-function registerRoute(app: FastifyInstance, ctx: ApiContext, spec: RouteSpec, opts: ApiServerOptions): void {
+/** Served to monitoring without a token; a loopback client is never rate limited on them. */
+const MONITORING_PATHS = new Set(["/healthz", "/metrics"]);
+
+/**
+ * Each valid token is a bucket of its own. Without one (no token, a wrong one: guessing is limited
+ * too) the bucket is the address, kept apart from the same address's monitoring requests, so a
+ * flood of unauthenticated API calls never starves /healthz or /metrics, nor any token's calls.
+ */
+function rateBucket(db: Database.Database, sessions: SessionStore, req: FastifyRequest): string {
+  const caller = callerOf(db, sessions, req);
+  if (caller) return `token:${caller.token.id}`;
+  return `${MONITORING_PATHS.has(req.routeOptions.url ?? "") ? "monitoring" : "anonymous"}:${clientAddress(req.ip)}`;
+}
+
+function bucketText(bucket: string): string {
+  const [kind, rest] = [bucket.slice(0, bucket.indexOf(":")), bucket.slice(bucket.indexOf(":") + 1)];
+  if (kind === "token") return "for this token";
+  return kind === "monitoring" ? `for monitoring requests from ${rest}` : `for requests without a valid token from ${rest}`;
+}
+
+/** "1 minute", "10 seconds", "1500 ms": the configured window, not the time left in it. */
+function describeWindow(ms: number): string {
+  if (ms % 60_000 === 0) return ms === 60_000 ? "1 minute" : `${ms / 60_000} minutes`;
+  if (ms % 1000 === 0) return ms === 1000 ? "1 second" : `${ms / 1000} seconds`;
+  return `${ms} ms`;
+}
+
+/** An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d. */
+function clientAddress(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
+
+function registerRoute(app: FastifyInstance, ctx: ApiContext, streams: StreamRegistry, spec: RouteSpec, opts: ApiServerOptions): void {
   const needsToken = spec.access !== "public" && !(spec.access === "metrics" && !opts.metricsAuth);
   const needed = spec.access === "metrics" || spec.access === "public" ? "viewer" : spec.access;
   app.route({
@@ -131,34 +229,78 @@ function registerRoute(app: FastifyInstance, ctx: ApiContext, spec: RouteSpec, o
     // is parsed or anything validated: a caller without the right gets 401/403 and nothing else.
     preParsing: async (req, reply, payload) => {
       if (!needsToken) return payload;
-      const token = callerOf(ctx.db, req);
-      if (!token) {
+      const caller = callerOf(ctx.db, ctx.sessions, req);
+      if (!caller) {
         const given = req.headers.authorization !== undefined;
-        void reply.header("www-authenticate", `Bearer realm="hv"${given ? ', error="invalid_token"' : ""}`);
-        throw new ApiError(401, "unauthorized", given ? "the bearer token is unknown, malformed or revoked" : "a bearer token is required: Authorization: Bearer hv_…");
+        const cookie = cookieValue(req.headers.cookie, SESSION_COOKIE) !== undefined;
+        void reply.header("www-authenticate", `Bearer realm="hv"${given || cookie ? ', error="invalid_token"' : ""}`);
+        throw new ApiError(
+          401,
+          "unauthorized",
+          given ? "the bearer token is unknown, malformed or revoked" : cookie ? "the console session has ended (log in again)" : "a bearer token is required: Authorization: Bearer hv_…",
+        );
       }
+      const { token, session } = caller;
       if (!roleAllows(token.role, needed)) throw new ApiError(403, "forbidden", `${spec.method} ${spec.path} needs the ${needed} role; token ${token.name} is ${token.role}`);
+      // A cookie rides along with any request the browser makes, even one another site's page starts;
+      // only hv's own page knows the session's CSRF secret.
+      if (session && !SAFE_METHODS.has(req.method) && !csrfMatches(session, req.headers[CSRF_HEADER])) {
+        throw new ApiError(403, "csrf", `a ${req.method} with a console session needs the session's CSRF secret in the X-CSRF-Token header`);
+      }
       touchToken(ctx.db, token.id);
       return payload;
     },
     handler: async (req, reply) => {
-      const token = callers.get(req) ?? undefined;
-      const body = await spec.handler(ctx, {
+      // Public routes (the console's login) may still see who is already logged in.
+      const caller = callers.has(req) ? callers.get(req) : spec.access === "public" ? callerOf(ctx.db, ctx.sessions, req) : undefined;
+      const result = await spec.handler(ctx, {
         params: (req.params ?? {}) as Record<string, unknown>,
         query: (req.query ?? {}) as Record<string, unknown>,
         body: (req.body ?? {}) as Record<string, unknown>,
-        ...(token ? { token } : {}),
+        ...(caller ? { token: caller.token } : {}),
+        ...(caller?.session ? { session: caller.session } : {}),
+        setCookie: (value) => void reply.header("set-cookie", value),
       });
+      if (spec.stream) {
+        const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
+        streams.serve(reply, result as EventStream, headers, () => caller != null && stillValid(ctx.db, ctx.sessions, caller));
+        return reply;
+      }
+      if (spec.download) return sendFile(reply, result as FileDownload);
       void reply.code(spec.status ?? 200);
       if (spec.text) void reply.type("text/plain; version=0.0.4; charset=utf-8");
-      return body;
+      return result;
     },
   });
 }
 
-function sendError(err: FastifyError | ApiError | LibvirtError | Error, req: FastifyRequest, reply: FastifyReply): void {
+function sendFile(reply: FastifyReply, d: FileDownload): FastifyReply {
+  const stream = createReadStream(d.file);
+  // Removed once sent, or once the client has gone (whichever comes first).
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    void d.done().catch(() => undefined);
+  };
+  reply.raw.once("finish", remove);
+  reply.raw.once("close", remove);
+  return reply
+    .code(200)
+    .type(d.contentType)
+    .header("content-disposition", `attachment; filename="${d.filename.replace(/[^A-Za-z0-9_.:-]/g, "_")}"`)
+    .header("cache-control", "no-store")
+    .send(stream);
+}
+
+function sendError(err: FastifyError | ApiError | LibvirtError | InputError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof ApiError) {
     void reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    return;
+  }
+  if (err instanceof InputError) {
+    // What the request named exists but cannot be used as it is (a damaged bundle, a bad stored file).
+    void reply.code(422).send({ error: "unprocessable", message: err.message });
     return;
   }
   if (err instanceof LibvirtError) {

@@ -91,6 +91,12 @@ export function authenticate(db: Database.Database, presented: string): ApiToken
   return fromRow(row);
 }
 
+/** The active token with this id (a console session's), or undefined once it is revoked. */
+export function activeTokenById(db: Database.Database, id: number): ApiToken | undefined {
+  const row = prepared<[number], Row>(db, `SELECT ${COLUMNS} FROM api_tokens WHERE id = ? AND revoked IS NULL`).get(id);
+  return row && fromRow(row);
+}
+
 /** Records use at most once a minute per token: a busy client must not turn reads into writes. */
 export function touchToken(db: Database.Database, id: number, now = Date.now()): void {
   prepared<[number, number, number]>(db, `UPDATE api_tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)`).run(now, id, now - 60_000);

@@ -3,6 +3,7 @@ import { ApprovalError } from "../playbooks/engine.js";
 import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
 import { ACTION_STATUSES, denyAction, getAction, listActions, OPEN_STATUSES, type ActionRecord } from "../store/actions.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -66,7 +67,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
       const a = getAction(ctx.db, parseId(id));
       await ctx.close();
       if (!a) throw new Error(`no action ${id} (hv actions list --all shows them)`);
-      process.stdout.write(opts.json ? JSON.stringify(a) + "\n" : formatActionDetail(a));
+      writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : formatActionDetail(a));
     });
 
   common(actions.command("approve <id>"))
@@ -77,7 +78,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
       const ctx = openResponse(opts);
       try {
         const a = await ctx.responder.approve(parseId(id), opts.by ?? defaultActor());
-        process.stdout.write(opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} ${a.action} on ${a.target ?? "-"}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} ${a.action} on ${a.target ?? "-"}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
         if (a.status !== "done") process.exitCode = 1;
       } catch (err) {
         if (err instanceof ApprovalError) throw new Error(err.message);
@@ -100,7 +101,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
         if (!before) throw new Error(`no action ${id}`);
         if (!denyAction(ctx.db, n, opts.by ?? defaultActor(), opts.reason)) throw new Error(`action ${id} is ${before.status}; only a pending or scheduled action can be denied`);
         const a = getAction(ctx.db, n)!;
-        process.stdout.write(opts.json ? JSON.stringify(a) + "\n" : `action ${id} denied (${a.result})\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${id} denied (${a.result})\n`);
       } finally {
         await ctx.close();
       }
@@ -115,7 +116,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
       try {
         const r = await ctx.responder.undo(parseId(id), `user:${opts.by ?? defaultActor()}`);
         if (!r.ok) throw new Error(r.error);
-        process.stdout.write(opts.json ? JSON.stringify(r.row) + "\n" : `action ${id} ${r.row.action} on ${r.row.target ?? "-"} undone\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(r.row) + "\n" : `action ${id} ${r.row.action} on ${r.row.target ?? "-"} undone\n`);
       } finally {
         await ctx.close();
       }

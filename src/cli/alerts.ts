@@ -6,6 +6,7 @@ import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
 import { openStore } from "../store/open.js";
 import { LineWriter, table } from "./output.js";
 import { localTime, zoneOf } from "./time.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
   stateDir: string;
@@ -21,6 +22,8 @@ Examples:
   hv alerts list
   hv alerts list --severity high --since 2h --json
   hv alerts list --severity med                    (names: ${SEVERITY_NAMES_HELP})
+  hv alerts list --all              # with the signals: stored, not sent (docs/noise.md)
+  hv alerts list --signals --since 1d
   hv alerts show 42
   hv alerts ack 42`,
   );
@@ -35,14 +38,17 @@ Examples:
     .option("--vm <name>", "only this VM")
     .option("--since <age>", "only alerts seen in the last AGE (30m, 2h, 7d)")
     .option("--limit <n>", "at most N alerts", "100")
+    .option("--all", "also the signals: third-party Sigma hits below the routing level, stored but not sent")
+    .option("--signals", "only the signals")
     .option("--json", "one JSON alert per line")
-    .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string }) => {
+    .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string; all?: boolean; signals?: boolean }) => {
       const severity = opts.severity !== undefined ? severityArg(opts.severity) : undefined;
       const db = openStore(join(opts.stateDir, "hv.db"));
       const found = listAlerts(db, {
         status: opts.status, severity, ruleId: opts.rule, vmName: opts.vm,
         sinceMs: opts.since ? Date.now() - parseAge(opts.since) : undefined,
         limit: Number(opts.limit),
+        signals: opts.signals ? "only" : opts.all ? "include" : "exclude",
       });
       db.close();
       const out = new LineWriter();
@@ -62,7 +68,7 @@ Examples:
       const alert = getAlert(db, parseId(id));
       db.close();
       if (!alert) throw new Error(`no alert ${id}`);
-      process.stdout.write(opts.json ? JSON.stringify(alert) + "\n" : formatAlertDetail(alert));
+      writeSafe(process.stdout, opts.json ? JSON.stringify(alert) + "\n" : formatAlertDetail(alert));
     });
 
   alerts
@@ -75,7 +81,7 @@ Examples:
       const ok = ackAlert(db, parseId(id));
       db.close();
       if (!ok) throw new Error(`no alert ${id}`);
-      process.stdout.write(opts.json ? JSON.stringify({ id: Number(id), status: "acked" }) + "\n" : `alert ${id} acknowledged\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ id: Number(id), status: "acked" }) + "\n" : `alert ${id} acknowledged\n`);
     });
 }
 
@@ -95,20 +101,25 @@ export function parseAge(text: string): number {
 export function alertTable(alerts: Alert[]): string[] {
   return table(
     ["ID", `LAST SEEN (${zoneOf()})`, "SEV", "COUNT", "STATUS", "WHERE", "RULE"],
-    alerts.map((a) => [String(a.id ?? "-"), localTime(a.last_seen).replace(/ \S+$/, ""), SEVERITY_SHORT[a.severity], String(a.count), a.status, a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`, `${a.rule.title} [${a.rule.id}]`]),
+    alerts.map((a) => [String(a.id ?? "-"), localTime(a.last_seen).replace(/ \S+$/, ""), SEVERITY_SHORT[a.severity], String(a.count), a.signal ? `${a.status} (signal)` : a.status, a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`, `${a.rule.title} [${a.rule.id}]`]),
   );
 }
 
 export function formatAlertLine(a: Alert): string {
   const where = a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`;
   const count = a.count > 1 ? ` ×${a.count}` : "";
-  return `${a.id ?? "-"} ${a.last_seen} ${SEVERITY_SHORT[a.severity]} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}`;
+  return terminalSafe(`${a.id ?? "-"} ${a.last_seen} ${SEVERITY_SHORT[a.severity]} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}${a.signal ? " (signal)" : ""}`);
 }
 
 export function formatAlertDetail(a: Alert): string {
+  // Each line is one line: a newline in a command line or a rule title cannot fake another.
+  return detailLines(a).map(terminalSafe).join("\n") + "\n";
+}
+
+function detailLines(a: Alert): string[] {
   const lines = [
     `alert ${a.id ?? "-"}: ${a.rule.title}`,
-    `  severity   ${a.severity}   status ${a.status}   count ${a.count}`,
+    `  severity   ${a.severity}   status ${a.status}   count ${a.count}${a.signal ? "   signal (stored, not sent)" : ""}`,
     `  rule       ${a.rule.id} (${a.rule.source}${a.rule.file ? `, ${a.rule.file}` : ""})`,
     `  entity     ${a.entity.kind} ${a.entity.id}${a.vm?.name ? `   vm ${a.vm.name}` : ""}`,
     `  seen       ${localTime(a.first_seen)} … ${localTime(a.last_seen)}`,
@@ -119,5 +130,5 @@ export function formatAlertDetail(a: Alert): string {
   if (a.rule.description) lines.push(`  about      ${a.rule.description.trim().replace(/\s+/g, " ")}`);
   if (a.summary) lines.push(`  summary    ${a.summary}`);
   lines.push(`  events     ${a.event_ids.join(" ")}`);
-  return lines.join("\n") + "\n";
+  return lines;
 }

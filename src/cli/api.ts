@@ -3,6 +3,12 @@ import type { Command } from "commander";
 import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
 import { onPath } from "../agent/system.js";
 import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
+import { consoleServerOptions } from "../api/console.js";
+import { defaultResponseOps } from "../api/response.js";
+import { responseSettings } from "../playbooks/context.js";
+import { createResponder } from "../playbooks/engine.js";
+import { buildActionEnv } from "../playbooks/env.js";
+import { createRegistry } from "../playbooks/registry.js";
 import { createAgentMetrics } from "../api/metrics.js";
 import { buildOpenApi } from "../api/openapi.js";
 import { ROUTES } from "../api/routes.js";
@@ -11,6 +17,7 @@ import { createToken, isRole, listTokens, revokeToken, ROLES, type ApiToken } fr
 import { openStore } from "../store/open.js";
 import { resolveUri, VirshBackend } from "../vm/virsh.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface StoreOptions {
   stateDir: string;
@@ -61,10 +68,10 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
       const db = store(opts);
       try {
         const { token: secret, record } = createToken(db, name, opts.role, `user:${process.env.SUDO_USER ?? process.env.USER ?? "unknown"}`);
-        if (opts.json) process.stdout.write(JSON.stringify({ name: record.name, role: record.role, token: secret }) + "\n");
+        if (opts.json) writeSafe(process.stdout, JSON.stringify({ name: record.name, role: record.role, token: secret }) + "\n");
         else {
-          process.stdout.write(`${secret}\n`);
-          process.stderr.write(`token ${record.name} (${record.role}) created; it is shown only now — store it (hv keeps only its SHA-256)\n`);
+          writeSafe(process.stdout, `${secret}\n`);
+          writeSafe(process.stderr, `token ${record.name} (${record.role}) created; it is shown only now — store it (hv keeps only its SHA-256)\n`);
         }
       } finally {
         db.close();
@@ -99,12 +106,12 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
       const ok = revokeToken(db, name);
       db.close();
       if (!ok) throw new Error(`no active token named ${name} (hv api token list shows them)`);
-      process.stdout.write(opts.json ? JSON.stringify({ name, revoked: true }) + "\n" : `token ${name} revoked\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ name, revoked: true }) + "\n" : `token ${name} revoked\n`);
     });
 
   api
     .command("serve")
-    .description("run the REST API and /metrics against the store, for hosts where the agent does not serve them")
+    .description("run the REST API, the web console (/) and /metrics against the store, for hosts where the agent does not serve them")
     .option("--host <address>", `listen address (default ${DEFAULT_API_HOST}; another address needs a token to exist)`)
     .option("--port <port>", `listen port (default ${DEFAULT_API_PORT}; 0 picks a free one)`)
     .option("--state-dir <dir>", "where the store lives")
@@ -118,7 +125,8 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
     .addHelpText(
       "after",
       `
-It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM.
+It prints "listening on URL" once it serves, and stops on SIGINT/SIGTERM. The web console is at
+URL/ (log in with a token; docs/console.md); api.console in --config sets its sessions.
 
 Examples:
   hv api serve
@@ -135,7 +143,7 @@ Examples:
     .description("print the API's OpenAPI 3.1 document (docs/openapi.json is this output)")
     .addHelpText("after", "\nExample:\n  hv api openapi > docs/openapi.json")
     .action(() => {
-      process.stdout.write(openApiText());
+      writeSafe(process.stdout, openApiText());
     });
 }
 
@@ -155,12 +163,19 @@ async function serve(opts: ServeOptions): Promise<number> {
   const backend = opts.libvirt && onPath("virsh") ? new VirshBackend({ uri: resolveUri(opts.libvirtUri) }) : undefined;
   const max = opts.rateLimit !== undefined ? Number(opts.rateLimit) : settings.api.rateLimit?.max;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`--rate-limit must be a positive whole number, got ${JSON.stringify(opts.rateLimit)}`);
+  // VM actions from the console run here, through an engine without playbooks, as the CLI's do.
+  const env = buildActionEnv({ db, stateDir, config, ...(backend ? { vm: backend } : {}) });
+  const responder = createResponder({ db, registry: createRegistry(), playbooks: [], env, response: responseSettings(config) });
+  const ops = defaultResponseOps({ db, stateDir, responder, feedAllowlist: config.feeds?.allowlist });
+  const web = consoleServerOptions(settings.api.console, (t) => writeSafe(process.stderr, `hv api serve: ${t}\n`));
   let servers: RunningApi[];
   try {
     servers = await startApiListeners({
       db,
       stateDir,
       backend,
+      ops,
+      ...web,
       metrics: metrics?.registry,
       metricsAuth: opts.metricsAuth ?? settings.metrics.auth,
       logger: opts.log ? { level: "info" } : false,
@@ -170,16 +185,21 @@ async function serve(opts: ServeOptions): Promise<number> {
       metricsListener: settings.metrics,
     });
   } catch (err) {
+    await responder.close();
     db.close();
-    process.stderr.write(`hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    writeSafe(process.stderr, `hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  process.stdout.write(`listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`);
+  writeSafe(process.stdout, 
+    `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}${web.console ? `, console at ${servers[0]!.url}/` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
   for (const s of servers) await s.close();
+  await responder.close();
+  await Promise.all(env.sinks.map((s) => s.close().catch(() => undefined)));
   db.close();
   return 0;
 }

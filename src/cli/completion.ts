@@ -5,8 +5,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { allCommands, commandTree, type CommandNode } from "./command-tree.js";
-import { UsageError } from "./errors.js";
+import { InputError } from "../events/input.js";
 import { manPages } from "./man.js";
+import { writeSafe } from "../events/terminal.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -31,8 +32,8 @@ Examples:
   hv completion fish > ~/.config/fish/completions/hv.fish`,
     )
     .action(async (shell: string) => {
-      if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`no completion for ${JSON.stringify(shell)}: one of ${SHELLS.join(", ")}`);
-      process.stdout.write(completionScript(shell as Shell, await fullTree()));
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new InputError(`no completion for ${JSON.stringify(shell)}: one of ${SHELLS.join(", ")}`);
+      writeSafe(process.stdout, completionScript(shell as Shell, await fullTree()));
     });
 
   program
@@ -53,13 +54,13 @@ Examples:
       if (o.out) {
         await mkdir(o.out, { recursive: true });
         for (const p of pages) await writeFile(join(o.out, p.file), p.text);
-        process.stdout.write(`wrote ${pages.length} pages to ${o.out}\n`);
+        writeSafe(process.stdout, `wrote ${pages.length} pages to ${o.out}\n`);
         return;
       }
       const want = command ? `hv-${command}.1` : "hv.1";
       const page = pages.find((p) => p.file === want);
-      if (!page) throw new UsageError(`no man page for ${command}: hv has no such command (hv --help lists them)`);
-      process.stdout.write(page.text);
+      if (!page) throw new InputError(`no man page for ${command}: hv has no such command (hv --help lists them)`);
+      writeSafe(process.stdout, page.text);
     });
 }
 

@@ -2,10 +2,11 @@
 // running agent is doing: src/agent/status.ts). Both only read.
 
 import type { Command } from "commander";
-import type { Check, CheckStatus, DoctorReport } from "../agent/doctor.js";
+import type { CheckStatus, DoctorReport } from "../agent/doctor.js";
 import type { AgentStatus } from "../agent/status.js";
 import { table } from "./output.js";
 import { localTime } from "./time.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common {
   config?: string;
@@ -53,7 +54,7 @@ Examples:
       const { resolveUri } = await import("../vm/virsh.js");
       const s = await settings(o);
       const report = await runDoctor({ stateDir: s.stateDir, uri: resolveUri(o.uri), ...(s.configPath ? { configPath: s.configPath } : {}) });
-      process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatDoctor(report));
+      writeSafe(process.stdout, o.json ? JSON.stringify(report) + "\n" : formatDoctor(report));
       if (!report.ok) process.exitCode = 1;
     });
 
@@ -76,7 +77,7 @@ Examples:
       const { agentStatus } = await import("../agent/status.js");
       const s = await settings(o);
       const status = await agentStatus({ stateDir: s.stateDir, config: s.config, ...(s.configPath ? { configPath: s.configPath } : {}), ...(o.url ? { url: o.url.replace(/\/+$/, "") } : {}) });
-      process.stdout.write(o.json ? JSON.stringify(status) + "\n" : formatStatus(status));
+      writeSafe(process.stdout, o.json ? JSON.stringify(status) + "\n" : formatStatus(status));
       if (status.processes.length === 0 || (status.api !== undefined && status.api.healthz !== "ok")) process.exitCode = 1;
     });
 }
@@ -97,11 +98,6 @@ export function formatDoctor(r: DoctorReport): string {
   const s = r.summary;
   lines.push("", `${s.problem} problem(s), ${s.warn} warning(s), ${s.ok} ok, ${s.skip} skipped`);
   return lines.join("\n") + "\n";
-}
-
-/** The problems of a report, one line each, for `hv setup`'s host check. */
-export function problemLines(checks: Check[]): string[] {
-  return checks.filter((c) => c.status === "problem").map((c) => `${c.name}: ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ""}`);
 }
 
 export function formatStatus(s: AgentStatus): string {

@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import { AuditDecoder, type DecoderStats } from "../collectors/audit/decoder.js";
 import type { HvEvent } from "../events/event.js";
 import { readStreamLines } from "../collectors/audit/sources/stdin.js";
-import { UsageError } from "./errors.js";
+import { InputError } from "../events/input.js";
 import { LineWriter } from "./output.js";
 import { localTime, parseTimeArg } from "./time.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 export function registerEvents(program: Command): void {
   const events = program
@@ -27,13 +28,13 @@ reasons) and lost serials (gaps in the kernel's sequence numbers).
 Exit status: 0; 2 when the file cannot be read, or is not empty and holds no audit record.`,
     )
     .action(async (opts: { replay?: string; json?: boolean }) => {
-      if (opts.replay === undefined) throw new UsageError("give --replay FILE (a recorded audit log), or hv events list for the stored events; hv events --help");
+      if (opts.replay === undefined) throw new InputError("give --replay FILE (a recorded audit log), or hv events list for the stored events; hv events --help");
       const unreadable = unreadableReplay(opts.replay);
-      if (unreadable) throw new UsageError(unreadable);
+      if (unreadable) throw new InputError(unreadable);
       const stats = await replayEvents(opts.replay, opts.json ?? false);
-      process.stderr.write(formatSummary(stats, opts.replay));
+      writeSafe(process.stderr, formatSummary(stats, opts.replay));
       const none = noAuditRecords(stats, opts.replay);
-      if (none) throw new UsageError(none);
+      if (none) throw new InputError(none);
     });
 
   events
@@ -64,9 +65,9 @@ Examples:
       // --json may have been taken by `hv events` itself: read the options of both.
       const o = cmd.optsWithGlobals<{ stateDir?: string; since?: string; until?: string; vm?: string; module?: string; action?: string; rule?: string; alert?: string; limit: string; json?: boolean }>();
       const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`);
+      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`);
       const alertId = o.alert !== undefined ? Number(o.alert) : undefined;
-      if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new UsageError(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
+      if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new InputError(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
       const [{ defaultStateDir }, { openStore }, { getAlert }, { eventIdsFor, queryEvents }] = await Promise.all([
         import("../agent/config.js"),
         import("../store/open.js"),
@@ -129,7 +130,7 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
     for (const e of events) out.line(json ? JSON.stringify(e) : formatEventLine(e));
   };
   const input = file === "-" ? process.stdin : createReadStream(file);
-  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo).events);
+  for await (const line of readStreamLines(input, { signal: new AbortController().signal })) print(decoder.pushLine(line.text, line.lineNo, undefined, undefined, 0, line.truncatedBytes).events);
   print(decoder.flush());
   await out.end();
   return { ...decoder.stats, lostRanges: decoder.lostRanges() };
@@ -137,6 +138,10 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
 
 /** One event as a short human line: time, action, who, what. `time` formats the timestamp (default: as stored, UTC). */
 export function formatEventLine(e: HvEvent, time: (iso: string) => string = (iso) => iso): string {
+  return formatEventParts(e, time).map(terminalSafe).join(" ");
+}
+
+function formatEventParts(e: HvEvent, time: (iso: string) => string): string[] {
   const parts = [time(e["@timestamp"]), e.event.action];
   if (e.vm?.name) parts.push(`vm=${e.vm.name}`);
   if (e.user?.name ?? e.user?.id) parts.push(`user=${e.user?.name ?? e.user?.id}`);
@@ -147,7 +152,7 @@ export function formatEventLine(e: HvEvent, time: (iso: string) => string = (iso
   if (e.destination?.ip) parts.push(`dst=${e.destination.ip}:${e.destination.port ?? ""}`);
   if (e.audit?.key) parts.push(`key=${e.audit.key.join(",")}`);
   parts.push(e.event.outcome);
-  return parts.join(" ");
+  return parts;
 }
 
 export function formatSummary(s: ReplayStats, file: string): string {

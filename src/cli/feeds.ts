@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
 import { FEED_FORMATS } from "../feeds/formats/index.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
-import { isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { cidrSchema, isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
 import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, updateFeedSpec, type StoredFeed } from "../store/feeds.js";
 import { openStore } from "../store/open.js";
@@ -12,6 +12,7 @@ import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
 import { severityArg } from "../events/alert.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
   stateDir: string;
@@ -79,7 +80,7 @@ Examples:
         const replaced = opts.replace === true && updateFeedSpec(db, spec);
         if (!replaced) addFeed(db, spec);
         const stored = getFeed(db, spec.name)!;
-        process.stdout.write(opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} ${replaced ? "replaced" : "added"} (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(stored) + "\n" : `feed ${spec.name} ${replaced ? "replaced" : "added"} (${spec.format}, ${spec.action}${spec.block ? ` ${spec.block.mode} on ${spec.block.paths.join(",")}` : ""}, ${spec.schedule ? `every ${spec.schedule}` : "manual sync"}); run: hv feeds sync ${spec.name}\n`);
       } finally {
         db.close();
       }
@@ -130,10 +131,10 @@ Examples:
         const syncs = feedSyncHistory(db, name, 5);
         const entries = feedIndicators(db, name, n);
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ feed, syncs, entries }) + "\n");
+          writeSafe(process.stdout, JSON.stringify({ feed, syncs, entries }) + "\n");
           return;
         }
-        process.stdout.write(formatFeedDetail(feed, syncs, entries));
+        writeSafe(process.stdout, formatFeedDetail(feed, syncs, entries));
       } finally {
         db.close();
       }
@@ -159,7 +160,8 @@ Statuses: updated, unchanged, not-modified (HTTP 304), rejected (the copy failed
 the last good set stays), failed (download or read error; the last good set stays).`,
     )
     .action(async (names: string[], opts: CommonOptions & { force?: boolean; allow?: string[]; ca?: string }) => {
-      const ca = opts.ca ? readFileSync(opts.ca, "utf8") : undefined;
+      for (const a of opts.allow ?? []) if (!cidrSchema.safeParse(a).success) throw new InputError(`--allow: ${JSON.stringify(a)} is not an IP address or CIDR`);
+      const ca = opts.ca ? readTextCapped(opts.ca, MAX_DOCUMENT_BYTES, opts.ca) : undefined;
       const db = store(opts);
       const out = new LineWriter();
       let bad = 0;
@@ -186,7 +188,7 @@ the last good set stays), failed (download or read error; the last good set stay
           out.flushSync();
         }
         if (blocking.length > 0 && !opts.json) {
-          process.stderr.write(`${blocking.join(", ")} block addresses: a running hv monitor applies the new sets within a minute; \`hv firewall reconcile\` applies them now\n`);
+          writeSafe(process.stderr, `${blocking.join(", ")} block addresses: a running hv monitor applies the new sets within a minute; \`hv firewall reconcile\` applies them now\n`);
         }
       } finally {
         db.close();
@@ -206,7 +208,7 @@ the last good set stays), failed (download or read error; the last good set stay
       const ok = removeFeed(db, name);
       db.close();
       if (!ok) throw new Error(`no feed named ${name}`);
-      process.stdout.write(opts.json ? JSON.stringify({ name, removed: true }) + "\n" : `feed ${name} removed\n`);
+      writeSafe(process.stdout, opts.json ? JSON.stringify({ name, removed: true }) + "\n" : `feed ${name} removed\n`);
     });
 }
 
@@ -258,8 +260,11 @@ export function formatSyncLine(r: SyncResult): string {
       return `${r.feed}: ${r.status}, ${r.entries} entries (+${r.added} -${r.removed}), v${r.version ?? "?"}${http}${size} ${r.ms} ms${r.reason ? `; ${r.reason}` : ""}`;
     case "not-modified":
       return `${r.feed}: not modified (HTTP 304), ${r.entries} entries kept ${r.ms} ms`;
-    default:
-      return `${r.feed}: ${r.status.toUpperCase()} — ${r.reason ?? "unknown"}${http}${size}; last good set kept (${r.entries} entries)`;
+    default: {
+      // Labelled, so that a size after a reason about the cap is not read as the cap.
+      const about = [r.httpStatus !== undefined ? `HTTP ${r.httpStatus}` : "", r.bytes !== undefined ? `body ${formatBytes(r.bytes)}` : ""].filter(Boolean).join(", ");
+      return `${r.feed}: ${r.status.toUpperCase()} — ${r.reason ?? "unknown"}${about ? ` [${about}]` : ""}; last good set kept (${r.entries} entries)`;
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import { STREAM } from "../fleet/subjects.js";
 import { watchFleet, type FleetItem } from "../fleet/watch.js";
 import { formatAlertLine, parseAge } from "./alerts.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface ConnectionFlags {
   server?: string[];
@@ -84,8 +85,8 @@ Examples:
             ...(ttlMs !== undefined ? { ttlMs } : {}),
             ...(opts.reason ? { reason: opts.reason } : {}),
           });
-          if (opts.json) process.stdout.write(JSON.stringify({ ...message, stream: ack.stream, seq: ack.seq }) + "\n");
-          else process.stdout.write(`${op === "block" ? "blocked" : "unblocked"} ${message.target} on the fleet${message.ttlMs ? ` for ${opts.ttl}` : ""} (stream ${ack.stream} seq ${ack.seq})\n`);
+          if (opts.json) writeSafe(process.stdout, JSON.stringify({ ...message, stream: ack.stream, seq: ack.seq }) + "\n");
+          else writeSafe(process.stdout, `${op === "block" ? "blocked" : "unblocked"} ${message.target} on the fleet${message.ttlMs ? ` for ${opts.ttl}` : ""} (stream ${ack.stream} seq ${ack.seq})\n`);
         } finally {
           await nc.close();
         }
@@ -116,11 +117,11 @@ Examples:
           replicasState: (info.cluster?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lag: r.lag ?? 0 })),
           consumers,
         };
-        if (opts.json) process.stdout.write(JSON.stringify(status) + "\n");
+        if (opts.json) writeSafe(process.stdout, JSON.stringify(status) + "\n");
         else {
-          process.stdout.write(`${STREAM}: ${status.messages} messages, ${status.bytes} bytes, seq ${status.firstSeq}..${status.lastSeq}, ${status.replicas} replica(s)${status.leader ? `, leader ${status.leader}` : ""}\n`);
-          for (const r of status.replicasState) process.stdout.write(`  replica ${r.name}: ${r.current ? "current" : "behind"}${r.lag ? `, lag ${r.lag}` : ""}\n`);
-          for (const c of consumers) process.stdout.write(`  ${c.name}: ${c.pending} pending, ${c.unacked} unacked\n`);
+          writeSafe(process.stdout, `${STREAM}: ${status.messages} messages, ${status.bytes} bytes, seq ${status.firstSeq}..${status.lastSeq}, ${status.replicas} replica(s)${status.leader ? `, leader ${status.leader}` : ""}\n`);
+          for (const r of status.replicasState) writeSafe(process.stdout, `  replica ${r.name}: ${r.current ? "current" : "behind"}${r.lag ? `, lag ${r.lag}` : ""}\n`);
+          for (const c of consumers) writeSafe(process.stdout, `  ${c.name}: ${c.pending} pending, ${c.unacked} unacked\n`);
         }
       } finally {
         await nc.close();
@@ -133,7 +134,7 @@ Examples:
  * until the signal (or SIGINT/SIGTERM) stops it. Returns the exit code. `hv monitor --fleet URL` calls this.
  */
 export async function runFleetView(opts: FleetViewOptions): Promise<number> {
-  const log = opts.log ?? ((t: string) => void process.stderr.write(`hv fleet: ${t}\n`));
+  const log = opts.log ?? ((t: string) => void writeSafe(process.stderr, `hv fleet: ${t}\n`));
   const out = opts.out ?? new LineWriter();
   const sinceMs = opts.since ? parseAge(opts.since) : undefined;
   const abort = new AbortController();

@@ -5,7 +5,7 @@
 import { createReadStream, statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import type { Command } from "commander";
-import split2 from "split2";
+import { readStreamLines } from "../collectors/audit/sources/stdin.js";
 import { createAttribution } from "../agent/attribution.js";
 import { readYamlData, readYamlFile } from "../events/yaml.js";
 import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
@@ -18,6 +18,7 @@ import type { Alert, Detection, Detector } from "../events/alert.js";
 import { readFeedFile } from "../feeds/read.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
+import { writeSafe } from "../events/terminal.js";
 
 export interface ReplayFlowsOptions {
   /** The conntrack log ('-' for stdin). */
@@ -105,7 +106,8 @@ export async function replayFlows(opts: ReplayFlowsOptions): Promise<{ alerts: A
   const input = opts.file === "-" ? process.stdin : createReadStream(opts.file);
   let read = 0;
   let lastMs: number | undefined;
-  for await (const text of input.pipe(split2()) as AsyncIterable<string>) {
+  // The one line reader: lines are capped, and an input without newlines (/dev/zero) is refused.
+  for await (const { text } of readStreamLines(input, { signal: new AbortController().signal })) {
     lines++;
     read += text.length + 1;
     if (lines % 4096 === 0) bar.update(read);
@@ -233,7 +235,7 @@ malformed lines (first line numbers and reasons) and alerts by rule. Thresholds:
         onAlert: (a) => out.line(o.json ? alertJson(a) : formatFlowAlertLine(a)),
       });
       await out.end();
-      process.stderr.write(formatReplaySummary(o.replay, stats));
+      writeSafe(process.stderr, formatReplaySummary(o.replay, stats));
       if (stats.lines > 0 && stats.flows === 0) process.exitCode = 2;
     });
 }

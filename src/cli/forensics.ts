@@ -1,4 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
+import { readTextCapped } from "../events/input.js";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
@@ -9,8 +10,9 @@ import type { VerifyReport } from "../forensics/verify.js";
 import { openStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { progress, type Progress } from "./progress.js";
+import { progress, stepBars } from "./progress.js";
 import { emit, table } from "./vm.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common {
   stateDir: string;
@@ -79,7 +81,7 @@ Examples:
         ...s.failures.map((x) => `  FAILED ${x}`),
       ]);
       if (s.failures.length) {
-        process.stderr.write(`hv: the bundle is incomplete: ${s.failures.length} part(s) failed (listed in its manifest)\n`);
+        writeSafe(process.stderr, `hv: the bundle is incomplete: ${s.failures.length} part(s) failed (listed in its manifest)\n`);
         process.exitCode = 1;
       }
     });
@@ -107,12 +109,12 @@ Examples:
   common(f.command("verify <id-or-path>").description("check every file, the signature and the chain of custody of a bundle or of an archive hv forensics export wrote (exit 1 when anything is wrong)"), "hv forensics verify 20240501T101500Z-web1-3fa9c2\n  hv forensics verify web1.tar.gz                      the archive as exported: unpacked to a temp dir, checked, removed\n  hv forensics verify ./extracted/20240501T101500Z-web1-3fa9c2 --key origin-host.pub")
     .option("--key <file>", "verify with this public key (PEM) instead of the one in the bundle")
     .action(async (id: string, o: Common & { key?: string }) => {
-      const publicKeyPem = o.key ? await readFile(o.key, "utf8") : undefined;
+      const publicKeyPem = o.key ? readTextCapped(o.key, 64 * 1024) : undefined;
       const bar = progress({ label: "verify", format: formatBytes });
       let n = 0;
       const r = await verifyAndRecord(o.stateDir, id, { who: o.by ?? currentUser(), ...(publicKeyPem ? { publicKeyPem } : {}), onBytes: (b) => bar.update((n += b)) });
       bar.done();
-      for (const w of r.warnings) process.stderr.write(`hv: warning: ${w}\n`);
+      for (const w of r.warnings) writeSafe(process.stderr, `hv: warning: ${w}\n`);
       emit(o, r, verifyText(r));
       if (!r.ok) process.exitCode = 1;
     });
@@ -145,22 +147,4 @@ function verifyText(r: VerifyReport): string[] {
     : `BAD ${r.id ?? r.path}: ${r.problems.length} problem(s)`;
   const archive = r.archive ? [`  archive sha256 ${r.archive.sha256}${r.archive.exportedHere ? " (recorded when this host exported it)" : ""}`] : [];
   return [head, ...archive, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
-}
-
-/** One progress bar per capture step (memory bytes, disk percent, pcap seconds, hashing bytes). */
-function stepBars(): { update: (p: { step: string; done: number; total: number }) => void; done: () => void } {
-  let current: { step: string; bar: Progress } | undefined;
-  return {
-    update(p) {
-      if (current?.step !== p.step) {
-        current?.bar.done();
-        const bytes = p.step === "memory" || p.step === "hashing";
-        current = { step: p.step, bar: progress({ label: p.step, total: p.total, format: bytes ? formatBytes : (n) => n.toFixed(0) }) };
-      }
-      current.bar.update(p.done);
-    },
-    done() {
-      current?.bar.done();
-    },
-  };
 }

@@ -1,4 +1,6 @@
 import { Command } from "commander";
+import { InputError } from "../events/input.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 import { registerVersion } from "./version.js";
 
 type Register = (program: Command) => unknown;
@@ -26,6 +28,10 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
   {
     commands: { rules: "Sigma rules: check what hv can load and run" },
     load: async () => (await import("./rules.js")).registerRules,
+  },
+  {
+    commands: { tune: "learning: the exceptions hv proposed from normal operation — list, propose, apply, revoke" },
+    load: async () => (await import("./tune.js")).registerTune,
   },
   {
     commands: { vm: "manage virtual machines (libvirt domains)" },
@@ -72,6 +78,10 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     load: async () => (await import("./forensics.js")).registerForensics,
   },
   {
+    commands: { backup: "VM backups in a restic repository: init, create, list, restore, verify, forget" },
+    load: async () => (await import("./backup.js")).registerBackup,
+  },
+  {
     commands: { "privileged-helper": "serve the root-only host actions (kill, lock/unlock account) on a Unix socket for an unprivileged hv" },
     load: async () => (await import("./privileged.js")).registerPrivileged,
   },
@@ -107,6 +117,8 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
 export async function buildProgram(load?: string[]): Promise<Command> {
   const program = new Command("hv")
     .description("Security monitoring and VM management for Hyper-NixOS KVM hosts")
+    // Usage errors quote what was typed; help and errors go out through the terminal-safe printer.
+    .configureOutput({ writeOut: (s) => void writeSafe(process.stdout, s), writeErr: (s) => void writeSafe(process.stderr, s) })
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -137,4 +149,14 @@ function requestedCommand(argv: string[]): string | undefined {
 export async function main(argv: string[]): Promise<void> {
   const wanted = requestedCommand(argv);
   await (await buildProgram(wanted !== undefined ? [wanted] : [])).parseAsync(argv);
+}
+
+/** What a failed command prints and its exit code: 2 for unusable input, 1 for anything else. */
+export function fail(err: unknown): never {
+  printErr(`hv: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(exitCodeOf(err));
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof InputError ? 2 : 1;
 }

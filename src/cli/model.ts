@@ -1,6 +1,7 @@
 // `hv model`: train, inspect, score and evaluate the one-class anomaly models (docs/anomaly.md).
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { InputError, MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { defaultStateDir } from "../agent/config.js";
@@ -16,7 +17,7 @@ import { listEvents } from "../store/events.js";
 import { openStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
-import { UsageError } from "./errors.js";
+import { writeSafe } from "../events/terminal.js";
 
 /**
  * onnxruntime-node and the ONNX protobuf code, loaded by the subcommand that uses them: `hv model
@@ -164,18 +165,12 @@ The detection rates use the threshold that gives 1% (5%) FPR on these normal ite
 "at the model's threshold" uses the threshold calibrated into the model. Exit code 0 whatever
 the numbers are.`)
     .action(async (opts: EvalOpts) => {
-      let result: EvalResult;
-      try {
-        result = opts.flows ? await evalFlows(opts) : await evalSyscalls(opts);
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        process.stderr.write(`hv: ${err.message}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+      // Missing or contradictory options throw InputError: exit code 2.
+      const result = opts.flows ? await evalFlows(opts) : await evalSyscalls(opts);
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(result) + "\n");
       else {
-        process.stdout.write(
+        writeSafe(
+          process.stdout,
           `${result.normal} normal, ${result.attack} attack ${result.unit} (${Object.entries(result.rows[0]!.classes).map(([c, m]) => `${c} ${m.count}`).join(", ")})\n` +
             formatEvalTable(result.rows) +
             `at the model's threshold ${result.model_threshold}: FPR ${(result.at_model_threshold.fpr * 100).toFixed(1)}%, detection ${(result.at_model_threshold.detection * 100).toFixed(1)}%\n` +
@@ -192,21 +187,21 @@ the numbers are.`)
 Example:
   hv model info models/syscalls-adfa.onnx --json`)
     .action(async (file: string, opts: { json?: boolean }) => {
-      const { readMetadata, describeGraph } = await onnxModules();
-      const bytes = readFileSync(file);
+      const { readMetadata, describeGraph, MAX_MODEL_BYTES } = await onnxModules();
+      const bytes = readFileCapped(file, MAX_MODEL_BYTES);
       const meta = readMetadata(bytes);
       const graph = describeGraph(bytes);
       // The n-gram table is for explanations; it would drown everything else here.
       const shown = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, k === "ngram_counts" ? `(${Object.keys(JSON.parse(v) as object).length} n-grams)` : tryJson(v)]));
       const info = { file, bytes: bytes.length, ...graph, metadata: shown };
-      if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(info) + "\n");
       else {
         const lines = [`${file} (${bytes.length} bytes, ${graph.nodes} nodes, ${graph.opsets.join(" ")})`, `inputs:  ${graph.inputs.join("; ")}`, `outputs: ${graph.outputs.join("; ")}`];
         for (const [k, v] of Object.entries(shown)) {
           const text = typeof v === "string" ? v : JSON.stringify(v);
           lines.push(`${k}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
         }
-        process.stdout.write(lines.join("\n") + "\n");
+        writeSafe(process.stdout, lines.join("\n") + "\n");
       }
     });
 
@@ -281,7 +276,7 @@ function byClass<T>(normal: T[], attacks: Map<string, T[]>, score: (items: T[]) 
 }
 
 async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
-  if (!opts.normal || !opts.attack) throw new UsageError("a syscall model needs --normal DIR and --attack DIR (a flow model: --flows, --inventory, --truth)");
+  if (!opts.normal || !opts.attack) throw new InputError("a syscall model needs --normal DIR and --attack DIR (a flow model: --flows, --inventory, --truth)");
   const { loadSyscallModel, scoreTraces } = await onnxModules();
   const m = await loadSyscallModel(opts.model);
   const normal = readTraces(opts.normal, undefined, 1);
@@ -316,12 +311,12 @@ async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
 }
 
 async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
-  if (!opts.truth) throw new UsageError("--flows needs --truth FILE (which VM attacked when)");
+  if (!opts.truth) throw new InputError("--flows needs --truth FILE (which VM attacked when)");
   const truth = readFlowTruth(opts.truth);
-  const { scoreFlowLog, readMetadata, featureExcess } = await onnxModules();
+  const { scoreFlowLog, readMetadata, featureExcess, MAX_MODEL_BYTES } = await onnxModules();
   const minutes = await scoreFlowLog(opts.model, opts.flows!, opts.inventory);
   if (minutes.length === 0) throw new Error(`${opts.flows}: no VM-minutes of flows (is --inventory given so flows map to VMs?)`);
-  const meta = readMetadata(readFileSync(opts.model));
+  const meta = readMetadata(readFileCapped(opts.model, MAX_MODEL_BYTES));
   const base = JSON.parse(meta.baseline ?? "[]") as FeatureBaseline[];
   // A VM-minute is an attack minute of a kind when that VM ran an attack of that kind during it.
   const kindOf = (m: MinuteScore): string | undefined => {
@@ -351,15 +346,15 @@ async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
 function readFlowTruth(path: string): Array<{ kind: string; vm: string; start: number; end: number }> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"));
+    parsed = JSON.parse(readTextCapped(path));
   } catch (err) {
-    throw new UsageError(`${path}: not JSON (${err instanceof Error ? err.message : String(err)})`);
+    throw new InputError(`${path}: not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   const attacks = (parsed as { attacks?: unknown }).attacks;
-  if (!Array.isArray(attacks)) throw new UsageError(`${path}: no "attacks" list`);
+  if (!Array.isArray(attacks)) throw new InputError(`${path}: no "attacks" list`);
   return attacks.map((a: Record<string, unknown>, i) => {
     if (typeof a.kind !== "string" || typeof a.vm !== "string" || typeof a.start !== "number" || typeof a.end !== "number") {
-      throw new UsageError(`${path}: attacks[${i}] needs kind, vm (strings), start and end (epoch seconds)`);
+      throw new InputError(`${path}: attacks[${i}] needs kind, vm (strings), start and end (epoch seconds)`);
     }
     return { kind: a.kind, vm: a.vm, start: a.start, end: a.end };
   });
@@ -414,9 +409,9 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
     return traces;
   }
   if (audit) {
-    const lines = readFileSync(audit, "utf8").split("\n");
+    const lines = readTextCapped(audit, MAX_TRAINING_BYTES).split("\n");
     const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
-    if (unmapped.size > 0) process.stderr.write(`note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
+    if (unmapped.size > 0) writeSafe(process.stderr, `note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
     if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);
     return traces;
   }
@@ -424,9 +419,9 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
 }
 
 function reportProblems(problems: TraceProblem[]): void {
-  for (const p of problems.slice(0, 10)) process.stderr.write(`warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
-  if (problems.length > 10) process.stderr.write(`warning: ${problems.length - 10} more problems\n`);
-  if (problems.length > 0) process.stderr.write(`${problems.length} bad tokens/files skipped\n`);
+  for (const p of problems.slice(0, 10)) writeSafe(process.stderr, `warning: ${p.file}${p.token ? ` token ${p.token}` : ""}: ${p.reason}\n`);
+  if (problems.length > 10) writeSafe(process.stderr, `warning: ${problems.length - 10} more problems\n`);
+  if (problems.length > 0) writeSafe(process.stderr, `${problems.length} bad tokens/files skipped\n`);
 }
 
 function writeModel(path: string, bytes: Uint8Array): void {
@@ -436,10 +431,10 @@ function writeModel(path: string, bytes: Uint8Array): void {
 
 function printReport(report: Record<string, unknown>, json?: boolean): void {
   if (json) {
-    process.stdout.write(JSON.stringify(report) + "\n");
+    writeSafe(process.stdout, JSON.stringify(report) + "\n");
     return;
   }
-  for (const [k, v] of Object.entries(report)) process.stdout.write(`${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
+  for (const [k, v] of Object.entries(report)) writeSafe(process.stdout, `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}\n`);
 }
 
 function tryJson(v: string): unknown {

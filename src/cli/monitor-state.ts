@@ -13,6 +13,16 @@ export interface SourceStatus {
   lostSerials: number;
 }
 
+/** An alert sink's counters (src/outputs/sink.ts SinkStats) with its name. */
+export interface SinkRow {
+  name: string;
+  sent: number;
+  failed: number;
+  dropped: number;
+  queued: number;
+  lastError?: string;
+}
+
 export interface VmStatus {
   name: string;
   alerts: number;
@@ -39,6 +49,7 @@ export interface MonitorSnapshot {
   byRule: Array<{ id: string; title: string; count: number }>;
   vms: VmStatus[];
   sources: SourceStatus[];
+  sinks: SinkRow[];
   events: number;
   /** Recent problems worth a glance (newest last); a full-screen view cannot let them go to stderr. */
   notes: Array<{ at: string; text: string }>;
@@ -56,6 +67,7 @@ export class MonitorState {
   private readonly byRule = new Map<string, { id: string; title: string; count: number }>();
   private readonly vms = new Map<string, VmStatus>();
   private sources: SourceStatus[] = [];
+  private sinks: SinkRow[] = [];
   private events = 0;
   private notes: Array<{ at: string; text: string }> = [];
   private readonly listeners = new Set<() => void>();
@@ -132,6 +144,11 @@ export class MonitorState {
     this.changed();
   }
 
+  setSinks(sinks: SinkRow[]): void {
+    this.sinks = sinks;
+    this.changed();
+  }
+
   snapshot(): MonitorSnapshot {
     return {
       startedAt: this.startedAt,
@@ -140,6 +157,7 @@ export class MonitorState {
       byRule: [...this.byRule.values()].sort((a, b) => b.count - a.count),
       vms: [...this.vms.values()].sort((a, b) => a.name.localeCompare(b.name)),
       sources: this.sources,
+      sinks: this.sinks,
       events: this.events,
       notes: this.notes,
     };

@@ -5,8 +5,9 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Box, render, Text, useApp, useInput, useStdin, useStdout } from "ink";
 import { SEVERITY_SHORT, type Alert, type Severity } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
+import { terminalSafeDeep } from "../events/terminal.js";
 import { formatEventLine } from "./events.js";
-import { alertKey, type MonitorSnapshot, type MonitorState, type SourceStatus, type VmStatus } from "./monitor-state.js";
+import { alertKey, type MonitorSnapshot, type MonitorState, type SinkRow, type SourceStatus, type VmStatus } from "./monitor-state.js";
 import { clockTime, localTime, zoneOf } from "./time.js";
 
 /** What the view can ask of the agent (the store): the keys `a` and `e`. Absent: the keys say so. */
@@ -54,9 +55,11 @@ export function startMonitorView(state: MonitorState, opts: { onQuit: () => void
   const tty = process.stdout.isTTY === true;
   // The alternate screen gives the view the whole terminal and hands the shell back untouched,
   // so the summary printed after quitting is not mixed into the last frame.
+  // eslint-disable-next-line no-restricted-syntax -- hv's own escape sequence, no outside text in it
   if (tty) process.stdout.write("\u001B[?1049h");
   let restored = false;
   const restore = (): void => {
+    // eslint-disable-next-line no-restricted-syntax -- as above
     if (tty && !restored) process.stdout.write("\u001B[?1049l");
     restored = true;
   };
@@ -217,8 +220,9 @@ function Dashboard(props: { snap: MonitorSnapshot; alerts: Alert[]; filter: Filt
   const last = snap.notes[snap.notes.length - 1];
   // An answer to a key just pressed goes before the pipeline's latest note.
   const note = flash !== undefined ? { at: new Date(now).toISOString(), text: flash } : last;
-  // header, severity bar, sources, key hints, and the latest note when there is one
-  const fixed = 4 + (note ? 1 : 0);
+  const failingSinks = snap.sinks.filter((k) => k.failed + k.dropped + k.queued > 0);
+  // header, severity bar, sources, key hints, and the latest note and failing sinks when there are
+  const fixed = 4 + (note ? 1 : 0) + (failingSinks.length > 0 ? 1 : 0);
   const bodyRows = Math.max(4, height - fixed);
   const side = columns >= SIDE_PANEL_MIN_COLUMNS;
   const feedRows = side ? bodyRows : Math.max(4, bodyRows - BOTTOM_PANEL_ROWS);
@@ -236,6 +240,7 @@ function Dashboard(props: { snap: MonitorSnapshot; alerts: Alert[]; filter: Filt
         </Box>
       </Box>
       <SourcesLine sources={snap.sources} />
+      {failingSinks.length > 0 ? <SinksLine sinks={failingSinks} /> : null}
       {note ? (
         <Text color="yellow" wrap="truncate-end">
           ! {clockTime(note.at, now)} {note.text}
@@ -395,6 +400,22 @@ function SourcesLine({ sources }: { sources: SourceStatus[] }): ReactNode {
   );
 }
 
+/** Alert sinks that did not deliver everything: what waits on disk, what was refused or lost. */
+function SinksLine({ sinks }: { sinks: SinkRow[] }): ReactNode {
+  return (
+    <Text wrap="truncate-end">
+      <Text dimColor>sinks </Text>
+      {sinks.map((k, i) => (
+        <Text key={k.name}>
+          {i > 0 ? <Text dimColor> │ </Text> : null}
+          {k.name} <Counter label="queued" value={k.queued} color="yellow" /> <Counter label="failed" value={k.failed} color="red" /> <Counter label="dropped" value={k.dropped} color="red" />
+          {k.lastError ? <Text dimColor> {k.lastError}</Text> : null}
+        </Text>
+      ))}
+    </Text>
+  );
+}
+
 /** A loss counter: quiet at zero, coloured as soon as something was lost. */
 function Counter({ label, value, color }: { label: string; value: number; color: string }): ReactNode {
   return value > 0 ? (
@@ -512,9 +533,12 @@ function Help(): ReactNode {
   );
 }
 
-/** The state's snapshot, re-read at most `fps` times a second however often the state changes. */
+/**
+ * The state's snapshot, re-read at most `fps` times a second however often the state changes, with
+ * every string in it terminal-safe: titles, names and command lines come from events.
+ */
 function useSnapshot(state: MonitorState, fps: number): MonitorSnapshot {
-  const [snap, setSnap] = useState(() => state.snapshot());
+  const [snap, setSnap] = useState(() => terminalSafeDeep(state.snapshot()));
   useEffect(() => {
     const gapMs = 1000 / fps;
     let last = 0;
@@ -522,7 +546,7 @@ function useSnapshot(state: MonitorState, fps: number): MonitorSnapshot {
     const take = (): void => {
       timer = undefined;
       last = Date.now();
-      setSnap(state.snapshot());
+      setSnap(terminalSafeDeep(state.snapshot()));
     };
     const changed = (): void => {
       timer ??= setTimeout(take, Math.max(0, last + gapMs - Date.now()));

@@ -7,6 +7,7 @@ import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
 import { setUpApi } from "../agent/api.js";
+import type { SourceHealth } from "../api/metrics.js";
 import { setUpFleet } from "../agent/fleet.js";
 import { setUpNetwork, type NetworkSetup } from "../agent/network.js";
 import { setUpResponse } from "../agent/response.js";
@@ -15,12 +16,15 @@ import { runFleetView } from "./fleet.js";
 import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
+import { VirshBackend } from "../vm/virsh.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import type { Collector } from "../events/collector.js";
 import { startPipeline } from "../agent/pipeline.js";
 import type { HvEvent } from "../events/event.js";
-import { createSinks } from "../outputs/config.js";
+import { createSinks, startSinks } from "../outputs/config.js";
 import type { AlertSink } from "../outputs/sink.js";
+import { InputError } from "../events/input.js";
+import { sinkHealthWatcher, sinkStatusPart, sinkStatuses, sinkSummaryLines, undelivered } from "./sink-status.js";
 import { getCheckpoint } from "../store/checkpoints.js";
 import { ackAlert } from "../store/alerts.js";
 import { activeEnforcements } from "../store/enforcements.js";
@@ -32,6 +36,7 @@ import { formatEventLine, formatSummary, noAuditRecords, unreadableReplay } from
 import { MonitorState } from "./monitor-state.js";
 import { startMonitorPlain } from "./monitor-plain.js";
 import { LineWriter } from "./output.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 
 interface MonitorOptions {
   replay?: string;
@@ -51,9 +56,12 @@ interface MonitorOptions {
   playbooks?: string[];
   fleet?: string;
   since?: string;
+  learn?: boolean;
 }
 
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
+/** How often the sinks' counters are looked at: a sink that starts failing is said within this. */
+const SINK_CHECK_MS = 2000;
 /** Correlation windows close on stream time; in replay the stream's end closes them all. */
 const END_OF_REPLAY_MS = 24 * 3600 * 1000;
 
@@ -78,6 +86,7 @@ export function registerMonitor(program: Command): void {
     .option("--json", "JSON lines on stdout: alerts (and events with --events)")
     .option("--no-tui", "plain alert lines on stdout even on a terminal")
     .option("--status-every <seconds>", "status line interval on stderr (0: never)", "5")
+    .option("--learn", "learn for this whole run: count detections by (rule, lineage, user, VM), then propose exceptions (hv tune list)")
     .addHelpText(
       "after",
       `
@@ -92,6 +101,7 @@ Examples:
   hv monitor
   hv monitor --rules rules/hv ../sigma/rules/linux
   hv monitor --replay recorded.log --rules rules/hv --json
+  hv monitor --replay monday.log --learn && hv tune list
   hv monitor --audit-log /var/log/audit/audit.log --no-tui
   hv monitor --config /etc/hv/hv.yaml
   hv monitor --playbooks /etc/hv/playbooks --config /etc/hv/hv.yaml
@@ -105,9 +115,9 @@ Examples:
 async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
-  const unreadable = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;
-  if (unreadable) {
-    process.stderr.write(`hv monitor: ${unreadable}\n`);
+  const cannotRead = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;
+  if (cannotRead) {
+    printErr(`hv monitor: ${cannotRead}`);
     return 2;
   }
   const source = chooseSource(opts);
@@ -149,17 +159,40 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   process.on("SIGTERM", onSignal);
   const report = (text: string): void => {
     if (tui) state.note(text);
-    else process.stderr.write(`hv monitor: ${text}\n`);
+    else writeSafe(process.stderr, `hv monitor: ${text}\n`);
   };
 
   const network = setUpNetwork({ db, config, live: !replay, inventory, report: (t) => report(t) });
-  const collectors: Collector[] = [collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
-  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, report });
+  // A finite input (--stdin, --replay) ends the run when it ends; libvirt and conntrack never end by themselves.
+  const finite = source.kind === "stream" || (source.kind === "file" && !source.follow);
+  let unreadable: InputError | undefined;
+  const inputEnded = (err?: unknown): void => {
+    // Said here: once the run is stopping, the pipeline no longer reports a collector's error.
+    if (err !== undefined) report(`${source.kind === "stream" ? source.label : collector.name.slice(6)}: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof InputError) unreadable = err;
+    stop();
+  };
+  const collectors: Collector[] = [finite ? endingWith(collector, inputEnded) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
+  const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, ...(libvirt ? { backend: new VirshBackend({ uri: opts.libvirtUri }) } : {}), report });
   const metrics = api.metrics;
   const anomaly = config.anomaly?.syscalls ? await (await import("../detectors/anomaly/detector.js")).createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
-  const fleet = setUpFleet({ config, db, live: !replay, firewall: network.firewall, report });
-  const sinks: AlertSink[] = [...createSinks(config.sinks ?? []), ...(fleet ? [fleet.sink] : [])];
+  const fleet = setUpFleet({ config, db, live: !replay, spoolDir: join(stateDir, "outbox"), firewall: network.firewall, report });
+  // Live, a sink whose peer is away keeps its alerts in STATE/outbox until it is back (also across
+  // restarts); a replay only reports what it could not deliver.
+  const sinks: AlertSink[] = [];
+  try {
+    sinks.push(...createSinks(config.sinks ?? [], replay ? {} : { spoolDir: join(stateDir, "outbox") }), ...(fleet ? [fleet.sink] : []));
+    await startSinks(sinks);
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.close()));
+    await fleet?.stop();
+    await anomaly?.close();
+    db.close();
+    throw err;
+  }
+  metrics?.watchSinks(() => sinkStatuses(sinks));
   const actions = new Map<number, string>();
+  let newSignals = 0;
   const response = setUpResponse({
     db,
     config,
@@ -192,6 +225,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
     exceptions: config.exceptions,
     db,
     dedupWindow: config.dedupWindow,
+    routing: config.routing,
+    learning: config.learning,
+    ...(opts.learn ? { learn: true } : {}),
+    report,
     flowDetectors: config.flowDetectors,
     detectors: [network.intel.detector, ...(anomaly ? [anomaly] : [])],
     onAlert: (update) => {
@@ -199,6 +236,10 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
       metrics?.alert(update.alert, update.isNew);
       for (const s of sinks) void s.send(update.alert);
       response.onAlert(update);
+    },
+    onSignal: (update) => {
+      if (update.isNew) newSignals++;
+      metrics?.signal(update.alert, update.isNew);
     },
     ...(metrics ? { metrics } : {}),
     onError: (err, where) => report(`detector ${where}: ${err instanceof Error ? err.message : String(err)}`),
@@ -211,11 +252,15 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const refused = detection.exceptionProblems;
   if (refused.length > 0) {
     const where = opts.config ? configLocator(opts.config) : () => "config";
-    for (const p of refused) report(`${where(["exceptions", p.index, ...p.path])}: ${describeExceptionProblem(p)} (not applied)`);
+    // Learned exceptions come after the configured ones.
+    const configured = config.exceptions?.length ?? 0;
+    for (const p of refused) report(`${p.index < configured ? where(["exceptions", p.index, ...p.path]) : "learned (hv tune list)"}: ${describeExceptionProblem(p)} (not applied)`);
   }
   const duplicates = rs.duplicates > 0 ? ` (${rs.duplicates} duplicate ids refused)` : "";
   const exceptionNote = refused.length > 0 ? `, ${refused.length} exception problems` : "";
   report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — details: ${rulesCheckCommand(opts, config)}`);
+  if (detection.learnedExceptions > 0) report(`${detection.learnedExceptions} learned exceptions applied (hv tune list)`);
+  if (detection.learner) report(opts.learn ? "learning for this run (hv tune list afterwards)" : `learning for ${config.learning?.period} from the first learned detection`);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
 
   // ink and react (~0.5 s to import) only when the live view is drawn.
@@ -248,7 +293,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   );
   network.start(abort.signal);
   metrics?.watchPipeline(() => pipeline.stats());
-  await api.start();
+  metrics?.watchSources(() => sourceHealth(collector, network));
+  if (anomaly) metrics?.watchModel("syscalls");
+  await api.start({ responder: response.responder });
   response.start(abort.signal);
 
   const timers: NodeJS.Timeout[] = [];
@@ -268,66 +315,108 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
           syncVms();
           if (!tui) {
-            process.stderr.write(
+            const rows = sinkStatuses(sinks);
+            const sinkPart = sinkStatusPart(rows);
+            writeSafe(process.stderr,
               opts.json
-                ? JSON.stringify({ status: { ...source, queued: s.queued } }) + "\n"
-                : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials\n`,
+                ? JSON.stringify({ status: { ...source, queued: s.queued, sinks: rows } }) + "\n"
+                : `status: ${source.eventsPerSec} events/s, ${s.stored} stored, ${s.queued} queued, ${source.drops} dropped, ${source.malformed} malformed, ${source.lostSerials} lost serials${sinkPart ? `; ${sinkPart}` : ""}\n`,
             );
           }
         }, everyMs),
       );
     }
     timers.push(setInterval(() => detection.stage.tick(Date.now()), 1000));
+    const watchSinks = sinkHealthWatcher(report);
+    timers.push(
+      setInterval(() => {
+        const rows = sinkStatuses(sinks);
+        state.setSinks(rows);
+        watchSinks(rows);
+      }, SINK_CHECK_MS),
+    );
     const trim = (): void => void applyRetention(db, DEFAULT_RETENTION);
     trim();
     timers.push(setInterval(trim, RETENTION_EVERY_MS));
   }
 
   await pipeline.done;
+  // Everything tied to the signal (response tick, feed schedule, tap watch, …) stops here, however the run ended.
+  stop();
   for (const t of timers) clearInterval(t);
   // Anomaly scoring runs off the hot path: what is still being scored belongs to this run.
   await anomaly?.drain();
   if (replay && lastEventMs > 0) detection.stage.tick(lastEventMs + END_OF_REPLAY_MS);
+  detection.learner?.finish(lastEventMs > 0 ? lastEventMs : Date.now());
   await anomaly?.close();
   // Actions still running finish (or are cut short) before their sinks and the store go.
   await response.close();
   await fleet?.stop();
+  await network.close();
   await api.close();
   view?.stop();
   await view?.waitUntilExit();
   plain?.stop();
   await out.end();
   await Promise.all(sinks.map((s) => s.close()));
+  const sinkRows = sinkStatuses(sinks);
 
   const s = pipeline.stats();
   const snap = state.snapshot();
-  process.stderr.write(formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
-  process.stderr.write(`stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
+  writeSafe(process.stderr, formatSummary({ ...collector.stats, lostRanges: collector.decoder.lostRanges() }, collector.name.slice(6)));
+  writeSafe(process.stderr, `stored ${s.stored} new events (${s.duplicates} already stored), drops ${JSON.stringify(s.drops)}\n`);
   if (libvirt) {
     const l = libvirt.stats;
-    process.stderr.write(`${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
+    writeSafe(process.stderr, `${libvirt.name}: ${l.events} events (${l.unknown} unrecognized), ${l.connects} connects, ${l.disconnects} disconnects, ${Math.round(l.gapMs / 1000)} s unwatched\n`);
   }
   if (network.conntrack) {
     const c = network.conntrack.stats;
-    process.stderr.write(`${network.conntrack.name}: ${c.events} flow events (${c.new} new, ${c.destroy} ended), ${c.malformed} malformed, ${c.lostBuffer} buffer overruns, ${c.unmatchedNew} NEW never ended, ${c.starts} starts\n`);
+    writeSafe(process.stderr, `${network.conntrack.name}: ${c.events} flow events (${c.new} new, ${c.destroy} ended), ${c.malformed} malformed, ${c.lostBuffer} buffer overruns, ${c.unmatchedNew} NEW never ended, ${c.starts} starts\n`);
   }
   if (network.netflow) {
     const n = network.netflow.stats();
-    process.stderr.write(`${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
+    writeSafe(process.stderr, `${network.netflow.name}: ${n.packets} packets, ${n.flows} flows, ${n.noTemplate} without template, ${n.malformed} malformed\n`);
   }
   const a = detection.alerter.counts;
-  process.stderr.write(
-    `${a.alerts} alerts from ${a.detections} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
+  const ds = detection.stage.stats();
+  writeSafe(
+    process.stderr,
+    `${a.alerts - newSignals} alerts from ${a.detections - ds.signals} detections (${Object.entries(snap.bySeverity).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"})\n`,
   );
-  for (const r of snap.byRule.slice(0, 10)) process.stderr.write(`  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
-  if (actions.size > 0) process.stderr.write(`${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
+  for (const r of snap.byRule.slice(0, 10)) writeSafe(process.stderr, `  ${r.count.toString().padStart(5)}  ${r.title} [${r.id}]\n`);
+  if (ds.signals > 0) writeSafe(process.stderr, `${newSignals} signals from ${ds.signals} detections (stored, not sent: hv alerts list --all)\n`);
+  const learnedHits = detection.sigma.stats().exceptions.filter((e) => e.source === "learned").reduce((n, e) => n + e.suppressed, 0);
+  if (learnedHits > 0) writeSafe(process.stderr, `${learnedHits} detections suppressed by learned exceptions\n`);
+  const ls = detection.learner?.stats();
+  if (ls && ls.observed > 0) writeSafe(process.stderr, `learned ${ls.observed} detections; ${ls.proposed} exceptions proposed, ${ls.applied} applied — see \`hv tune list\`\n`);
+  if (actions.size > 0) writeSafe(process.stderr, `${actions.size} actions: ${countByValue(actions)} — see \`hv actions list\`\n`);
+  for (const line of sinkSummaryLines(sinkRows)) writeSafe(process.stderr, `${line}\n`);
   db.close();
+  if (unreadable) return 2;
   const notAudit = replay ? noAuditRecords(collector.stats, opts.replay!) : undefined;
   if (notAudit) {
-    process.stderr.write(`hv monitor: ${notAudit}\n`);
+    printErr(`hv monitor: ${notAudit}`);
     return 2;
   }
-  return 0;
+  // Alerts a sink could not deliver (refused, dropped, or left queued on disk) are a failure of the run.
+  return sinkRows.some((r) => undelivered(r) > 0) ? 1 : 0;
+}
+
+/** The collector as the pipeline sees it, calling `end` once it has read its whole input (or failed to: `end(err)`). */
+function endingWith(collector: AuditCollector, end: (err?: unknown) => void): Collector {
+  return {
+    name: collector.name,
+    live: collector.live,
+    run: async (emit, signal) => {
+      try {
+        await collector.run(emit, signal);
+        end();
+      } catch (err) {
+        end(err);
+        throw err;
+      }
+    },
+  };
 }
 
 /** Statuses after which a row does not change again (except an undo). */
@@ -362,6 +451,21 @@ function rulesCheckCommand(opts: MonitorOptions, config: AgentConfig): string {
   return `hv rules check ${paths.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
 }
 
+/** What each collector knows it lost or could not read, for /metrics. */
+function sourceHealth(audit: AuditCollector, network: NetworkSetup): SourceHealth[] {
+  const a = audit.stats;
+  const rows: SourceHealth[] = [{ source: audit.name, dropped: 0, missing: a.lostSerials, malformed: a.malformed }];
+  if (network.conntrack) {
+    const c = network.conntrack.stats;
+    rows.push({ source: network.conntrack.name, dropped: c.lostBuffer, missing: 0, malformed: c.malformed });
+  }
+  if (network.netflow) {
+    const n = network.netflow.stats();
+    rows.push({ source: network.netflow.name, dropped: 0, missing: 0, malformed: n.malformed });
+  }
+  return rows;
+}
+
 /** hv's shipped rules; a package without them still monitors (and says so) rather than failing. */
 function defaultRules(report: (text: string) => void): string[] {
   const dir = shippedRulesDir();
@@ -377,7 +481,7 @@ function chooseSource(opts: MonitorOptions): AuditSource | undefined {
   if (opts.auditLog) return { kind: "file", path: opts.auditLog, follow: true };
   const found = detectAuditSource();
   if (found.kind === "none") {
-    process.stderr.write(
+    writeSafe(process.stderr,
       `hv monitor: no audit source is readable:\n${found.reasons.map((r) => `  ${r}\n`).join("")}` +
         `Start auditd (or enable its af_unix plugin), run hv as root or a member of the audit log's group,\n` +
         `or replay a recorded log:  hv monitor --replay FILE\n`,

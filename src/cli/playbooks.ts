@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { parseAlert } from "../events/alert-schema.js";
+import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Command } from "commander";
@@ -15,6 +17,7 @@ import { createRegistry } from "../playbooks/registry.js";
 import { DEFAULT_MAX_QUARANTINES_PER_HOUR } from "../playbooks/safety.js";
 import type { Playbook, PlaybookMatch } from "../playbooks/schema.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -57,8 +60,8 @@ Format, modes and safety: docs/playbooks.md.`,
       for (const p of r.playbooks) out.line(opts.json ? JSON.stringify(playbookJson(p)) : formatPlaybookLine(p));
       if (!opts.json && r.playbooks.length === 0) out.line(`no playbooks in ${r.paths.join(", ")}`);
       await out.end();
-      for (const p of r.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      if (r.skipped > 0) process.stderr.write(`${r.skipped} playbook(s) skipped because of errors (hv playbooks check)\n`);
+      for (const p of r.problems) writeSafe(process.stderr, `${formatProblem(p)}\n`);
+      if (r.skipped > 0) writeSafe(process.stderr, `${r.skipped} playbook(s) skipped because of errors (hv playbooks check)\n`);
     });
 
   common(pb.command("check [paths...]"))
@@ -67,10 +70,10 @@ Format, modes and safety: docs/playbooks.md.`,
     .action((paths: string[], opts: Common) => {
       const r = load(paths, opts);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ files: r.files.length, playbooks: r.playbooks.length, skipped: r.skipped, problems: r.problems }) + "\n");
+        writeSafe(process.stdout, JSON.stringify({ files: r.files.length, playbooks: r.playbooks.length, skipped: r.skipped, problems: r.problems }) + "\n");
       } else {
-        for (const p of r.problems) process.stdout.write(`${formatProblem(p)}\n`);
-        process.stdout.write(`${r.playbooks.length} playbook(s) OK in ${r.files.length} file(s)${r.skipped ? `, ${r.skipped} with errors` : ""}\n`);
+        for (const p of r.problems) writeSafe(process.stdout, `${formatProblem(p)}\n`);
+        writeSafe(process.stdout, `${r.playbooks.length} playbook(s) OK in ${r.files.length} file(s)${r.skipped ? `, ${r.skipped} with errors` : ""}\n`);
       }
       if (r.problems.length > 0) process.exitCode = 1;
     });
@@ -95,7 +98,7 @@ cooldown and rate limit (they depend on what ran before).`,
       const config = readConfig(opts);
       const registry = createRegistry();
       const loaded = loadPlaybooks(playbookPaths(opts.playbooks ?? [], config), registry);
-      for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      for (const p of loaded.problems) writeSafe(process.stderr, `${formatProblem(p)}\n`);
       const alerts = readAlerts(opts.alert);
       const response = responseSettings(config);
       const quarantines = quarantineState(opts, config);
@@ -159,26 +162,36 @@ function quarantineState(opts: Common, config: ReturnType<typeof readConfig>): {
   }
 }
 
-function readAlerts(file: string): Alert[] {
-  const text = readFileSync(file, "utf8").trim();
-  const parsed: unknown[] = [];
+/** The alerts of a file: one JSON alert, a JSON array of them, or JSON lines; anything else is an InputError naming the place. */
+export function readAlerts(file: string): Alert[] {
+  const text = readTextCapped(file, MAX_DOCUMENT_BYTES, file).trim();
+  if (text === "") throw new InputError(`${file}: empty: give an alert as JSON (hv alerts show ID --json prints one)`);
+  const docs: Array<{ where: string; value: unknown }> = [];
+  let whole: unknown;
+  let isWhole = true;
   try {
-    const whole = JSON.parse(text) as unknown;
-    parsed.push(...(Array.isArray(whole) ? whole : [whole]));
+    whole = JSON.parse(text) as unknown;
   } catch {
+    isWhole = false;
+  }
+  if (isWhole) {
+    const list = Array.isArray(whole) ? whole : [whole];
+    if (list.length === 0) throw new InputError(`${file}: an empty list: no alert to test`);
+    list.forEach((value, i) => docs.push({ where: Array.isArray(whole) ? `${file}: alert ${i + 1}` : file, value }));
+  } else {
     text.split("\n").forEach((line, i) => {
       if (line.trim() === "") return;
       try {
-        parsed.push(JSON.parse(line));
+        docs.push({ where: `${file}:${i + 1}`, value: JSON.parse(line) as unknown });
       } catch (err) {
-        throw new Error(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
+        throw new InputError(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
       }
     });
   }
-  return parsed.map((a, i) => {
-    const alert = a as Partial<Alert>;
-    if (!alert || typeof alert !== "object" || !alert.rule?.id || !alert.entity?.kind) throw new Error(`${file}: alert ${i + 1} needs at least rule.id and entity.kind (as hv alerts show --json prints)`);
-    return { mitre: { tactics: [], techniques: [] }, severity: "medium", count: 1, event_ids: [], status: "open", ...alert } as Alert;
+  return docs.map(({ where, value }) => {
+    const r = parseAlert(value);
+    if (!r.ok) throw new InputError(`${where}: not an alert (as hv alerts show ID --json prints): ${r.problems.slice(0, 5).join("; ")}`);
+    return r.alert;
   });
 }
 

@@ -4,6 +4,7 @@
 
 import type { Command } from "commander";
 import { startHelper } from "../privileged/server.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Opts {
   socket: string;
@@ -47,11 +48,11 @@ Examples:
         maxConnections,
         idleMs: 60_000,
         stateDir: opts.stateDir,
-        log: (line) => process.stderr.write(`hv-privileged: ${line}\n`),
+        log: (line) => writeSafe(process.stderr, `hv-privileged: ${line}\n`),
       });
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
-          process.stderr.write(`hv-privileged: ${sig}, stopping\n`);
+          writeSafe(process.stderr, `hv-privileged: ${sig}, stopping\n`);
           void helper.close().then(resolve);
         };
         process.once("SIGTERM", () => stop("SIGTERM"));

@@ -1,3 +1,5 @@
+import { formatBytes } from "../vm/size.js";
+
 // A progress bar for long work (feed sync, training, captures): drawn on stderr only when it is
 // a terminal, so scripts and `--json` output never see it. Redraws at most every 100 ms.
 
@@ -19,6 +21,8 @@ export interface ProgressOptions {
   /** Force on or off; default: on when the stream is a TTY. */
   enabled?: boolean;
 }
+
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 const WIDTH = 30;
 
@@ -43,7 +47,8 @@ export function progress(opts: ProgressOptions): Progress {
     }
     line += ` ${elapsed.toFixed(1)}s${note ? ` ${note}` : ""}`;
     const columns = stream.columns ?? 100;
-    stream.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
+    // The bar's own \r and erase go out as they are; the label (a feed or VM name) and note are made safe.
+    stream.write(`\r${terminalSafe(line).slice(0, columns - 1)}\x1b[K`);
     drawn = true;
   };
 
@@ -60,7 +65,28 @@ export function progress(opts: ProgressOptions): Progress {
     },
     done(message) {
       if (enabled && drawn) stream.write("\r\x1b[K");
-      if (message && enabled) stream.write(message + "\n");
+      if (message && enabled) writeSafe(stream, message + "\n");
+    },
+  };
+}
+
+/**
+ * One bar per step of a longer job (a capture's memory, disks and hashing; a backup's disks and
+ * upload): a new bar when the step changes. `bytes` says which steps count bytes.
+ */
+export function stepBars(bytes: (step: string) => boolean = (step) => step === "memory" || step === "hashing"): { update: (p: { step: string; done: number; total: number }) => void; done: () => void } {
+  let current: { step: string; bar: Progress } | undefined;
+  return {
+    update(p) {
+      if (current?.step !== p.step) {
+        current?.bar.done();
+        current = { step: p.step, bar: progress({ label: p.step, total: p.total, format: bytes(p.step) ? formatBytes : (n) => n.toFixed(0) }) };
+      }
+      current.bar.setTotal(p.total);
+      current.bar.update(p.done);
+    },
+    done() {
+      current?.bar.done();
     },
   };
 }

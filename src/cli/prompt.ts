@@ -1,6 +1,6 @@
 // Questions asked on a terminal: yes/no before something that cannot be undone (`hv vm delete` of
-// a running VM), and the answers `hv setup` asks for. Without a terminal nothing is asked: the
-// caller gets `undefined` and must have been told by a flag.
+// a running VM). Without a terminal nothing is asked: the caller gets `undefined` and must have
+// been told by a flag.
 
 import { createInterface, type Interface } from "node:readline/promises";
 

@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
-import { parseDuration } from "../playbooks/duration.js";
+import { DURATION_HINT, parseDuration } from "../playbooks/duration.js";
+import { InputError } from "../events/input.js";
 import { releaseQuarantineByHand } from "../playbooks/release.js";
 import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
 import { checkName } from "../vm/names.js";
 import { LineWriter } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -61,7 +63,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
       try {
         const done = await releaseQuarantineByHand(ctx.db, ctx.env, vm, by);
         if (!done) throw new Error(`${vm} is not quarantined (hv quarantine list)`);
-        process.stdout.write(opts.json ? JSON.stringify(done.row) + "\n" : `${done.row.result ?? ""} (action ${done.row.id})\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(done.row) + "\n" : `${done.row.result ?? ""} (action ${done.row.id})\n`);
         if (!done.synced) process.exitCode = 1;
       } finally {
         await ctx.close();
@@ -77,7 +79,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
     .action(async (vm: string, opts: Common & { ttl?: string; keep?: string[] }) => {
       checkName(vm, "VM name");
       const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
-      if (opts.ttl !== undefined && ttlMs === undefined) throw new Error(`--ttl must look like 30m, 2h or 1d, got ${JSON.stringify(opts.ttl)}`);
+      if (opts.ttl !== undefined && ttlMs === undefined) throw new InputError(`--ttl ${DURATION_HINT}, got ${JSON.stringify(opts.ttl)}`);
       const ctx = openResponse(opts);
       try {
         const a = await ctx.responder.act({
@@ -87,7 +89,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
           ...(ttlMs !== undefined ? { ttlMs } : {}),
           by: opts.by ?? defaultActor(),
         });
-        process.stdout.write(opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} quarantine_vm on ${vm}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
+        writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} quarantine_vm on ${vm}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
         if (a.status !== "done") process.exitCode = 1;
       } finally {
         await ctx.close();

@@ -3,6 +3,7 @@ import { configLocator, loadAgentConfig } from "../agent/config.js";
 import { createSigmaDetector } from "../detectors/sigma/detector.js";
 import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { loadRules, summarize, type RuleReport } from "../detectors/sigma/ruleset.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 
 export function registerRules(program: Command): void {
   const rules = program.command("rules").description("Sigma rules: check what hv can load and run");
@@ -35,7 +36,7 @@ Examples:
     )
     .action((paths: string[], opts: { config?: string; json?: boolean; verbose?: boolean }) => {
       const usage = (message: string): void => {
-        process.stderr.write(`hv rules check: ${message}\n`);
+        printErr(`hv rules check: ${message}`);
         process.exitCode = 2;
       };
       let config;
@@ -56,7 +57,7 @@ Examples:
         message: describeExceptionProblem(p),
       }));
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ rules: set.report, exceptions, summary: { ...summary, exceptionProblems: exceptions.length } }, null, 2) + "\n");
+        writeSafe(process.stdout, JSON.stringify({ rules: set.report, exceptions, summary: { ...summary, exceptionProblems: exceptions.length } }, null, 2) + "\n");
       } else {
         const lines: string[] = [];
         for (const status of ["invalid", "unsupported", "dormant"] as const) {
@@ -68,7 +69,7 @@ Examples:
         const duplicates = summary.duplicates > 0 ? ` (${summary.duplicates} duplicate ids)` : "";
         const refused = config ? `, ${exceptions.length} exceptions refused` : "";
         lines.push(`${summary.loaded} loaded${dormant}, ${summary.unsupported} unsupported, ${summary.invalid} invalid${duplicates}${refused}`);
-        process.stdout.write(lines.join("\n") + "\n");
+        writeSafe(process.stdout, lines.join("\n") + "\n");
       }
       if (summary.unsupported + summary.invalid + exceptions.length > 0) process.exitCode = 1;
     });

@@ -3,8 +3,9 @@
 // rules. --root writes under another directory (a chroot, an image, a test).
 
 import type { Command } from "commander";
-import { UsageError } from "./errors.js";
+import { InputError } from "../events/input.js";
 import { table } from "./output.js";
+import { writeSafe } from "../events/terminal.js";
 
 interface Opts {
   root: string;
@@ -41,13 +42,13 @@ Examples:
     .option("--now", "then reload systemd, load the audit rules (augenrules --load) and enable and start hv-privileged.socket and hv-monitor")
     .action(async (o: Opts) => {
       const install = await import("../agent/install.js");
-      if (install.isNixOS(o.root)) throw new UsageError("this is NixOS: enable hypervisor.monitor in configuration.nix instead (docs/nixos.md); nothing was written");
+      if (install.isNixOS(o.root)) throw new InputError("this is NixOS: enable hypervisor.monitor in configuration.nix instead (docs/nixos.md); nothing was written");
       const files = install.serviceFiles(o.hv ?? install.hvCommand());
       const written = await install.writeFiles(o.root, files, o.dryRun);
       const steps = o.dryRun ? [] : [await install.applySysusers(o.root), ...(o.now && o.root === "/" ? await install.activate(true) : [])];
       if (o.now && o.root !== "/") steps.push({ step: "systemd", ok: false, detail: "--now only applies to the running host (--root /)" });
       report(o, { files: written, steps, dryRun: Boolean(o.dryRun) }, o.dryRun ? "would write" : "wrote");
-      if (!o.dryRun && !o.now && o.root === "/") process.stdout.write("next: systemctl daemon-reload && augenrules --load && systemctl enable --now hv-privileged.socket hv-monitor.service\n");
+      if (!o.dryRun && !o.now && o.root === "/") writeSafe(process.stdout, "next: systemctl daemon-reload && augenrules --load && systemctl enable --now hv-privileged.socket hv-monitor.service\n");
       if (steps.some((s) => !s.ok)) process.exitCode = 1;
     });
 
@@ -56,7 +57,7 @@ Examples:
       const install = await import("../agent/install.js");
       const removed = await install.removeFiles(o.root, install.serviceFiles("/usr/bin/hv"), o.dryRun);
       report(o, { files: removed, steps: [], dryRun: Boolean(o.dryRun) }, o.dryRun ? "would remove" : "removed");
-      if (!o.dryRun && o.root === "/") process.stdout.write("next: systemctl disable --now hv-monitor.service hv-privileged.socket; systemctl daemon-reload; augenrules --load\n");
+      if (!o.dryRun && o.root === "/") writeSafe(process.stdout, "next: systemctl disable --now hv-monitor.service hv-privileged.socket; systemctl daemon-reload; augenrules --load\n");
     });
 }
 
@@ -69,10 +70,10 @@ function common(cmd: Command): Command {
 
 function report(o: Opts, r: { files: Array<{ path: string; action: string; reason?: string }>; steps: Array<{ step: string; ok: boolean; detail: string }>; dryRun: boolean }, verb: string): void {
   if (o.json) {
-    process.stdout.write(JSON.stringify(r) + "\n");
+    writeSafe(process.stdout, JSON.stringify(r) + "\n");
     return;
   }
   const lines = [`${verb}:`, ...table(["FILE", "ACTION"], r.files.map((f) => [f.path, f.action + (f.reason ? ` (${f.reason})` : "")])).map((l) => `  ${l}`)];
   for (const s of r.steps) lines.push(`${s.ok ? "ok" : "FAILED"} ${s.step}: ${s.detail}`);
-  process.stdout.write(lines.join("\n") + "\n");
+  writeSafe(process.stdout, lines.join("\n") + "\n");
 }

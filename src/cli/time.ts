@@ -2,7 +2,7 @@
 // written in UTC can be compared without guessing. JSON output keeps the stored ISO (UTC) text.
 
 import { parseDuration } from "../playbooks/duration.js";
-import { UsageError } from "./errors.js";
+import { InputError } from "../events/input.js";
 
 const p2 = (n: number): string => String(n).padStart(2, "0");
 
@@ -34,6 +34,6 @@ export function parseTimeArg(text: string, flag: string, now = Date.now()): numb
   const age = parseDuration(text);
   if (age !== undefined) return now - age;
   const ms = /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? Date.parse(text.trim()) : NaN;
-  if (Number.isNaN(ms)) throw new UsageError(`${flag} must be an age (30s, 15m, 2h, 7d) or an ISO time (2026-05-01T12:00:00Z), got ${JSON.stringify(text)}`);
+  if (Number.isNaN(ms)) throw new InputError(`${flag} must be an age (30s, 15m, 2h, 7d) or an ISO time (2026-05-01T12:00:00Z), got ${JSON.stringify(text)}`);
   return ms;
 }

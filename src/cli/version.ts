@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { writeSafe } from "../events/terminal.js";
 
 export function packageVersion(): string {
   // src/cli/ when run from source (tests), dist/src/cli/ when built.
@@ -21,7 +22,7 @@ export function registerVersion(program: Command): void {
     .addHelpText("after", "\nExamples:\n  hv version\n  hv version --json")
     .action((opts: { json?: boolean }) => {
       const info = { version: packageVersion(), node: process.versions.node, platform: `${process.platform}-${process.arch}` };
-      if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
-      else process.stdout.write(`hv ${info.version} (node ${info.node}, ${info.platform})\n`);
+      if (opts.json) writeSafe(process.stdout, JSON.stringify(info) + "\n");
+      else writeSafe(process.stdout, `hv ${info.version} (node ${info.node}, ${info.platform})\n`);
     });
 }

@@ -5,6 +5,7 @@ import { auditXml, DomainXmlError, isRiskSeverity, RISK_SEVERITIES, severityRank
 import { readDomainXml, readXmlFile, type XmlInput } from "../vm/risk-source.js";
 import { resolveUri } from "../vm/virsh.js";
 import { LineWriter } from "./output.js";
+import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 export interface VmAuditOptions {
   names: string[];
@@ -61,7 +62,7 @@ function riskSeverityArg(text: string): RiskSeverity {
 }
 
 /** Audits, prints, and returns the exit code. Throws when nothing could be audited at all. */
-export async function runVmAudit(opts: VmAuditOptions, out: { line(text: string): void; flushSync?(): void }, colour = false, warn: (msg: string) => void = (m) => process.stderr.write(`hv: ${m}\n`)): Promise<number> {
+export async function runVmAudit(opts: VmAuditOptions, out: { line(text: string): void; lineAsIs?(text: string): void; flushSync?(): void }, colour = false, warn: (msg: string) => void = (m) => writeSafe(process.stderr, `hv: ${m}\n`)): Promise<number> {
   if (opts.failOn !== undefined && !isRiskSeverity(opts.failOn)) throw new Error(`--fail-on must be one of ${RISK_SEVERITIES.join(", ")}`);
   const min = opts.minSeverity ?? "info";
   if (!isRiskSeverity(min)) throw new Error(`--min-severity must be one of ${RISK_SEVERITIES.join(", ")}`);
@@ -71,7 +72,13 @@ export async function runVmAudit(opts: VmAuditOptions, out: { line(text: string)
   report.summary = summarize(report.domains);
 
   if (opts.json) out.line(JSON.stringify(report));
-  else for (const l of formatReport(report, colour)) out.line(l);
+  // formatReport escapes every value itself, so its colour codes can go out as they are.
+  else {
+    for (const l of formatReport(report, colour)) {
+      if (colour && out.lineAsIs) out.lineAsIs(l);
+      else out.line(l);
+    }
+  }
   out.flushSync?.(); // the report first, then the notes and errors on stderr
   if (!opts.json) {
     for (const s of report.skipped) warn(`note: ${s.source} skipped: ${s.reason}`);
@@ -127,13 +134,14 @@ export function formatReport(report: VmAuditReport, colour: boolean): string[] {
   const paint = (s: RiskSeverity, text: string): string => (colour ? `${COLOURS[s]}${text}\x1b[0m` : text);
   const lines: string[] = [];
   const checkWidth = Math.max(0, ...report.domains.flatMap((d) => d.findings.map((f) => f.check.length)));
+  const safe = terminalSafe;
   for (const d of report.domains) {
-    lines.push(`${d.name}${d.source ? `  (${d.source})` : ""}`);
+    lines.push(`${safe(d.name)}${d.source ? `  (${safe(d.source)})` : ""}`);
     if (d.findings.length === 0) lines.push("  no findings");
     for (const f of d.findings) {
-      lines.push(`  ${paint(f.severity, f.severity.toUpperCase().padEnd(8))}  ${f.check.padEnd(checkWidth)}  ${f.location}`);
-      lines.push(`            ${f.message}`);
-      lines.push(`            fix: ${f.fix}`);
+      lines.push(`  ${paint(f.severity, f.severity.toUpperCase().padEnd(8))}  ${safe(f.check).padEnd(checkWidth)}  ${safe(f.location)}`);
+      lines.push(`            ${safe(f.message)}`);
+      lines.push(`            fix: ${safe(f.fix)}`);
     }
     lines.push("");
   }

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { readTextCapped } from "../events/input.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -9,13 +10,15 @@ import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../
 import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
 import { LibvirtError } from "../vm/errors.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
+import { checkMigration, migrateDomain } from "../vm/migrate.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { isLocalUri } from "../vm/storage.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
-import { buildXml, parseLibvirtXml } from "../vm/xml.js";
+import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
 import { runProgram } from "../events/programs.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 import { table } from "./output.js";
 import { progress } from "./progress.js";
 import { confirmOnTerminal } from "./prompt.js";
@@ -44,11 +47,11 @@ export function backendFor(opts: VirtOptions): LibvirtBackend {
 /** Prints `data` as one JSON line with --json, else `text` (a string or lines). */
 export function emit(opts: VirtOptions, data: unknown, text: string | string[]): void {
   const body = opts.json ? JSON.stringify(data) : Array.isArray(text) ? text.join("\n") : text;
-  if (body.length) process.stdout.write(body.endsWith("\n") ? body : body + "\n");
+  if (body.length) writeSafe(process.stdout, body.endsWith("\n") ? body : body + "\n");
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`hv: warning: ${message}\n`);
+  writeSafe(process.stderr, `hv: warning: ${message}\n`);
 }
 
 // table lives in output.ts (commands that do not load the VM surface use it too).
@@ -137,10 +140,10 @@ definition, or the start with --start), whatever was made for the VM is removed 
       for (const n of plan.notes) warn(n);
       if (opts.printXml || opts.dryRun) {
         const volumes = plan.volumes.map((v) => `  volume ${v.pool}/${v.volume} ${v.seed ? "(cloud-init seed)" : `${formatBytes(v.capacityBytes)} ${v.format}${v.backing ? ` on ${v.backing.path}` : ""}`} -> ${v.path}`);
-        if (opts.printXml) process.stdout.write(plan.xml.endsWith("\n") ? plan.xml : plan.xml + "\n");
+        if (opts.printXml) writeSafe(process.stdout, plan.xml.endsWith("\n") ? plan.xml : plan.xml + "\n");
         else emit(opts, { name, template: template.path, dryRun: true, volumes: plan.volumes, problems: plan.problems, xml: plan.xml }, [`would create ${name} from ${template.path}${opts.start ? " and start it" : ""}:`, ...volumes, `  domain ${name} (${plan.template.memory} memory, ${plan.template.vcpus} vcpus)`]);
         if (plan.problems.length > 0) {
-          process.stderr.write(`hv: ${planRefusal(plan)}\n`);
+          printErr(`hv: ${planRefusal(plan)}`);
           process.exitCode = 1;
         }
         return;
@@ -160,7 +163,7 @@ definition, or the start with --start), whatever was made for the VM is removed 
 
   sub(vm, "define <file>", "define a domain from an XML file (validated first)", "hv vm define web1.xml")
     .action(async (file: string, opts: O) => {
-      const xml = await readFile(checkArg(file, "file"), "utf8");
+      const xml = readTextCapped(checkArg(file, "file"), MAX_XML_BYTES, file);
       const name = await defineValidated(backendFor(opts), xml, `${file} is an invalid domain definition; nothing was defined`);
       emit(opts, { name, validatedBy: "libvirt" }, `defined ${name}`);
     });
@@ -285,7 +288,7 @@ definition, or the start with --start), whatever was made for the VM is removed 
         const editor = (process.env.VISUAL || process.env.EDITOR || "vi").split(/\s+/).filter(Boolean);
         const r = spawnSync(editor[0]!, [...editor.slice(1), file], { stdio: "inherit" });
         if (r.error || r.status !== 0) throw new LibvirtError("other", `editor ${editor.join(" ")} failed${r.error ? `: ${r.error.message}` : ` (exit ${r.status})`}; definition unchanged`);
-        const after = await readFile(file, "utf8");
+        const after = readTextCapped(file, MAX_XML_BYTES, file);
         if (after === before) return emit(opts, { name, changed: false }, `${name}: no changes`);
         await defineValidated(b, after, `the edited XML is invalid; definition of ${name} unchanged`, name);
         emit(opts, { name, changed: true, validatedBy: "libvirt" }, `${name}: definition updated (validated by libvirt)`);
@@ -294,11 +297,41 @@ definition, or the start with --start), whatever was made for the VM is removed 
       }
     });
 
-  sub(vm, "migrate <name> <dest-uri>", "move a domain to another libvirt host (offline unless --live)", "hv vm migrate web1 qemu+ssh://root@host2/system --live")
+  sub(
+    vm,
+    "migrate <name> <dest-uri>",
+    "move a domain to another libvirt host (offline unless --live); unsafe moves are refused with the reason",
+    "hv vm migrate web1 qemu+ssh://root@host2/system --live\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --copy-storage     local disks go along\n  hv vm migrate web1 qemu+tcp://10.0.0.2/system --live --p2p --migrate-uri tcp://10.0.1.2\n  hv vm migrate web1 qemu+ssh://host2/system --live --check              only say whether it may go",
+  )
     .option("--live", "migrate while running")
-    .action(async (name: string, dest: string, opts: O & { live?: boolean }) => {
-      await backendFor(opts).migrate(name, dest, { live: opts.live });
-      emit(opts, { name, dest, live: Boolean(opts.live) }, `migrated ${name} to ${dest}`);
+    .option("--copy-storage", "copy the disks to the destination too (for disks on local file systems)")
+    .option("--migrate-uri <uri>", "where qemu sends the guest's memory (tcp://HOST[:PORT]), e.g. a dedicated migration network")
+    .option("--p2p", "the source libvirtd connects to the destination itself (this machine need not reach it)")
+    .option("--allow-host-cpu", "migrate a guest with <cpu mode='host-passthrough'> (only between identical CPUs)")
+    .option("--check", "check whether it is safe to migrate, change nothing")
+    .action(async (name: string, dest: string, opts: O & { live?: boolean; copyStorage?: boolean; migrateUri?: string; p2p?: boolean; allowHostCpu?: boolean; check?: boolean }) => {
+      const b = backendFor(opts);
+      const how = { live: Boolean(opts.live), copyStorage: Boolean(opts.copyStorage), allowHostCpu: Boolean(opts.allowHostCpu) };
+      if (opts.check) {
+        const c = await checkMigration(b, name, how);
+        emit(opts, { name, dest, ...how, ok: c.problems.length === 0, ...c }, [c.problems.length ? `${name} may not be migrated:` : `${name} may be migrated to ${dest}`, ...c.problems.map((p) => `  - ${p}`), ...c.notes.map((n) => `  note: ${n}`)]);
+        if (c.problems.length) process.exitCode = 1;
+        return;
+      }
+      const bar = progress({ label: `migrate ${name}`, format: formatBytes });
+      let r;
+      try {
+        r = await migrateDomain(b, name, {
+          dest, ...how, ...(opts.migrateUri ? { migrateUri: opts.migrateUri } : {}), ...(opts.p2p ? { p2p: true } : {}),
+          onJob: (j) => {
+            if (j.dataTotal !== undefined) bar.setTotal(j.dataTotal);
+            bar.update(j.dataProcessed ?? 0, j.iteration !== undefined ? `pass ${j.iteration}${j.memoryBandwidth ? `, ${formatBytes(j.memoryBandwidth)}/s` : ""}` : undefined);
+          },
+        });
+      } finally {
+        bar.done();
+      }
+      emit(opts, r, [`migrated ${name} (${r.uuid}) to ${dest}${r.live ? " live" : " offline"}${r.copyStorage ? " with its disks" : ""} in ${(r.ms / 1000).toFixed(1)} s${r.job?.dataProcessed !== undefined ? `, ${formatBytes(r.job.dataProcessed)} sent` : ""}`, ...r.notes.map((n) => `  note: ${n}`)]);
     });
 
   // `hv vm audit` (risk checks) lives in its own file.

@@ -1,5 +1,6 @@
-// Detections → alerts. The same rule about the same entity within the window is one alert whose
-// count grows, so a noisy rule produces one line to read rather than hundreds. The window runs on
+// Detections → alerts. The same rule about the same entity (and the same target, for detectors
+// that name one) within the window is one alert whose count grows, so a noisy rule produces one
+// line to read rather than hundreds, while a scanner moving to a new network is a new line. The window runs on
 // event time, so a replayed log deduplicates exactly as the live stream did.
 
 import type Database from "better-sqlite3";
@@ -33,15 +34,16 @@ export class Alerter {
     this.maxEventIds = options.maxEventIds ?? 50;
   }
 
-  process(d: Detection): AlertUpdate {
+  /** `signal`: the alert is stored and counted but not sent on (src/agent/routing.ts). */
+  process(d: Detection, opts: { signal?: boolean } = {}): AlertUpdate {
     this.counts.detections++;
     const events = d.events;
     const last = events[events.length - 1];
     const seenAt = last ? last["@timestamp"] : new Date().toISOString();
     const seenMs = Date.parse(seenAt);
     const entity = d.entity ?? entityOf(events);
-    const key = `${d.rule.id}\u0000${entity.kind}\u0000${entity.id}`;
-    const existing = this.findOpen(key, d.rule.id, entity, seenMs);
+    const key = `${d.rule.id}\u0000${entity.kind}\u0000${entity.id}\u0000${d.target ?? ""}`;
+    const existing = this.findOpen(key, d.rule.id, entity, d.target, seenMs);
     if (existing) {
       this.counts.deduplicated++;
       const ids = [...existing.event_ids, ...events.map((e) => e.event.id).filter((id) => !existing.event_ids.includes(id))];
@@ -68,17 +70,19 @@ export class Alerter {
       severity: d.severity,
       mitre: mitreOf(d.rule.tags ?? []),
       entity,
+      ...(d.target !== undefined ? { target: d.target } : {}),
       event_ids: events.map((e) => e.event.id).slice(-this.maxEventIds),
       status: "open",
       ...contextOf(last),
     };
+    if (opts.signal) alert.signal = true;
     if (d.summary) alert.summary = d.summary;
     if (d.threat) alert.threat = d.threat;
     if (d.anomaly) alert.anomaly = d.anomaly;
     return { alert: this.keep(key, alert), isNew: true };
   }
 
-  private findOpen(key: string, ruleId: string, entity: AlertEntity, seenMs: number): Alert | undefined {
+  private findOpen(key: string, ruleId: string, entity: AlertEntity, target: string | undefined, seenMs: number): Alert | undefined {
     const cached = this.open.get(key);
     if (cached) {
       // Someone may have acknowledged it since (the live view, the API, `hv alerts ack` from
@@ -89,7 +93,7 @@ export class Alerter {
     }
     // After a restart the cache is empty; the store remembers what was open.
     const db = this.options.db;
-    return db ? findOpenAlert(db, ruleId, entity.kind, entity.id, seenMs - this.windowMs) : undefined;
+    return db ? findOpenAlert(db, ruleId, entity.kind, entity.id, seenMs - this.windowMs, target) : undefined;
   }
 
   private ackedInStore(alert: Alert): boolean {

@@ -3,6 +3,7 @@
 // about the same entity within a window is one alert with a count.
 
 import type { HvEvent } from "./event.js";
+import { InputError } from "./input.js";
 
 export type Severity = "informational" | "low" | "medium" | "high" | "critical";
 
@@ -38,7 +39,7 @@ export function parseSeverity(text: string): Severity | undefined {
 /** parseSeverity for a flag: a name it does not know is an error saying which names it knows. */
 export function severityArg(text: string, what = "--severity"): Severity {
   const s = parseSeverity(text);
-  if (s === undefined) throw new Error(`${what} must be one of ${SEVERITY_NAMES_HELP}, got ${JSON.stringify(text)}`);
+  if (s === undefined) throw new InputError(`${what} must be one of ${SEVERITY_NAMES_HELP}, got ${JSON.stringify(text)}`);
   return s;
 }
 
@@ -97,6 +98,12 @@ export interface Detection {
   events: HvEvent[];
   /** Overrides the entity derived from the events. */
   entity?: AlertEntity;
+  /**
+   * What the finding is aimed at, when one entity can aim at several (the host or network a scan
+   * probed, the service guessed at): a detection about a new target is a new alert, not a
+   * higher count on the alert about the first one.
+   */
+  target?: string;
   /** One line a person can read, e.g. what matched. */
   summary?: string;
   threat?: ThreatMatch;
@@ -114,6 +121,8 @@ export interface Alert {
   severity: Severity;
   mitre: { tactics: string[]; techniques: string[] };
   entity: AlertEntity;
+  /** The detection's target (see Detection.target): part of what makes two detections one alert. */
+  target?: string;
   vm?: { name?: string; uuid?: string };
   host?: { name?: string };
   user?: { id?: string; name?: string };
@@ -126,6 +135,12 @@ export interface Alert {
   threat?: ThreatMatch;
   anomaly?: AnomalyScore;
   status: "open" | "acked";
+  /**
+   * A signal, not an alert: stored and counted (hv alerts list --all, the API, metrics) but not
+   * sent to sinks or playbooks — a third-party Sigma rule below the routing threshold
+   * (src/agent/routing.ts, docs/noise.md).
+   */
+  signal?: boolean;
 }
 
 /** One interface for every detector (Sigma rules, threat intel, anomaly models). */

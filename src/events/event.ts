@@ -99,6 +99,8 @@ export interface VmFields {
   uuid?: string;
   /** Flows: which end of the flow is the VM (a scan of a VM is not a scan by it). */
   side?: "source" | "destination";
+  /** Flows from one VM to another: the VM at the destination end (vm.* names the source's). */
+  peer?: { name: string; uuid?: string };
 }
 
 /** One raw audit record as the parser saw it, with hex-encoded values decoded. */

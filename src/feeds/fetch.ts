@@ -1,14 +1,16 @@
-// Downloading one feed document over HTTP(S) with axios: conditional requests (ETag,
-// Last-Modified), an overall deadline, a size cap enforced while streaming, a Content-Length
-// check (a cut connection is not a smaller feed), and retries with exponential backoff and
-// jitter on network errors, 5xx and 429 (honouring Retry-After). TLS is always verified; an
-// extra CA can be trusted on top of the system ones.
+// Downloading one feed over HTTP(S) with axios: conditional requests (ETag, Last-Modified), an
+// overall deadline, the body streamed to its consumer (decompressed as it comes) through the one
+// capped reader (src/events/input.ts), a Content-Length check (a cut connection is not a smaller
+// feed), and retries with exponential backoff and jitter on network errors, 5xx and 429
+// (honouring Retry-After). TLS is always verified; an extra CA can be trusted on top of the
+// system ones.
 
 import { Agent as HttpsAgent } from "node:https";
 import { rootCertificates } from "node:tls";
-import { gunzipSync, inflateSync } from "node:zlib";
-import type { Readable } from "node:stream";
+import { createGunzip, createInflate } from "node:zlib";
+import { pipeline, Readable } from "node:stream";
 import type { AxiosResponse } from "axios";
+import { capChunks, collectCapped, InputTooLargeError } from "../events/input.js";
 
 export interface FetchOptions {
   etag?: string;
@@ -68,14 +70,33 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Fetches with retries; the last error is thrown when every attempt failed. */
-export async function fetchFeed(url: string, opts: FetchOptions): Promise<Fetched> {
+/** What one attempt got: a 304, or headers and a body that streams (decompressed, capped). */
+export type FeedResponse =
+  | { notModified: true; httpStatus: number }
+  | {
+      notModified: false;
+      httpStatus: number;
+      /** The body as it arrives: decompressed, and never more than maxBytes (InputTooLargeError past it). */
+      body: AsyncIterable<Buffer>;
+      /** Bytes that came over the wire so far. */
+      wireBytes(): number;
+      contentType?: string;
+      etag?: string;
+      lastModified?: string;
+    };
+
+/**
+ * One feed download with retries: `consume` reads the response (all of its body, or it is cut
+ * short); a network error, a timeout or a truncation while it does is retried like one before the
+ * headers, with a fresh response. The last error is thrown when every attempt failed.
+ */
+export async function fetchFeedWith<R>(url: string, opts: FetchOptions, consume: (res: FeedResponse) => Promise<R>): Promise<R & { attempts: number }> {
   const retries = opts.retries ?? 3;
   const base = opts.retryBaseMs ?? 1000;
   const maxDelay = opts.maxRetryDelayMs ?? 60_000;
   for (let attempt = 0; ; attempt++) {
     try {
-      const got = await fetchOnce(url, opts);
+      const got = await attemptOnce(url, opts, consume);
       return { ...got, attempts: attempt + 1 };
     } catch (err) {
       const e = err instanceof FetchError ? err : new FetchError((err as Error).message, false);
@@ -88,10 +109,26 @@ export async function fetchFeed(url: string, opts: FetchOptions): Promise<Fetche
   }
 }
 
-type Once = Omit<Extract<Fetched, { notModified: false }>, "attempts"> | Omit<Extract<Fetched, { notModified: true }>, "attempts">;
+/** A whole (small) document: a MISP manifest or event, collected within the cap. */
+export async function fetchFeed(url: string, opts: FetchOptions): Promise<Fetched> {
+  return fetchFeedWith(url, opts, async (res): Promise<Omit<Fetched, "attempts">> => {
+    if (res.notModified) return res;
+    const body = await collectCapped(res.body, opts.maxBytes, "the response");
+    return {
+      notModified: false,
+      httpStatus: res.httpStatus,
+      body,
+      bytes: res.wireBytes(),
+      ...(res.contentType !== undefined ? { contentType: res.contentType } : {}),
+      ...(res.etag !== undefined ? { etag: res.etag } : {}),
+      ...(res.lastModified !== undefined ? { lastModified: res.lastModified } : {}),
+    } as Omit<Fetched, "attempts">;
+  }) as Promise<Fetched>;
+}
 
-async function fetchOnce(url: string, opts: FetchOptions): Promise<Once> {
+async function attemptOnce<R>(url: string, opts: FetchOptions, consume: (res: FeedResponse) => Promise<R>): Promise<R> {
   const deadline = new AbortController();
+  // The deadline covers the headers and the whole body.
   const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
   const onOuterAbort = (): void => deadline.abort();
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
@@ -112,9 +149,9 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<Once> {
       headers,
       httpsAgent: new HttpsAgent({ ca: opts.ca ? [...rootCertificates, opts.ca] : undefined, rejectUnauthorized: true }),
     });
-    return await readResponse(res, opts, deadline.signal);
+    return await consume(responseOf(res, opts, deadline.signal));
   } catch (err) {
-    throw classify(err, deadline.signal.aborted && !opts.signal?.aborted, opts);
+    throw classify(err, deadline.signal.aborted && !opts.signal?.aborted, opts, res?.status);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onOuterAbort);
@@ -122,13 +159,16 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<Once> {
   }
 }
 
-function classify(err: unknown, timedOut: boolean, opts: FetchOptions): FetchError {
+function classify(err: unknown, timedOut: boolean, opts: FetchOptions, status?: number): FetchError {
   if (err instanceof FetchError) return err;
   if (opts.signal?.aborted) return new FetchError("aborted", false);
   if (timedOut) return new FetchError(`timed out after ${opts.timeoutMs} ms`, true);
+  // Over the cap: the download is refused whole (retrying would get the same bytes).
+  if (err instanceof InputTooLargeError) return new FetchError(err.message, false, status);
   const e = err as { code?: string; message?: string };
   const code = e.code ?? "";
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code)) return new FetchError(`TLS verification failed: ${e.message ?? code} (${code})`, false);
+  if (code.startsWith("Z_") || /unexpected end of file|incorrect header check|invalid (stored )?block/i.test(e.message ?? "")) return new FetchError(`truncated or corrupt compressed body: ${e.message ?? code}`, true, status);
   if (NETWORK_CODES.has(code) || /aborted|socket hang up/i.test(e.message ?? "")) return new FetchError(`network error: ${e.message ?? code}${code ? ` (${code})` : ""}`, true);
   return new FetchError(e.message ?? String(err), false);
 }
@@ -138,7 +178,7 @@ function header(res: AxiosResponse, name: string): string | undefined {
   return typeof v === "string" ? v : Array.isArray(v) ? String(v[0]) : undefined;
 }
 
-async function readResponse(res: AxiosResponse<Readable>, opts: FetchOptions, signal: AbortSignal): Promise<Once> {
+function responseOf(res: AxiosResponse<Readable>, opts: FetchOptions, signal: AbortSignal): FeedResponse {
   const status = res.status;
   if (status === 304) return { notModified: true, httpStatus: status };
   if (status < 200 || status >= 300) {
@@ -147,35 +187,34 @@ async function readResponse(res: AxiosResponse<Readable>, opts: FetchOptions, si
   }
   const declared = header(res, "content-length");
   const total = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
-  if (total !== undefined && total > opts.maxBytes) throw new FetchError(`response is ${total} bytes, over the ${opts.maxBytes}-byte cap`, false, status);
-  const chunks: Buffer[] = [];
+  if (total !== undefined && total > opts.maxBytes) throw new FetchError(new InputTooLargeError("the response", opts.maxBytes, total).message, false, status);
   let size = 0;
-  for await (const chunk of res.data) {
-    if (signal.aborted) throw new FetchError("aborted", false);
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > opts.maxBytes) throw new FetchError(`response exceeds the ${opts.maxBytes}-byte cap`, false, status);
-    chunks.push(buf);
-    opts.onProgress?.(size, total);
+  async function* wire(): AsyncGenerator<Buffer> {
+    for await (const chunk of res.data) {
+      if (signal.aborted) throw new FetchError("aborted", false);
+      const buf = chunk as Buffer;
+      size += buf.length;
+      opts.onProgress?.(size, total);
+      yield buf;
+    }
+    if (total !== undefined && size !== total) throw new FetchError(`truncated: ${size} of ${total} bytes (Content-Length)`, true, status);
   }
-  if (total !== undefined && size !== total) throw new FetchError(`truncated: ${size} of ${total} bytes (Content-Length)`, true, status);
-  const raw = Buffer.concat(chunks, size);
+  const onWire = capChunks(wire(), opts.maxBytes, "the response", total);
   const encoding = (header(res, "content-encoding") ?? "").toLowerCase();
-  let body = raw;
-  try {
-    if (encoding === "gzip" || encoding === "x-gzip") body = gunzipSync(raw, { maxOutputLength: opts.maxBytes });
-    else if (encoding === "deflate") body = inflateSync(raw, { maxOutputLength: opts.maxBytes });
-  } catch (err) {
-    const tooBig = (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError;
-    throw new FetchError(tooBig ? `decompressed response exceeds the ${opts.maxBytes}-byte cap` : `truncated or corrupt ${encoding} body: ${(err as Error).message}`, !tooBig, status);
-  }
+  const inflate = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : undefined;
+  // A small compressed body may inflate far past the cap (a "zip bomb"): the cap holds after inflating too.
+  const body = inflate ? capChunks(pipeline(Readable.from(onWire), inflate, () => undefined), opts.maxBytes, "the decompressed response") : onWire;
   return {
     notModified: false,
     httpStatus: status,
     body,
-    bytes: size,
-    contentType: header(res, "content-type"),
-    etag: header(res, "etag"),
-    lastModified: header(res, "last-modified"),
+    wireBytes: () => size,
+    ...optional("contentType", header(res, "content-type")),
+    ...optional("etag", header(res, "etag")),
+    ...optional("lastModified", header(res, "last-modified")),
   };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }

@@ -1,11 +1,13 @@
 // Reading a feed from the local filesystem: one file in any format, or a MISP feed directory
 // (manifest.json naming <uuid>.json event files).
 
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
 import { parseFeed, type FeedFormat, type ParsedFeed } from "./formats/index.js";
 import { addMispEvent, isManifest, manifestEvents } from "./formats/misp.js";
 import { FeedBuilder } from "./formats/result.js";
+import { DEFAULT_MAX_BYTES } from "./spec.js";
 
 /** Parses the events a MISP manifest names; `load` returns an event file's text or throws. */
 export function parseMispFeed(manifest: unknown, load: (uuid: string) => string, source: string): ParsedFeed {
@@ -27,24 +29,32 @@ export function parseMispFeed(manifest: unknown, load: (uuid: string) => string,
   return b.done();
 }
 
-function readMispDirectory(dir: string): ParsedFeed {
+/** A MISP feed directory: manifest.json and the event files it names, `cap` bytes in all. */
+export function readMispDirectory(dir: string, cap = DEFAULT_MAX_BYTES): ParsedFeed {
+  let left = cap;
+  const read = (path: string): string => {
+    const buf = readFileCapped(path, left, path);
+    left -= buf.length;
+    return buf.toString("utf8");
+  };
   let manifest: unknown;
   const manifestPath = join(dir, "manifest.json");
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    manifest = JSON.parse(read(manifestPath));
   } catch (err) {
     throw new Error(`${manifestPath}: ${(err as Error).message}`);
   }
-  return parseMispFeed(manifest, (uuid) => readFileSync(join(dir, `${uuid}.json`), "utf8"), dir);
+  return parseMispFeed(manifest, (uuid) => read(join(dir, `${uuid}.json`)), dir);
 }
 
-/** A local feed file, a MISP feed directory, or a MISP manifest.json (its directory is read). */
-export function readFeedFile(path: string, opts: { format?: FeedFormat | "auto"; now?: number } = {}): ParsedFeed {
-  if (statSync(path).isDirectory()) return readMispDirectory(path);
-  const text = readFileSync(path, "utf8");
+/** A local feed file, a MISP feed directory, or a MISP manifest.json (its directory is read); at most `cap` bytes. */
+export function readFeedFile(path: string, opts: { format?: FeedFormat | "auto"; now?: number; cap?: number } = {}): ParsedFeed {
+  const cap = opts.cap ?? DEFAULT_MAX_BYTES;
+  if (statSync(path).isDirectory()) return readMispDirectory(path, cap);
+  const text = readTextCapped(path, cap, path);
   if (basename(path) === "manifest.json" && (opts.format ?? "auto") !== "stix") {
     try {
-      if (isManifest(JSON.parse(text))) return readMispDirectory(dirname(path));
+      if (isManifest(JSON.parse(text))) return readMispDirectory(dirname(path), cap);
     } catch {
       // not JSON: parsed below as whatever it is
     }

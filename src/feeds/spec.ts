@@ -2,6 +2,7 @@
 // synced, and what a match does. Validated with zod so a bad spec fails with the field named.
 
 import { z } from "zod";
+import { InputError } from "../events/input.js";
 import { parseNet } from "./canonical.js";
 import { FEED_FORMATS, type FeedFormat } from "./formats/index.js";
 
@@ -42,7 +43,8 @@ export function parseSchedule(text: string): number {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
-const cidr = z.string().refine((s) => !("error" in parseNet(s)), { message: "not an IP address or CIDR" });
+/** An IP address or CIDR, as every allowlist of feeds takes them. */
+export const cidrSchema = z.string().refine((s) => !("error" in parseNet(s)), { message: "not an IP address or CIDR" });
 
 export const feedSpecSchema = z
   .object({
@@ -66,7 +68,7 @@ export const feedSpecSchema = z
     maxBytes: z.number().int().positive().optional(),
     timeoutMs: z.number().int().positive().optional(),
     minKeepRatio: z.number().min(0).max(1).optional(),
-    allowlist: z.array(cidr).optional(),
+    allowlist: z.array(cidrSchema).optional(),
   })
   .strict();
 
@@ -75,7 +77,7 @@ export function validateFeedSpec(input: unknown): FeedSpec {
   const r = feedSpecSchema.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new Error(`feed spec: ${issue.path.join(".") || "(spec)"}: ${issue.message}`);
+    throw new InputError(`feed spec: ${issue.path.join(".") || "(spec)"}: ${issue.message}`);
   }
   const spec = r.data as FeedSpec;
   if (spec.action === "block" && !spec.block) spec.block = { mode: "monitor", paths: ["input", "forward", "taps"] };

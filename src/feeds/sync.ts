@@ -3,15 +3,19 @@
 // record the attempt. Whatever goes wrong, the last good set stays as it was.
 
 import type Database from "better-sqlite3";
-import { statSync, readFileSync } from "node:fs";
-import type { Rejected } from "./formats/index.js";
-import { detectFeedFormat, looksLikeHtml, parseFeed, type FeedFormat, type ParsedFeed } from "./formats/index.js";
+import { stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { InputTooLargeError, readChunksCapped } from "../events/input.js";
+import type { IndicatorSink, Rejected } from "./formats/index.js";
+import { detectFeedFormat, parseFeed, type FeedFormat, type ParsedFeed } from "./formats/index.js";
 import { isManifest } from "./formats/misp.js";
-import { fetchFeed, FetchError, type FetchOptions } from "./fetch.js";
-import { parseMispFeed, readFeedFile } from "./read.js";
-import { filterUnsafe, rejectCopy } from "./safety.js";
+import { MAX_REJECT_DETAILS } from "./formats/result.js";
+import { fetchFeed, fetchFeedWith, FetchError, type FetchOptions } from "./fetch.js";
+import { parseMispFeed, readMispDirectory } from "./read.js";
+import { entryCheck, rejectCopy, type EntryCheck } from "./safety.js";
+import { readFeedStream } from "./stream.js";
 import { DEFAULT_MAX_BYTES, DEFAULT_MIN_KEEP_RATIO, DEFAULT_TIMEOUT_MS, isRemote } from "./spec.js";
-import { applyFeedSet, getFeed, markFeedConfirmed, markFeedFailed, recordSync, type StoredFeed } from "../store/feeds.js";
+import { FeedStage, getFeed, markFeedConfirmed, markFeedFailed, recordSync, type StoredFeed } from "../store/feeds.js";
 
 export interface SyncResult {
   feed: string;
@@ -60,6 +64,55 @@ type Obtained =
   | { kind: "rejected"; reason: string; httpStatus?: number; bytes?: number }
   | { kind: "parsed"; parsed: ParsedFeed; httpStatus?: number; bytes?: number; etag?: string; lastModified?: string };
 
+/**
+ * Where a sync puts the entries of the copy it reads: a staging table in the store (FeedStage),
+ * each entry checked on the way (safety.ts), so a feed of millions of entries never sits in memory.
+ * A retried download starts a fresh one.
+ */
+class Staging {
+  stage: FeedStage | undefined;
+  filtered: { rejected: Rejected[]; rejectedCount: number; rejectedByReason: Record<string, number> } = { rejected: [], rejectedCount: 0, rejectedByReason: {} };
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly check: EntryCheck,
+  ) {}
+
+  /** A fresh stage (dropping the one of a previous attempt); its sink for a FeedBuilder. */
+  fresh(): { sink: IndicatorSink; batch: (fn: () => void) => void } {
+    this.drop();
+    const stage = new FeedStage(this.db);
+    this.stage = stage;
+    this.filtered = { rejected: [], rejectedCount: 0, rejectedByReason: {} };
+    const f = this.filtered;
+    const sink: IndicatorSink = (ind) => {
+      const reason = this.check(ind);
+      const r = stage.add(ind, reason);
+      if (r === "added" && reason !== undefined) {
+        f.rejectedCount++;
+        f.rejectedByReason[reason] = (f.rejectedByReason[reason] ?? 0) + 1;
+        if (f.rejected.length < MAX_REJECT_DETAILS) f.rejected.push({ value: ind.value, reason });
+      }
+      return r;
+    };
+    return { sink, batch: (fn) => stage.batch(fn) };
+  }
+
+  /** Stages what a whole-document parse kept in memory (MISP, STIX: capped, so bounded). */
+  stageParsed(parsed: ParsedFeed): void {
+    if (this.stage) return;
+    const { sink, batch } = this.fresh();
+    batch(() => {
+      for (const ind of parsed.indicators) sink(ind);
+    });
+  }
+
+  drop(): void {
+    this.stage?.drop();
+    this.stage = undefined;
+  }
+}
+
 /** Syncs one feed by name; never throws for feed problems (they are a "failed" or "rejected" result). */
 export async function syncFeed(db: Database.Database, name: string, opts: SyncOptions = {}): Promise<SyncResult> {
   const now = opts.now ?? Date.now;
@@ -67,9 +120,19 @@ export async function syncFeed(db: Database.Database, name: string, opts: SyncOp
   if (!feed) throw new Error(`no feed named ${name}`);
   const started = now();
   const t0 = performance.now();
+  const staging = new Staging(db, entryCheck({ hostAddresses: opts.hostAddresses, interfaces: opts.interfaces, allowlist: [...(opts.allowlist ?? []), ...(feed.allowlist ?? [])] }));
+  try {
+    return await syncWith(db, feed, opts, staging, started, t0);
+  } finally {
+    staging.drop();
+  }
+}
+
+async function syncWith(db: Database.Database, feed: StoredFeed, opts: SyncOptions, staging: Staging, started: number, t0: number): Promise<SyncResult> {
+  const name = feed.name;
   let obtained: Obtained;
   try {
-    obtained = await obtain(feed, opts);
+    obtained = await obtain(feed, opts, staging);
   } catch (err) {
     const e = err as FetchError;
     return finish(db, feed, started, t0, { feed: name, status: "failed", reason: e.message, entries: feed.entries, added: 0, removed: 0, rejected: 0, httpStatus: e.httpStatus, ms: 0 });
@@ -83,7 +146,9 @@ export async function syncFeed(db: Database.Database, name: string, opts: SyncOp
   }
 
   const { parsed } = obtained;
-  const filtered = filterUnsafe(parsed.indicators, { hostAddresses: opts.hostAddresses, interfaces: opts.interfaces, allowlist: [...(opts.allowlist ?? []), ...(feed.allowlist ?? [])] });
+  staging.stageParsed(parsed);
+  const stage = staging.stage!;
+  const filtered = staging.filtered;
   const rejectedByReason = { ...parsed.rejectedByReason };
   for (const [r, n] of Object.entries(filtered.rejectedByReason)) rejectedByReason[r] = (rejectedByReason[r] ?? 0) + n;
   const rejected = parsed.rejectedCount + filtered.rejectedCount;
@@ -91,14 +156,14 @@ export async function syncFeed(db: Database.Database, name: string, opts: SyncOp
   const base = { feed: name, rejected, httpStatus: obtained.httpStatus, bytes: obtained.bytes, format: parsed.format, rejectedByReason, examples, ms: 0 };
 
   const hadGoodSet = feed.lastSuccess !== undefined;
-  const refusal = rejectCopy(parsed, filtered.accepted.length, {
+  const refusal = rejectCopy(parsed, stage.entries, {
     lastGood: hadGoodSet ? feed.entries : undefined,
     minKeepRatio: opts.force ? 0 : feed.minKeepRatio ?? DEFAULT_MIN_KEEP_RATIO,
   });
   if (refusal) {
     return finish(db, feed, started, t0, { ...base, status: "rejected", reason: refusal, entries: feed.entries, added: 0, removed: 0 }, parsed);
   }
-  const applied = applyFeedSet(db, name, filtered.accepted, { now: started, rejected, etag: obtained.etag, lastModified: obtained.lastModified });
+  const applied = stage.apply(name, { now: started, rejected, etag: obtained.etag, lastModified: obtained.lastModified });
   const changed = applied.added + applied.removed > 0;
   return finish(
     db,
@@ -153,35 +218,47 @@ function fetchOptions(feed: StoredFeed, opts: SyncOptions, conditional: boolean)
   };
 }
 
-async function obtain(feed: StoredFeed, opts: SyncOptions): Promise<Obtained> {
-  if (!isRemote(feed.url)) return obtainLocal(feed, opts);
+async function obtain(feed: StoredFeed, opts: SyncOptions, staging: Staging): Promise<Obtained> {
+  if (!isRemote(feed.url)) return obtainLocal(feed, opts, staging);
   // An explicit MISP feed may be given by its directory URL; its manifest is fetched first.
   const url = feed.format === "misp" && !/\.json($|\?)/.test(feed.url) ? feed.url.replace(/\/?$/, "/manifest.json") : feed.url;
-  const got = await fetchFeed(url, fetchOptions(feed, opts, true));
-  if (got.notModified) return { kind: "not-modified", httpStatus: got.httpStatus };
-  const meta = { httpStatus: got.httpStatus, bytes: got.bytes };
-  const contentType = (got.contentType ?? "").toLowerCase();
-  const text = got.body.toString("utf8");
-  if (contentType.includes("text/html") || contentType.includes("application/xhtml") || looksLikeHtml(text)) {
-    return { kind: "rejected", reason: `the response is an HTML page${contentType ? ` (Content-Type: ${got.contentType})` : ""}, not a feed`, ...meta };
-  }
-  if (text.trim() === "") return { kind: "rejected", reason: "the response is empty", ...meta };
-  const format = feed.format === "auto" ? detectFeedFormat(text) : feed.format;
-  if (!format) return { kind: "rejected", reason: "the response is in no feed format hv knows", ...meta };
-  const cond = { etag: got.etag, lastModified: got.lastModified };
-  if (format === "misp") {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      return { kind: "rejected", reason: `truncated: JSON does not parse: ${(err as Error).message}`, ...meta };
+  return fetchFeedWith(url, fetchOptions(feed, opts, true), async (res): Promise<Obtained> => {
+    if (res.notModified) return { kind: "not-modified", httpStatus: res.httpStatus };
+    const meta = (): { httpStatus: number; bytes: number } => ({ httpStatus: res.httpStatus, bytes: res.wireBytes() });
+    const contentType = (res.contentType ?? "").toLowerCase();
+    const html = `the response is an HTML page${contentType ? ` (Content-Type: ${res.contentType})` : ""}, not a feed`;
+    // Refused on its header alone: nothing of the body is read.
+    if (contentType.includes("text/html") || contentType.includes("application/xhtml")) return { kind: "rejected", reason: html, httpStatus: res.httpStatus };
+    const streamed = await readFeedStream(res.body, { format: feed.format, source: feed.url, ...staging.fresh() });
+    const cond = { ...(res.etag !== undefined ? { etag: res.etag } : {}), ...(res.lastModified !== undefined ? { lastModified: res.lastModified } : {}) };
+    switch (streamed.kind) {
+      case "html":
+        return { kind: "rejected", reason: html, ...meta() };
+      case "empty":
+        return { kind: "rejected", reason: "the response is empty", ...meta() };
+      case "unknown-format":
+        return { kind: "rejected", reason: "the response is in no feed format hv knows", ...meta() };
+      case "parsed":
+        return { kind: "parsed", parsed: streamed.parsed, ...cond, ...meta() };
     }
-    if (isManifest(doc)) {
-      const events = await fetchMispEvents(url, doc, feed, opts);
-      return { kind: "parsed", parsed: parseMispFeed(doc, (uuid) => events.get(uuid)!, feed.url), ...cond, httpStatus: got.httpStatus, bytes: got.bytes + events.bytes };
+    staging.drop();
+    const text = streamed.text;
+    const format = streamed.format === "auto" ? detectFeedFormat(text) : streamed.format;
+    if (!format) return { kind: "rejected", reason: "the response is in no feed format hv knows", ...meta() };
+    if (format === "misp") {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        return { kind: "rejected", reason: `truncated: JSON does not parse: ${(err as Error).message}`, ...meta() };
+      }
+      if (isManifest(doc)) {
+        const events = await fetchMispEvents(url, doc, feed, opts);
+        return { kind: "parsed", parsed: parseMispFeed(doc, (uuid) => events.get(uuid)!, feed.url), ...cond, httpStatus: res.httpStatus, bytes: res.wireBytes() + events.bytes };
+      }
     }
-  }
-  return { kind: "parsed", parsed: parseFeed(text, { format, source: feed.url, now: opts.now?.() }), ...cond, ...meta };
+    return { kind: "parsed", parsed: parseFeed(text, { format, source: feed.url, now: opts.now?.() }), ...cond, ...meta() };
+  });
 }
 
 /** Downloads a MISP feed's event files with bounded concurrency; any failure fails the sync. */
@@ -214,23 +291,38 @@ async function fetchMispEvents(manifestUrl: string, manifest: Record<string, unk
   return out;
 }
 
-function obtainLocal(feed: StoredFeed, opts: SyncOptions): Obtained {
-  let st;
+/** A local file (any format, also a pipe or a device: read within the cap) or a MISP feed directory. */
+async function obtainLocal(feed: StoredFeed, opts: SyncOptions, staging: Staging): Promise<Obtained> {
+  const cap = feed.maxBytes ?? DEFAULT_MAX_BYTES;
+  const st = await stat(feed.url).catch((err: NodeJS.ErrnoException) => {
+    throw new FetchError(`cannot read ${feed.url}: ${err.code ?? err.message}`, false);
+  });
+  const bytes = st.isFile() ? st.size : undefined;
   try {
-    st = statSync(feed.url);
+    if (st.isDirectory()) return { kind: "parsed", parsed: readMispDirectory(feed.url, cap) };
+    const streamed = await readFeedStream(readChunksCapped(feed.url, { cap, what: feed.url, ...(opts.signal ? { signal: opts.signal } : {}) }), { format: feed.format, source: feed.url, ...staging.fresh() });
+    switch (streamed.kind) {
+      case "html":
+        return { kind: "rejected", reason: `${feed.url} is an HTML page, not a feed`, bytes };
+      case "empty":
+        return { kind: "rejected", reason: `${feed.url} is empty`, bytes };
+      case "unknown-format":
+        return { kind: "rejected", reason: `${feed.url}: not a feed format hv knows`, bytes };
+      case "parsed":
+        return { kind: "parsed", parsed: streamed.parsed, bytes };
+    }
+    staging.drop();
+    const text = streamed.text;
+    if (basename(feed.url) === "manifest.json" && feed.format !== "stix") {
+      try {
+        if (isManifest(JSON.parse(text))) return { kind: "parsed", parsed: readMispDirectory(dirname(feed.url), cap), bytes };
+      } catch {
+        // not JSON: parsed below as whatever it is
+      }
+    }
+    return { kind: "parsed", parsed: parseFeed(text, { format: streamed.format, source: feed.url, now: opts.now?.() }), bytes };
   } catch (err) {
-    throw new FetchError(`cannot read ${feed.url}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, false);
-  }
-  const bytes = st.isDirectory() ? undefined : st.size;
-  if (bytes !== undefined && bytes > (feed.maxBytes ?? DEFAULT_MAX_BYTES)) return { kind: "rejected", reason: `${feed.url} is ${bytes} bytes, over the cap`, bytes };
-  if (!st.isDirectory()) {
-    const text = readFileSync(feed.url, "utf8");
-    if (looksLikeHtml(text)) return { kind: "rejected", reason: `${feed.url} is an HTML page, not a feed`, bytes };
-    if (text.trim() === "") return { kind: "rejected", reason: `${feed.url} is empty`, bytes };
-  }
-  try {
-    return { kind: "parsed", parsed: readFeedFile(feed.url, { format: feed.format, now: opts.now?.() }), bytes };
-  } catch (err) {
+    if (err instanceof InputTooLargeError) return { kind: "rejected", reason: err.message, bytes: err.size };
     return { kind: "rejected", reason: (err as Error).message, bytes };
   }
 }

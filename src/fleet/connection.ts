@@ -2,7 +2,7 @@
 // part (the alert sink, the block consumer, the CLI) connects through here, so they all reconnect
 // the same way: forever, across every server given, with the same credentials.
 
-import { readFileSync } from "node:fs";
+import { readFileCapped } from "../events/input.js";
 import type { Authenticator, JetStreamManager, NatsConnection, StreamInfo } from "nats";
 import { STREAM, STREAM_SUBJECTS } from "./subjects.js";
 
@@ -75,7 +75,7 @@ function fleetAuthenticator(opts: FleetConnectionOptions, { credsAuthenticator, 
 
 function readSecret(path: string, field: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return readFileCapped(path, 64 * 1024, path);
   } catch (err) {
     throw new FleetConfigError(`fleet.${field}: cannot read ${path}: ${(err as Error).message}`);
   }

@@ -2,7 +2,10 @@
 // (src/outputs/delivery.ts) and a worker publishes them in batches, waiting for each publish ack.
 // A batch that is not fully acked (server killed, leader election, link down) is published again
 // whole, with the same message ids: JetStream drops the copies it already stored (duplicate
-// window), so a retry across a failover neither loses nor duplicates a message.
+// window), so a retry across a failover neither loses nor duplicates a message. A message counts
+// as sent only once JetStream acknowledged it; with a spool (the agent's STATE/outbox), what the
+// retries could not deliver waits on disk, in order, for the stream to come back, also across
+// restarts (src/outputs/delivery.ts).
 
 import type { NatsConnection } from "nats";
 import { Delivery, describeError, type DeliveryOptions } from "../outputs/delivery.js";
@@ -11,7 +14,8 @@ import { connectFleet, describeNatsError, ensureStream, natsLib, type FleetConne
 
 export interface Outgoing {
   subject: string;
-  data: Uint8Array;
+  /** The message body (JSON text): a string, so that a spooled message is one line of JSON. */
+  data: string;
   /** Nats-Msg-Id: the same for every attempt at the same message. */
   msgId: string;
   headers?: Record<string, string>;

@@ -1,7 +1,8 @@
 import { realpath, rm } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { appendCustody, checkCustody, readCustodyText, type CustodyEntry } from "./custody.js";
-import { isArchive, listBundles, resolveBundle, tarBundle, unpackBundle } from "./bundles.js";
+import { InputError } from "../events/input.js";
+import { isArchive, isBundleId, listBundles, resolveBundle, tarBundle, unpackBundle } from "./bundles.js";
 import { readManifest, type Manifest } from "./manifest.js";
 import { loadOrCreateSigningKey } from "./signing.js";
 import { verifyBundle, type VerifyReport } from "./verify.js";
@@ -26,21 +27,29 @@ export interface ShownBundle {
 }
 
 export async function showBundle(stateDir: string, idOrPath: string, who: string): Promise<ShownBundle> {
-  const { id, path } = await resolveBundle(stateDir, idOrPath);
-  const { manifest } = await readManifest(path).catch((err: Error) => {
-    throw new Error(`${path}: no readable manifest.json (${err.message}); hv forensics verify ${idOrPath} tells more`);
-  });
-  await record(stateDir, path, manifest.id ?? id, who, "shown", {});
+  const { path } = await resolveBundle(stateDir, idOrPath);
+  const { manifest, problems } = readManifest(path);
+  if (!manifest) throw new InputError(`${path}: no usable manifest.json (${problems.join("; ")}); hv forensics verify ${idOrPath} tells more`);
+  await record(stateDir, path, manifest.id, who, "shown", {});
   const custody = checkCustody(readCustodyText(path), undefined, new Set()).entries;
-  return { id: manifest.id ?? id, path, manifest, custody };
+  return { id: manifest.id, path, manifest, custody };
 }
 
+/**
+ * Verifies (reading only, inside the bundle) and then records the verification in the bundle's
+ * own custody.log — only when its manifest is valid, so the record is about a real bundle and its
+ * head file is named by a checked id; otherwise a warning says it was not recorded.
+ */
 export async function verifyAndRecord(stateDir: string, idOrPath: string, opts: { who: string; publicKeyPem?: string; onBytes?: (n: number) => void }): Promise<VerifyReport> {
   if (await isArchive(idOrPath)) return verifyArchive(stateDir, idOrPath, opts);
-  const { id, path } = await resolveBundle(stateDir, idOrPath);
+  const { path } = await resolveBundle(stateDir, idOrPath);
   const report = await verifyBundle(path, { stateDir, ...(opts.publicKeyPem ? { publicKeyPem: opts.publicKeyPem } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+  if (report.id === undefined) {
+    report.warnings.push("not recorded in custody.log: the bundle has no valid manifest");
+    return report;
+  }
   try {
-    await record(stateDir, path, report.id ?? id, opts.who, "verified", { ok: report.ok, problems: report.problems.length, ...(report.keyFingerprint ? { key: report.keyFingerprint } : {}) });
+    await record(stateDir, path, report.id, opts.who, "verified", { ok: report.ok, problems: report.problems.length, ...(report.keyFingerprint ? { key: report.keyFingerprint } : {}) });
   } catch (err) {
     report.warnings.push(`could not append to custody.log: ${(err as Error).message}`);
   }
@@ -88,7 +97,7 @@ export async function exportBundle(stateDir: string, idOrPath: string, outFile: 
 async function record(stateDir: string, path: string, id: string, who: string, what: "shown" | "verified" | "exported", details: Record<string, unknown>): Promise<void> {
   const key = loadOrCreateSigningKey(stateDir);
   // This host's head record follows the registered bundle only, never a copy of it.
-  const registered = await resolveBundle(stateDir, id).then((r) => same(r.path, path), () => false);
+  const registered = isBundleId(id) && (await resolveBundle(stateDir, id).then((r) => same(r.path, path), () => false));
   appendCustody(path, { who, what, host: hostname(), details }, key, registered ? { stateDir, id } : undefined);
 }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256File } from "./hash.js";
-import { MANIFEST_FILE, type Manifest } from "./manifest.js";
+import { InputError } from "../events/input.js";
 import { runProgram } from "../events/programs.js";
+import { CONTROL_FILES, readManifest } from "./manifest.js";
 
 // Where bundles live and how hv finds them again: STATE/forensics/bundles/ID by default, or
 // anywhere with --out; every capture is recorded in STATE/forensics/index.jsonl so `list`,
@@ -71,8 +72,8 @@ export async function listBundles(stateDir: string): Promise<BundleListing[]> {
   for (const ref of byId.values()) {
     const listing: BundleListing = { ...ref, exists: existsSync(ref.path) };
     try {
-      const m = JSON.parse(await readFile(join(ref.path, MANIFEST_FILE), "utf8")) as Manifest;
-      Object.assign(listing, { vm: m.vm.name, created: m.created, by: m.by, artifacts: m.artifacts.length, bytes: m.artifacts.reduce((s, a) => s + a.size, 0) });
+      const m = readManifest(ref.path).manifest;
+      if (m) Object.assign(listing, { vm: m.vm.name, created: m.created, by: m.by, artifacts: m.artifacts.length, bytes: m.artifacts.reduce((s, a) => s + a.size, 0) });
     } catch {
       // listed without details: an unfinished or damaged bundle (verify says which)
     }
@@ -81,19 +82,30 @@ export async function listBundles(stateDir: string): Promise<BundleListing[]> {
   return out.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
 }
 
-/** A bundle directory from an id (index or default directory) or a path. */
+/**
+ * A bundle directory from an id (index or default directory) or a path. A path must be a real
+ * directory (not a symlink to one) holding at least one of a bundle's control files: anything
+ * else (/etc, a home directory) is refused before hv reads or writes a byte of it.
+ */
 export async function resolveBundle(stateDir: string, idOrPath: string): Promise<{ id: string; path: string }> {
-  if (idOrPath.includes("/") || idOrPath === "." || idOrPath === "..") {
-    const path = resolve(idOrPath);
-    if (!(await stat(path).catch(() => undefined))?.isDirectory()) throw new Error(`${idOrPath} is not a bundle directory`);
-    return { id: basename(path), path };
-  }
+  if (idOrPath.includes("/") || idOrPath === "." || idOrPath === "..") return checkedBundle(idOrPath);
   const hit = (await indexed(stateDir)).reverse().find((r) => r.id === idOrPath);
-  if (hit) return { id: hit.id, path: hit.path };
+  if (hit) return { ...(await checkedBundle(hit.path)), id: hit.id };
   const path = join(bundlesDir(stateDir), idOrPath);
-  if (existsSync(path)) return { id: idOrPath, path };
-  if (existsSync(idOrPath)) return { id: basename(resolve(idOrPath)), path: resolve(idOrPath) };
-  throw new Error(`no forensic bundle ${JSON.stringify(idOrPath)} (hv forensics list shows them)`);
+  if (existsSync(path)) return { ...(await checkedBundle(path)), id: idOrPath };
+  if (existsSync(idOrPath)) return checkedBundle(idOrPath);
+  throw new InputError(`no forensic bundle ${JSON.stringify(idOrPath)} (hv forensics list shows them)`);
+}
+
+async function checkedBundle(given: string): Promise<{ id: string; path: string }> {
+  const path = resolve(given);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) throw new InputError(`${given}: no such bundle directory`);
+  if (st.isSymbolicLink()) throw new InputError(`${given} is a symbolic link: give the bundle directory itself`);
+  if (!st.isDirectory()) throw new InputError(`${given} is not a bundle directory`);
+  const has = await Promise.all(CONTROL_FILES.map((f) => lstat(join(path, f)).then((s) => s.isFile(), () => false)));
+  if (!has.some(Boolean)) throw new InputError(`${given} is not a forensic bundle: it holds none of ${CONTROL_FILES.join(", ")}`);
+  return { id: basename(path), path };
 }
 
 /** Packs the bundle directory into a .tar.gz with the tar binary; returns the archive's hash. */
@@ -113,18 +125,18 @@ export async function tarBundle(path: string, outFile: string): Promise<{ file: 
  */
 export async function unpackBundle(archive: string): Promise<{ dir: string; path: string; sha256: string }> {
   const list = await runProgram("tar", ["--list", "--verbose", "--gzip", "--file", archive], { stdin: "ignore", maxBuffer: 64 * 1024 * 1024 });
-  if (list.exitCode !== 0) throw new Error(`${archive} is not a .tar.gz that hv forensics export wrote: ${list.stderr.trim() || `tar exit ${list.exitCode}`}`);
+  if (list.exitCode !== 0) throw new InputError(`${archive} is not a .tar.gz that hv forensics export wrote: ${list.stderr.trim() || `tar exit ${list.exitCode}`}`);
   const tops = new Set<string>();
   for (const line of list.stdout.split("\n").filter(Boolean)) {
     // "-rw-r----- root/root 123 2026-05-01 10:15 ID/manifest.json": type, mode, owner, size, date, time, name.
     const m = /^(\S)\S*\s+\S+\s+\d+\s+\S+\s+\S+\s(.+)$/.exec(line);
-    if (!m) throw new Error(`${archive}: cannot read the listing line ${JSON.stringify(line)}`);
+    if (!m) throw new InputError(`${archive}: cannot read the listing line ${JSON.stringify(line)}`);
     const [, type, name] = m as unknown as [string, string, string];
-    if (type !== "-" && type !== "d") throw new Error(`${archive} holds ${name}, which is not a plain file or directory: refused, not unpacked`);
-    if (name.startsWith("/") || name.split("/").includes("..")) throw new Error(`${archive} holds ${name}, a name outside the bundle: refused, not unpacked`);
+    if (type !== "-" && type !== "d") throw new InputError(`${archive} holds ${name}, which is not a plain file or directory: refused, not unpacked`);
+    if (name.startsWith("/") || name.split("/").includes("..")) throw new InputError(`${archive} holds ${name}, a name outside the bundle: refused, not unpacked`);
     tops.add(name.split("/")[0]!);
   }
-  if (tops.size !== 1) throw new Error(`${archive} should hold one bundle directory, it holds ${tops.size === 0 ? "nothing" : [...tops].join(", ")}`);
+  if (tops.size !== 1) throw new InputError(`${archive} should hold one bundle directory, it holds ${tops.size === 0 ? "nothing" : [...tops].join(", ")}`);
   const dir = await mkdtemp(join(tmpdir(), "hv-bundle-"));
   try {
     const r = await runProgram("tar", ["--extract", "--gzip", "--file", archive, "--directory", dir, "--no-same-owner", "--no-same-permissions"], { stdin: "ignore" });

@@ -241,7 +241,7 @@ async function saveText(dir: string, rel: string, text: string, files: Collected
 
 async function saveStoreRecords(dir: string, db: Database.Database, vm: string, alertId: number | undefined, sinceMs: number): Promise<Collected> {
   const out: Collected = { files: [], notes: [] };
-  const alerts = listAlerts(db, { vmName: vm });
+  const alerts = listAlerts(db, { vmName: vm, signals: "include" });
   if (alertId !== undefined && !alerts.some((a) => a.id === alertId)) {
     const a = getAlert(db, alertId);
     if (a) alerts.push(a);

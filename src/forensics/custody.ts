@@ -1,7 +1,9 @@
 import { createPublicKey } from "node:crypto";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isBundleId } from "./bundles.js";
 import { sha256Text } from "./hash.js";
+import { appendInside, readInside } from "./inside.js";
 import { fingerprintOf, signBytes, verifyBytes, type SigningKey } from "./signing.js";
 
 // The chain-of-custody log of a bundle: custody.log, one JSON object a line, append-only. Each
@@ -59,8 +61,7 @@ export function appendCustody(
   anchor?: { stateDir: string; id: string },
   now = new Date(),
 ): CustodyEntry {
-  const file = join(bundleDir, CUSTODY_FILE);
-  const lines = readLines(file);
+  const lines = splitLines(readCustodyText(bundleDir) ?? "");
   const last = lines[lines.length - 1];
   let seq = lines.length + 1;
   if (last !== undefined) {
@@ -79,7 +80,7 @@ export function appendCustody(
     pub: publicKeyB64(key.publicKeyPem),
   };
   const line = JSON.stringify({ ...unsigned, sig: signBytes(key, JSON.stringify(unsigned)) });
-  appendFileSync(file, line + "\n", { mode: 0o600 });
+  appendInside(bundleDir, CUSTODY_FILE, line + "\n");
   if (anchor) writeHead(anchor.stateDir, { id: anchor.id, path: bundleDir, seq, sha256: sha256Text(line) });
   return JSON.parse(line) as CustodyEntry;
 }
@@ -142,26 +143,19 @@ function writeHead(stateDir: string, head: CustodyHead): void {
   writeFileSync(headPath(stateDir, head.id), JSON.stringify(head) + "\n", { mode: 0o600 });
 }
 
+/** STATE/forensics/custody/ID.json; the id comes from a manifest, so it must be a bundle id and nothing that climbs out. */
 function headPath(stateDir: string, id: string): string {
+  if (!isBundleId(id)) throw new Error(`${JSON.stringify(id)} is not a bundle id: no custody head is kept for it`);
   return join(stateDir, "forensics", "custody", `${id}.json`);
 }
 
+/** custody.log of a bundle (undefined when it has none); a symlink or a non-file in its place throws. */
 export function readCustodyText(bundleDir: string): string | undefined {
-  try {
-    return readFileSync(join(bundleDir, CUSTODY_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
+  return readInside(bundleDir, CUSTODY_FILE, MAX_CUSTODY_BYTES)?.toString("utf8");
 }
 
-function readLines(file: string): string[] {
-  try {
-    return splitLines(readFileSync(file, "utf8"));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-}
+/** Thousands of entries of a few hundred bytes each. */
+const MAX_CUSTODY_BYTES = 16 * 1024 * 1024;
 
 /** Lines without the final newline's empty remainder. */
 function splitLines(text: string): string[] {

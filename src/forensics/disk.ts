@@ -11,7 +11,8 @@ import { convertImage as copyImage } from "../vm/qemu-img.js";
 // frozen layers are copied with `qemu-img convert` (flattening their backing chains), then each
 // overlay is committed back into its image (blockcommit --active --shallow --pivot) and deleted.
 // Whatever fails after the snapshot, the guest is put back on its original files before the error
-// is reported. A guest that is shut off is copied directly.
+// is reported. A guest that is shut off is copied directly. Forensics and backups (src/backup) both
+// take their disk images this way.
 
 export interface DiskCaptureOptions {
   backend: LibvirtBackend;
@@ -20,6 +21,14 @@ export interface DiskCaptureOptions {
   outDir: string;
   /** Unique tag for overlay names (the bundle id). */
   tag: string;
+  /** Who makes the overlays, in their names (FILE.hv-LABEL-TAG.qcow2); default "forensic". */
+  label?: string;
+  /**
+   * Ask the guest agent to freeze the guest's file systems around the snapshot (--quiesce), for an
+   * application-consistent image. When the agent does not answer, the snapshot is taken without it
+   * (crash-consistent) and a note says so.
+   */
+  quiesce?: boolean;
   /** Directory for the overlays; default: next to each disk (qemu can reach it, libvirt labels it). */
   overlayDir?: string;
   /** The qemu-img binary (tests point it elsewhere to make the copy fail). */
@@ -44,6 +53,11 @@ export interface DiskCaptureResult {
   images: DiskImage[];
   /** Disks left out and why. */
   notes: string[];
+  /**
+   * application: file systems frozen by the guest agent; crash: as if the power was cut at that
+   * instant; offline: the guest was shut off.
+   */
+  consistency: "application" | "crash" | "offline";
 }
 
 export async function captureDisks(o: DiskCaptureOptions): Promise<DiskCaptureResult> {
@@ -61,7 +75,7 @@ export async function captureDisks(o: DiskCaptureOptions): Promise<DiskCaptureRe
   }
   if (eligible.length === 0) {
     notes.push(`${vm} has no writable file-backed disk to capture`);
-    return { images: [], notes };
+    return { images: [], notes, consistency: state === "shut off" ? "offline" : "crash" };
   }
   const convert = (d: DiskModel & { source: { file: string } }, method: DiskImage["method"]): Promise<DiskImage> =>
     convertImage(o, d.target.dev, d.source.file, d.format ?? "raw").then((file) => ({ target: d.target.dev, source: d.source.file, format: d.format ?? "raw", file, method }));
@@ -69,22 +83,36 @@ export async function captureDisks(o: DiskCaptureOptions): Promise<DiskCaptureRe
   if (state === "shut off") {
     const images: DiskImage[] = [];
     for (const d of eligible) images.push(await convert(d, "offline"));
-    return { images, notes };
+    return { images, notes, consistency: "offline" };
   }
 
   const overlays = new Map<string, string>();
   for (const d of eligible) {
-    const overlay = join(o.overlayDir ?? dirname(d.source.file), `${basename(d.source.file)}.hv-forensic-${o.tag}.qcow2`);
+    const overlay = join(o.overlayDir ?? dirname(d.source.file), `${basename(d.source.file)}.hv-${o.label ?? "forensic"}-${o.tag}.qcow2`);
     if (existsSync(overlay)) throw new LibvirtError("already-exists", `overlay ${overlay} already exists`);
     overlays.set(d.target.dev, overlay);
   }
   const specs = model.disks.map((d) => ({ target: d.target.dev, ...(overlays.has(d.target.dev) ? { overlay: overlays.get(d.target.dev)! } : {}) }));
-  try {
-    await backend.diskSnapshotNoMetadata(vm, specs);
-  } catch (err) {
-    // --atomic: libvirt rolled back; remove any overlay file it left behind.
-    for (const f of overlays.values()) await rm(f, { force: true });
-    throw err;
+  let consistency: DiskCaptureResult["consistency"] = "crash";
+  const snapshot = async (quiesce: boolean): Promise<void> => {
+    try {
+      await backend.diskSnapshotNoMetadata(vm, specs, { quiesce });
+    } catch (err) {
+      // --atomic: libvirt rolled back; remove any overlay file it left behind.
+      for (const f of overlays.values()) await rm(f, { force: true });
+      throw err;
+    }
+  };
+  if (o.quiesce) {
+    try {
+      await snapshot(true);
+      consistency = "application";
+    } catch (err) {
+      notes.push(`the guest agent did not freeze the file systems (${(err as Error).message}); the images are crash-consistent`);
+      await snapshot(false);
+    }
+  } else {
+    await snapshot(false);
   }
 
   const images: DiskImage[] = [];
@@ -103,7 +131,7 @@ export async function captureDisks(o: DiskCaptureOptions): Promise<DiskCaptureRe
     throw new LibvirtError("other", failure ? `${failure.message}; and ${msg}` : msg);
   }
   if (failure) throw new LibvirtError("other", `disk capture failed: ${failure.message} (the guest is back on its original disks, overlays removed)`);
-  return { images, notes };
+  return { images, notes, consistency };
 }
 
 /** Commits every overlay back and pivots; returns the disks that are not back on their file. */

@@ -1,6 +1,10 @@
-import { lstat, readdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, readdir, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { sha256File, sha256Text } from "./hash.js";
+import { z } from "zod";
+import { MAX_DOCUMENT_BYTES } from "../events/input.js";
+import { isBundleId } from "./bundles.js";
+import { badBundlePath, readInside } from "./inside.js";
 import { signBytes, type SigningKey } from "./signing.js";
 
 // manifest.json lists every artifact of a bundle (relative path, size, SHA-256) and is signed
@@ -66,9 +70,67 @@ export async function writeSignedManifest(dir: string, manifest: Manifest, key: 
   return sha256Text(bytes);
 }
 
-export async function readManifest(dir: string): Promise<{ bytes: Buffer; manifest: Manifest }> {
-  const bytes = await readFile(join(dir, MANIFEST_FILE));
-  return { bytes, manifest: JSON.parse(bytes.toString("utf8")) as Manifest };
+const text = z.string().max(64 * 1024);
+
+/** What a manifest must be before anything of it is used: a bundle may come from anywhere. */
+export const manifestSchema = z.looseObject({
+  format: z.literal(MANIFEST_FORMAT),
+  id: z.string().refine((s) => isBundleId(s), "must be a bundle id (20240501T101500Z-<vm>-<6 hex>)"),
+  vm: z.looseObject({ name: text, uuid: text, state: text.optional() }),
+  by: text,
+  host: text,
+  created: text,
+  completed: text,
+  hv: z.looseObject({ version: text, node: text }),
+  tools: z.record(text, text),
+  options: z.looseObject({ memory: z.boolean(), disk: z.boolean(), pcapSeconds: z.number().min(0), pause: z.boolean() }),
+  alertId: z.int().positive().optional(),
+  notes: z.array(text),
+  key: z.looseObject({ fingerprint: z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 in hex") }),
+  artifacts: z
+    .array(
+      z.looseObject({
+        path: z.string().superRefine((p, ctx) => {
+          const bad = badBundlePath(p);
+          if (bad) ctx.addIssue({ code: "custom", message: `${bad}: it would leave the bundle` });
+        }),
+        kind: text,
+        size: z.int().min(0),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 in hex"),
+        description: text.optional(),
+      }),
+    )
+    .max(100_000),
+});
+
+/** The manifest's bytes (undefined when there is none) and either the manifest or why it is unusable (`field: problem`). */
+export function readManifest(dir: string): { bytes?: Buffer; manifest?: Manifest; problems: string[] } {
+  const bytes = readInside(dir, MANIFEST_FILE, MAX_DOCUMENT_BYTES);
+  if (bytes === undefined) return { problems: [`${MANIFEST_FILE} is missing`] };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    return { bytes, problems: [`${MANIFEST_FILE} is not JSON: ${(err as Error).message}`] };
+  }
+  const r = manifestSchema.safeParse(doc);
+  if (r.success) return { bytes, manifest: r.data as Manifest, problems: [] };
+  // Missing fields in one line, then each wrong one: a manifest of the wrong shape says what it lacks.
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const i of r.error.issues) {
+    const field = i.path.map(String).join(".") || "(top)";
+    if (i.path.length > 0 && valueAt(doc, i.path) === undefined) missing.push(field);
+    else wrong.push(`${MANIFEST_FILE}: ${field}: ${i.message}`);
+  }
+  const problems = [...(missing.length > 0 ? [`${MANIFEST_FILE}: missing ${missing.join(", ")}`] : []), ...wrong.slice(0, 10)];
+  return { bytes, problems };
+}
+
+function valueAt(doc: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = doc;
+  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 /**

@@ -1,8 +1,8 @@
-import { lstat, readFile, realpath } from "node:fs/promises";
-import { join } from "node:path";
+import { realpath } from "node:fs/promises";
 import { CUSTODY_FILE, checkCustody, checkHead, readCustodyText, readHead } from "./custody.js";
-import { sha256File, sha256Text } from "./hash.js";
-import { CONTROL_FILES, MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, listBundleFiles, type Manifest } from "./manifest.js";
+import { sha256Text } from "./hash.js";
+import { readInside, sha256Inside } from "./inside.js";
+import { CONTROL_FILES, MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, listBundleFiles, readManifest, type Manifest } from "./manifest.js";
 import { fingerprintOf, hostPublicKey, verifyBytes } from "./signing.js";
 
 // Checks a bundle against its signed manifest and its custody chain. Every finding names the file
@@ -34,6 +34,9 @@ export interface VerifyReport {
   archive?: { sha256: string; exportedHere?: boolean };
 }
 
+/** signing.pub and manifest.sig are a few hundred bytes. */
+const KEY_FILE_BYTES = 64 * 1024;
+
 export interface VerifyOptions {
   /** hv's state directory: this host's key and custody heads. */
   stateDir: string;
@@ -42,30 +45,43 @@ export interface VerifyOptions {
   onBytes?: (n: number) => void;
 }
 
+/**
+ * Checks the bundle at `dir`. It only reads, and only inside the bundle: no path of the manifest
+ * and no symlink in the bundle leads it anywhere else (src/forensics/inside.ts).
+ */
 export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = { ok: false, path: dir, artifacts: 0, custodyEntries: 0, problems: [], warnings: [] };
   const problem = (kind: ProblemKind, file: string, message: string, line?: number): void => {
     report.problems.push({ kind, file, message, ...(line !== undefined ? { line } : {}) });
   };
+  // A control file that is a symlink (or not a file) is a problem of the bundle, named, never followed.
+  const control = (rel: string, cap: number): Buffer | undefined => {
+    try {
+      return readInside(dir, rel, cap);
+    } catch (err) {
+      problem("changed", rel, `${rel}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
 
   let bytes: Buffer | undefined;
   let manifest: Manifest | undefined;
   try {
-    bytes = await readFile(join(dir, MANIFEST_FILE));
-    manifest = JSON.parse(bytes.toString("utf8")) as Manifest;
-    if (!Array.isArray(manifest.artifacts)) throw new Error("no artifacts list");
+    const read = readManifest(dir);
+    bytes = read.bytes;
+    manifest = read.manifest;
+    for (const p of read.problems) problem(bytes ? "manifest" : "missing", MANIFEST_FILE, p);
   } catch (err) {
-    problem(bytes ? "manifest" : "missing", MANIFEST_FILE, bytes ? `${MANIFEST_FILE} cannot be read as a manifest: ${(err as Error).message}` : `${MANIFEST_FILE} is missing`);
-    manifest = undefined;
+    problem("changed", MANIFEST_FILE, `${MANIFEST_FILE}: ${(err as Error).message}`);
   }
   if (manifest) {
     report.id = manifest.id;
-    report.vm = manifest.vm?.name;
+    report.vm = manifest.vm.name;
     report.artifacts = manifest.artifacts.length;
   }
 
   // The signature: with --key, that key; else the key the bundle carries (checked against this host's).
-  const bundleKey = await readFile(join(dir, PUBLIC_KEY_FILE), "utf8").catch(() => undefined);
+  const bundleKey = control(PUBLIC_KEY_FILE, KEY_FILE_BYTES)?.toString("utf8");
   const host = hostPublicKey(opts.stateDir);
   const key = opts.publicKeyPem ?? bundleKey;
   const trusted = new Set<string>();
@@ -76,7 +92,7 @@ export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<Ve
       // an unparsable key is reported below
     }
   }
-  const sig = await readFile(join(dir, SIGNATURE_FILE), "utf8").catch(() => undefined);
+  const sig = control(SIGNATURE_FILE, KEY_FILE_BYTES)?.toString("utf8");
   if (!key) problem("missing", PUBLIC_KEY_FILE, `${PUBLIC_KEY_FILE} is missing and no --key was given`);
   else if (sig === undefined) problem("missing", SIGNATURE_FILE, `${SIGNATURE_FILE} is missing`);
   else if (bytes) {
@@ -101,21 +117,17 @@ export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<Ve
   const listed = new Set<string>();
   for (const a of manifest?.artifacts ?? []) {
     listed.add(a.path);
-    if (typeof a.path !== "string" || a.path.startsWith("/") || a.path.split("/").includes("..")) {
-      problem("manifest", MANIFEST_FILE, `artifact path ${JSON.stringify(a.path)} leaves the bundle`);
+    let got: { sha256: string; size: number } | undefined;
+    try {
+      got = await sha256Inside(dir, a.path, opts.onBytes);
+    } catch (err) {
+      problem("changed", a.path, `${a.path} is no longer a regular file inside the bundle: ${(err as Error).message}`);
       continue;
     }
-    const file = join(dir, a.path);
-    const st = await lstat(file).catch(() => undefined);
-    if (!st) {
+    if (!got) {
       problem("missing", a.path, `${a.path} is missing`);
       continue;
     }
-    if (!st.isFile()) {
-      problem("changed", a.path, `${a.path} is no longer a regular file`);
-      continue;
-    }
-    const got = await sha256File(file, opts.onBytes);
     if (got.size !== a.size) problem("changed", a.path, `${a.path} changed: ${got.size} bytes, manifest says ${a.size}`);
     else if (got.sha256 !== a.sha256) problem("changed", a.path, `${a.path} changed: SHA-256 ${got.sha256} differs from the manifest`);
   }
@@ -129,7 +141,12 @@ export async function verifyBundle(dir: string, opts: VerifyOptions): Promise<Ve
   }
 
   // Custody chain.
-  const text = readCustodyText(dir);
+  let text: string | undefined;
+  try {
+    text = readCustodyText(dir);
+  } catch (err) {
+    problem("changed", CUSTODY_FILE, `${CUSTODY_FILE}: ${(err as Error).message}`);
+  }
   const custody = checkCustody(text, bytes ? sha256Text(bytes) : undefined, trusted);
   report.custodyEntries = custody.entries.length;
   for (const p of custody.problems) problem(text === undefined ? "missing" : "custody", CUSTODY_FILE, p.message, p.line || undefined);

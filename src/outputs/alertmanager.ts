@@ -17,7 +17,7 @@
 
 import { hostname } from "node:os";
 import type { Alert } from "../events/alert.js";
-import { Delivery, type DeliveryOptions } from "./delivery.js";
+import { Delivery, forSink, type DeliveryOptions } from "./delivery.js";
 import { postJson } from "./http.js";
 import type { AlertSink, SinkStats } from "./sink.js";
 
@@ -63,7 +63,7 @@ export class AlertmanagerSink implements AlertSink {
     this.maxActive = opts.maxActive ?? 10_000;
     const endpoint = new URL("api/v2/alerts", opts.url.endsWith("/") ? opts.url : `${opts.url}/`).toString();
     const post = { timeoutMs: opts.timeoutMs ?? 10_000, ...(opts.headers ? { headers: opts.headers } : {}) };
-    this.delivery = new Delivery((batch) => postJson(endpoint, batch, post), { maxBatch: 64, ...opts.delivery });
+    this.delivery = new Delivery((batch) => postJson(endpoint, batch, post), { maxBatch: 64, ...forSink(opts.delivery, this.name) });
     this.timer = setInterval(() => this.resend(), this.resendIntervalMs);
     // The daemon closes its sinks; a forgotten timer must not keep a CLI run or a test alive.
     this.timer.unref();
@@ -117,6 +117,9 @@ export class AlertmanagerSink implements AlertSink {
   }
 
   private resend(): void {
+    // While a backlog waits on disk, Alertmanager is away: the backlog holds these alerts already,
+    // and a resend every interval would only fill the spool with copies.
+    if (this.delivery.backlogged) return;
     for (const alert of this.active.values()) this.delivery.offer(this.firing(alert));
   }
 }

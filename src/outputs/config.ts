@@ -1,7 +1,7 @@
 // The sinks section of hv's config: a plain array of `{ type, … }`, checked with zod so that a
 // typo is reported by its place (`sinks[1].url: Invalid URL`) instead of failing at the first alert.
 
-import { readFileSync } from "node:fs";
+import { InputError, readTextCapped } from "../events/input.js";
 import { z } from "zod";
 import { AlertmanagerSink } from "./alertmanager.js";
 import type { DeliveryOptions } from "./delivery.js";
@@ -13,6 +13,8 @@ import { SyslogSink } from "./syslog.js";
 import { WebhookSink } from "./webhook.js";
 
 const ms = z.int().min(1).max(3_600_000);
+/** A token file holds a token, not megabytes. */
+const SECRET_FILE_BYTES = 64 * 1024;
 
 /** Buffering and retry settings every sink takes. */
 const delivery = {
@@ -23,6 +25,9 @@ const delivery = {
   backoffMs: ms.optional(),
   maxBackoffMs: ms.optional(),
   closeTimeoutMs: ms.optional(),
+  /** Bounds of the sink's backlog on disk (STATE/outbox) while its peer is away: alerts and bytes. */
+  spoolItems: z.int().min(1).max(10_000_000).optional(),
+  spoolBytes: z.int().min(1024).max(16 * 1024 * 1024 * 1024).optional(),
 };
 
 /** For the HTTP sinks. A token file keeps the secret out of the config (on NixOS, out of the world-readable store). */
@@ -120,7 +125,7 @@ export const sinksSchema = z.array(sinkSchema).superRefine((sinks, ctx) => {
 
 export type SinkConfig = z.infer<typeof sinkSchema>;
 
-export class SinkConfigError extends Error {
+export class SinkConfigError extends InputError {
   override readonly name = "SinkConfigError";
 }
 
@@ -132,13 +137,23 @@ export function parseSinksConfig(input: unknown): SinkConfig[] {
   throw new SinkConfigError(`invalid sinks config:\n  ${lines.join("\n  ")}`);
 }
 
-/** Builds the sinks a config describes. Throws only for a bad config (or an unreadable token file). */
-export function createSinks(input: unknown): AlertSink[] {
-  return parseSinksConfig(input).map((config, i) => createSink(config, i));
+export interface CreateSinksOptions {
+  /** Where sinks keep their backlog while their peer is away (the agent's STATE/outbox); none: no backlog on disk. */
+  spoolDir?: string;
 }
 
-function createSink(c: SinkConfig, index: number): AlertSink {
-  const common = { ...(c.name ? { name: c.name } : {}), delivery: deliveryOptions(c) };
+/** Builds the sinks a config describes. Throws only for a bad config (or an unreadable token file). */
+export function createSinks(input: unknown, opts: CreateSinksOptions = {}): AlertSink[] {
+  return parseSinksConfig(input).map((config, i) => createSink(config, i, opts));
+}
+
+/** Starts every sink (src/outputs/sink.ts start()); the first that cannot start throws its SinkStartError. */
+export async function startSinks(sinks: readonly AlertSink[]): Promise<void> {
+  for (const s of sinks) await s.start?.();
+}
+
+function createSink(c: SinkConfig, index: number, opts: CreateSinksOptions): AlertSink {
+  const common = { ...(c.name ? { name: c.name } : {}), delivery: deliveryOptions(c, opts) };
   switch (c.type) {
     case "jsonl":
       return new JsonlSink({ ...common, ...(c.path && c.path !== "-" ? { path: c.path } : {}) });
@@ -182,8 +197,9 @@ function createSink(c: SinkConfig, index: number): AlertSink {
   }
 }
 
-function deliveryOptions(c: SinkConfig): Partial<DeliveryOptions> {
+function deliveryOptions(c: SinkConfig, opts: CreateSinksOptions): Partial<DeliveryOptions> {
   const out: Partial<DeliveryOptions> = {};
+  if (opts.spoolDir !== undefined) out.spool = { dir: opts.spoolDir, ...(c.spoolItems ? { maxItems: c.spoolItems } : {}), ...(c.spoolBytes ? { maxBytes: c.spoolBytes } : {}) };
   if (c.bufferSize !== undefined) out.capacity = c.bufferSize;
   if (c.retries !== undefined) out.retries = c.retries;
   if (c.backoffMs !== undefined) out.backoffMs = c.backoffMs;
@@ -199,7 +215,7 @@ function httpOptions(
   let token = c.bearerToken;
   if (c.bearerTokenFile !== undefined) {
     try {
-      token = readFileSync(c.bearerTokenFile, "utf8").trim();
+      token = readTextCapped(c.bearerTokenFile, SECRET_FILE_BYTES, c.bearerTokenFile).trim();
     } catch (err) {
       throw new SinkConfigError(`invalid sinks config:\n  ${fieldPath([index, "bearerTokenFile"])}: cannot read: ${(err as Error).message}`);
     }

@@ -4,8 +4,8 @@
 import { open, type FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import type { Alert } from "../events/alert.js";
-import { Delivery, type DeliveryOptions } from "./delivery.js";
-import type { AlertSink, SinkStats } from "./sink.js";
+import { Delivery, describeError, forSink, type DeliveryOptions } from "./delivery.js";
+import { SinkStartError, type AlertSink, type SinkStats } from "./sink.js";
 
 export interface JsonlSinkOptions {
   name?: string;
@@ -27,12 +27,24 @@ export class JsonlSink implements AlertSink {
   constructor(private readonly opts: JsonlSinkOptions = {}) {
     this.name = opts.name ?? `jsonl:${opts.path ?? "stdout"}`;
     // A local write either works or fails the same way again (ENOSPC, EACCES): retry once, briefly.
-    this.delivery = new Delivery((batch) => this.write(batch), { maxBatch: 100, retries: 1, backoffMs: 100, ...opts.delivery });
+    this.delivery = new Delivery((batch) => this.write(batch), { maxBatch: 100, retries: 1, backoffMs: 100, ...forSink(opts.delivery, this.name) });
     if (opts.path === undefined) {
       this.stream = opts.stream ?? process.stdout;
       // Without a listener, an EPIPE on stdout (reader went away) would crash the whole agent.
       this.stream.on("error", this.onStreamError);
     }
+  }
+
+  /** Opens the file now: a path in a directory that does not exist, or that hv may not write, is a start error. */
+  start(): Promise<void> {
+    if (this.stream) return Promise.resolve();
+    return this.inTurn(async () => {
+      try {
+        this.file ??= await open(this.opts.path as string, "a", 0o640);
+      } catch (err) {
+        throw new SinkStartError(this.name, describeError(err));
+      }
+    });
   }
 
   send(alert: Alert): Promise<void> {

@@ -7,8 +7,9 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { Alert } from "../events/alert.js";
 import type { StreamOptions } from "../fleet/connection.js";
-import { encode, type ActionResultMessage, type FleetActionResult } from "../fleet/messages.js";
-import { FleetPublisher, type FleetPublisherOptions, type FleetPublisherStats } from "../fleet/publisher.js";
+import type { ActionResultMessage, FleetActionResult } from "../fleet/messages.js";
+import { FleetPublisher, type FleetPublisherOptions, type FleetPublisherStats, type Outgoing } from "../fleet/publisher.js";
+import { forSink } from "./delivery.js";
 import { actionsSubject, alertsSubject } from "../fleet/subjects.js";
 import type { AlertSink } from "./sink.js";
 
@@ -29,7 +30,7 @@ export class NatsSink implements AlertSink {
   constructor(opts: NatsSinkOptions) {
     this.host = opts.host ?? hostname();
     this.name = opts.name ?? `nats:${serverLabel(opts.servers[0])}`;
-    this.publisher = new FleetPublisher({ name: `hv ${this.host}`, ...opts });
+    this.publisher = new FleetPublisher({ name: `hv ${this.host}`, ...opts, delivery: forSink(opts.delivery, this.name) });
   }
 
   send(alert: Alert): Promise<void> {
@@ -55,8 +56,8 @@ export class NatsSink implements AlertSink {
     return this.publisher.stats();
   }
 
-  private message(subject: string, payload: unknown): { subject: string; data: Uint8Array; msgId: string; headers: Record<string, string> } {
-    const data = encode(payload);
+  private message(subject: string, payload: unknown): Outgoing {
+    const data = JSON.stringify(payload);
     // The same content from the same host is the same message: retries and resends collapse.
     const msgId = createHash("sha256").update(this.host).update("\n").update(subject).update("\n").update(data).digest("base64url").slice(0, 32);
     return { subject, data, msgId, headers: { [HOST_HEADER]: this.host } };

@@ -4,20 +4,33 @@
 // background and show up in stats(), never as a thrown error.
 
 import type { Alert } from "../events/alert.js";
+import { InputError } from "../events/input.js";
 
 export interface SinkStats {
   /** Alerts the peer accepted (or, for streams and datagrams, that were written without error). */
   sent: number;
-  /** Alerts given up on: every retry failed, or the peer refused them for good (e.g. HTTP 400). */
+  /** Alerts given up on: the peer refused them for good (e.g. HTTP 400), or every retry failed and there is no spool. */
   failed: number;
-  /** Alerts never attempted: the buffer was full, the sink was closed, or they were still buffered at close. */
+  /** Alerts lost without delivery: the buffer (and the spool) were full, or the sink was closed. */
   dropped: number;
+  /** Alerts waiting in the spool on disk for the peer to come back (retried, also after a restart). */
+  queued: number;
+  /** Delivery attempts that failed (a retry that then succeeded counts too). */
+  errors: number;
   /** The most recent delivery error, also one that a retry then got past. */
   lastError?: string;
+  /** Why alerts were last dropped (buffer full, spool full, closed). */
+  dropReason?: string;
 }
 
 export interface AlertSink {
   readonly name: string;
+  /**
+   * Checks what must work before the first alert (a jsonl file can be opened, a unix socket
+   * exists); throws SinkStartError naming the sink when it cannot. A peer that is merely down is
+   * not a start error: its alerts wait in the spool.
+   */
+  start?(): Promise<void>;
   /** Queues the alert and returns at once; never rejects. */
   send(alert: Alert): Promise<void>;
   /** Resolves once everything queued so far is delivered or given up on. */
@@ -25,4 +38,16 @@ export interface AlertSink {
   /** Stops accepting alerts, delivers what it can within the sink's close timeout, releases sockets and files. */
   close(): Promise<void>;
   stats(): SinkStats;
+}
+
+/** A sink that cannot work as configured (e.g. a jsonl file in a directory that does not exist): exit 2 at the CLI. */
+export class SinkStartError extends InputError {
+  override readonly name = "SinkStartError";
+
+  constructor(
+    readonly sink: string,
+    reason: string,
+  ) {
+    super(`sink ${sink} cannot start: ${reason}`);
+  }
 }

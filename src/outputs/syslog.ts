@@ -14,9 +14,10 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect, isIPv6, type Socket } from "node:net";
 import { hostname } from "node:os";
 import type { Alert } from "../events/alert.js";
-import { Delivery, type DeliveryOptions } from "./delivery.js";
+import { lstat } from "node:fs/promises";
+import { Delivery, describeError, forSink, type DeliveryOptions } from "./delivery.js";
 import { DEFAULT_MESSAGE_BYTES, DEFAULT_SD_ID, formatRfc5424, type Facility, type Rfc5424Options } from "./rfc5424.js";
-import type { AlertSink, SinkStats } from "./sink.js";
+import { SinkStartError, type AlertSink, type SinkStats } from "./sink.js";
 
 export type SyslogTarget =
   | { transport: "udp"; host: string; port: number }
@@ -53,6 +54,7 @@ export class SyslogSink implements AlertSink {
   private readonly delivery: Delivery<Alert>;
   private readonly transport: Transport;
   private readonly format: Rfc5424Options;
+  private readonly target: SyslogTarget;
 
   constructor(opts: SyslogSinkOptions) {
     const t = opts.target;
@@ -72,8 +74,18 @@ export class SyslogSink implements AlertSink {
         : new StreamTransport(t.transport === "tcp" ? { host: t.host, port: t.port } : { path: t.path }, t.framing, connectTimeoutMs);
     this.delivery = new Delivery((batch) => this.transport.send(batch.map((a) => formatRfc5424(a, this.format))), {
       maxBatch: 50,
-      ...opts.delivery,
+      ...forSink(opts.delivery, this.name),
     });
+    this.target = t;
+  }
+
+  /** A unix socket path that does not exist or is not a socket is a start error (a host or port that does not answer is not). */
+  async start(): Promise<void> {
+    if (this.target.transport !== "unix") return;
+    const st = await lstat(this.target.path).catch((err: unknown) => {
+      throw new SinkStartError(this.name, describeError(err));
+    });
+    if (!st.isSocket()) throw new SinkStartError(this.name, `${this.target.path} is not a socket`);
   }
 
   send(alert: Alert): Promise<void> {

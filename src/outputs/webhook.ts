@@ -3,7 +3,7 @@
 // Rocket.Chat, which read `text`). One alert per request, in order.
 
 import type { Alert } from "../events/alert.js";
-import { Delivery, type DeliveryOptions } from "./delivery.js";
+import { Delivery, forSink, type DeliveryOptions } from "./delivery.js";
 import { postJson } from "./http.js";
 import type { AlertSink, SinkStats } from "./sink.js";
 
@@ -31,7 +31,7 @@ export class WebhookSink implements AlertSink {
       async ([alert]) => {
         if (alert) await postJson(opts.url, format === "slack" ? slackMessage(alert) : alert, post);
       },
-      { ...opts.delivery, maxBatch: 1 },
+      { ...forSink(opts.delivery, this.name), maxBatch: 1 },
     );
   }
 

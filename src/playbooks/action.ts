@@ -9,6 +9,7 @@ import type { z } from "zod";
 import type { Alert } from "../events/alert.js";
 import type { Allowlist } from "../events/allowlist.js";
 import type { AlertSink } from "../outputs/sink.js";
+import type { ResticRepo } from "../backup/settings.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 
 export type ActionTarget =
@@ -49,6 +50,8 @@ export interface ActionEnv {
   allowlist: Allowlist;
   /** Commands the `run` action may start: absolute paths. */
   runAllowlist: string[];
+  /** Where backup_vm puts backups (the config's backup: section); absent when none is configured. */
+  backup?: { repo: ResticRepo; stagingRoot: string };
   log(text: string): void;
 }
 

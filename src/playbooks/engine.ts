@@ -89,8 +89,11 @@ export interface Responder {
   /** pending → approved by `by`, then runs it here (or waits for the process that took it). */
   approve(id: number, by: string, opts?: { waitMs?: number }): Promise<ActionRecord>;
   undo(id: number, by: string): Promise<UndoResult>;
-  /** A person's action (`hv quarantine add`): the same allowlist and limit, recorded and run now. */
-  act(m: ManualAction): Promise<ActionRecord>;
+  /**
+   * A person's action (`hv quarantine add`): the same allowlist and limit, recorded and run now.
+   * With `background` it answers with the running row at once (a forensic capture takes minutes).
+   */
+  act(m: ManualAction, opts?: { background?: boolean }): Promise<ActionRecord>;
   /** Resolves when every action started so far has finished. */
   idle(): Promise<void>;
   /** Aborts running actions and waits for them. */
@@ -274,7 +277,7 @@ export function createResponder(opts: ResponderOptions): Responder {
       return track(`undo:${id}`, () => undoAction(ctx, id, by));
     },
 
-    async act(m) {
+    async act(m, o = {}) {
       const def = registry.get(m.action);
       if (!def) throw new Error(`unknown action ${m.action}`);
       const t = now();
@@ -289,7 +292,11 @@ export function createResponder(opts: ResponderOptions): Responder {
         return id;
       }).immediate();
       if (getAction(db, id)!.status === "refused" || !claimForRun(ctx, id, ["approved"])) return announce(ctx, getAction(db, id)!);
-      return track(`row:${id}`, () => runClaimed(ctx, id));
+      const run = track(`row:${id}`, () => runClaimed(ctx, id));
+      if (!o.background) return run;
+      // runClaimed records its own failures in the row; nothing is left to handle here.
+      run.catch(() => undefined);
+      return getAction(db, id)!;
     },
 
     async idle() {

@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import { syncFirewall } from "../agent/firewall-sync.js";
 import type { AgentConfig } from "../agent/config.js";
+import { resolveRepo, stagingRoot } from "../backup/settings.js";
 import { buildAllowlist, type Allowlist } from "../events/allowlist.js";
 import { createSinks } from "../outputs/config.js";
 import type { AlertSink } from "../outputs/sink.js";
@@ -13,6 +14,7 @@ import { parseDomainXml } from "../vm/domain-xml.js";
 import { VirshBackend } from "../vm/virsh.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import type { ActionEnv } from "./action.js";
+import { writeSafe } from "../events/terminal.js";
 
 export interface ActionEnvOptions {
   db: Database.Database;
@@ -45,7 +47,7 @@ export function responseAllowlist(config: AgentConfig): Allowlist {
 
 export function buildActionEnv(o: ActionEnvOptions): ActionEnv & { sinks: AlertSink[] } {
   const vm = o.vm ?? new VirshBackend(o.libvirtUri ? { uri: o.libvirtUri } : {});
-  const log = o.log ?? ((t: string) => process.stderr.write(`hv: ${t}\n`));
+  const log = o.log ?? ((t: string) => writeSafe(process.stderr, `hv: ${t}\n`));
   const allowlist = responseAllowlist(o.config);
   const fw = o.config.firewall ?? {};
   const env: ActionEnv = {
@@ -64,6 +66,7 @@ export function buildActionEnv(o: ActionEnvOptions): ActionEnv & { sinks: AlertS
     allowlist,
     runAllowlist: o.config.response?.runAllowlist ?? [],
     log,
+    ...(o.config.backup ? { backup: { repo: resolveRepo(o.stateDir, o.config.backup), stagingRoot: stagingRoot(o.stateDir, o.config.backup) } } : {}),
   };
   return env;
 }

@@ -2,6 +2,7 @@
 // `hv playbooks actions` shows. docs/actions.md describes each one.
 
 import type { ActionDefinition, ActionRegistry } from "./action.js";
+import { backupVm } from "./actions/backup.js";
 import { blockIp } from "./actions/block-ip.js";
 import { capturePcapAction, forensicCapture } from "./actions/forensics.js";
 import { killProcess } from "./actions/kill-process.js";
@@ -22,6 +23,7 @@ const ACTIONS = [
   resumeVm,
   shutdownVm,
   snapshotVm,
+  backupVm,
   forensicCapture,
   blockIp,
   rateLimitVm,

@@ -102,9 +102,11 @@ export interface ListActionsOptions {
   statuses?: readonly string[];
   /** Maximum number of actions; all of them when absent. */
   limit?: number;
+  /** Newest first (default: in the order they were recorded). */
+  newestFirst?: boolean;
 }
 
-/** Actions in the order they were recorded. */
+/** Actions in the order they were recorded (or the reverse). */
 export function listActions(db: Database.Database, opts: ListActionsOptions = {}): ActionRecord[] {
   const where: string[] = [];
   const params: Array<string | number> = [];
@@ -121,7 +123,7 @@ export function listActions(db: Database.Database, opts: ListActionsOptions = {}
     params.push(...opts.statuses);
   }
   params.push(opts.limit ?? -1);
-  const sql = `SELECT ${COLUMNS} FROM actions ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`;
+  const sql = `SELECT ${COLUMNS} FROM actions ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id${opts.newestFirst ? " DESC" : ""} LIMIT ?`;
   return prepared<Array<string | number>, ActionRow>(db, sql).all(...params).map(fromRow);
 }
 

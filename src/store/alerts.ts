@@ -10,12 +10,13 @@ interface AlertRow {
   status: string;
 }
 
-type Params = [string, string, string, string, string, string | null, number, number, number, string, string, string];
+type Params = [string, string, string, string, string, string | null, number, number, number, string, string, string, number];
 
 function columns(a: Alert): Params {
   return [
     a.rule.id, a.rule.title, a.severity, a.entity.kind, a.entity.id, a.vm?.name ?? null,
     Date.parse(a.first_seen), Date.parse(a.last_seen), a.count, a.status, JSON.stringify(a.event_ids), JSON.stringify(withoutId(a)),
+    a.signal ? 1 : 0,
   ];
 }
 
@@ -29,15 +30,15 @@ export function saveAlert(db: Database.Database, alert: Alert): number {
   if (alert.id === undefined) {
     const result = prepared<Params>(
       db,
-      `INSERT INTO alerts (rule_id, rule_title, severity, entity_kind, entity, vm_name, first_seen, last_seen, count, status, event_ids, json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO alerts (rule_id, rule_title, severity, entity_kind, entity, vm_name, first_seen, last_seen, count, status, event_ids, json, signal)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(...columns(alert));
     return Number(result.lastInsertRowid);
   }
   prepared<[...Params, number]>(
     db,
     `UPDATE alerts SET rule_id = ?, rule_title = ?, severity = ?, entity_kind = ?, entity = ?, vm_name = ?, first_seen = ?,
-       last_seen = ?, count = ?, status = ?, event_ids = ?, json = ? WHERE id = ?`,
+       last_seen = ?, count = ?, status = ?, event_ids = ?, json = ?, signal = ? WHERE id = ?`,
   ).run(...columns(alert), alert.id);
   return alert.id;
 }
@@ -56,6 +57,15 @@ export interface ListAlertsOptions {
   sinceMs?: number;
   /** Maximum number of alerts; all of them when absent. */
   limit?: number;
+  /** Signals (stored, not sent: src/agent/routing.ts): left out (default), included, or only them. */
+  signals?: SignalFilter;
+}
+
+export type SignalFilter = "exclude" | "include" | "only";
+
+/** The SQL condition for a signal filter, or undefined for all rows. */
+export function signalCondition(filter: SignalFilter = "exclude"): string | undefined {
+  return filter === "include" ? undefined : filter === "only" ? "signal = 1" : "signal = 0";
 }
 
 /** Alerts, newest first (by last_seen, then id). */
@@ -72,6 +82,8 @@ export function listAlerts(db: Database.Database, opts: ListAlertsOptions = {}):
   filter("severity = ?", opts.severity);
   filter("vm_name = ?", opts.vmName);
   filter("last_seen >= ?", opts.sinceMs);
+  const signals = signalCondition(opts.signals);
+  if (signals) where.push(signals);
   params.push(opts.limit ?? -1);
   const sql = `SELECT id, json, status FROM alerts ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_seen DESC, id DESC LIMIT ?`;
   return prepared<Array<string | number>, AlertRow>(db, sql).all(...params).map(fromRow);
@@ -90,13 +102,14 @@ export function ackAlert(db: Database.Database, id: number): boolean {
   return true;
 }
 
-/** The open alert of a rule about an entity last seen at or after `sinceMs`, for deduplication. */
-export function findOpenAlert(db: Database.Database, ruleId: string, entityKind: string, entity: string, sinceMs: number): Alert | undefined {
-  const row = prepared<[string, string, string, number], AlertRow>(
+/** The open alert of a rule about an entity (and target, when it has one) last seen at or after `sinceMs`, for deduplication. */
+export function findOpenAlert(db: Database.Database, ruleId: string, entityKind: string, entity: string, sinceMs: number, target?: string): Alert | undefined {
+  const row = prepared<[string, string, string, number, string | null], AlertRow>(
     db,
     `SELECT id, json, status FROM alerts WHERE rule_id = ? AND entity_kind = ? AND entity = ? AND status = 'open' AND last_seen >= ?
+       AND json_extract(json, '$.target') IS ?
      ORDER BY last_seen DESC LIMIT 1`,
-  ).get(ruleId, entityKind, entity, sinceMs);
+  ).get(ruleId, entityKind, entity, sinceMs, target ?? null);
   return row === undefined ? undefined : fromRow(row);
 }
 

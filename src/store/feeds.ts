@@ -124,40 +124,85 @@ export interface ApplyOptions {
  * grows when anything was added or removed. A reader sees the old set or the new, never a mix.
  */
 export function applyFeedSet(db: Database.Database, name: string, indicators: Indicator[], opts: ApplyOptions): ApplyResult {
-  const stamp = new Date(opts.now).toISOString();
-  return db
-    .transaction((): ApplyResult => {
-      const before = new Set(prepared<[string], string>(db, `SELECT value FROM feed_entries WHERE feed = ?`).pluck().all(name) as unknown as string[]);
-      const upsert = prepared(
-        db,
-        `INSERT INTO feed_entries (feed, value, kind, meta, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (feed, value) DO UPDATE SET kind = excluded.kind, meta = excluded.meta, last_seen = excluded.last_seen`,
-      );
-      let added = 0;
-      const listed = new Set<string>();
-      for (const ind of indicators) {
-        if (listed.has(ind.value)) continue;
-        listed.add(ind.value);
-        if (!before.has(ind.value)) added++;
-        upsert.run(name, ind.value, ind.kind, ind.meta ? JSON.stringify(ind.meta) : null, stamp, stamp);
-      }
-      const del = prepared(db, `DELETE FROM feed_entries WHERE feed = ? AND value = ?`);
-      let removed = 0;
-      for (const value of before) {
-        if (listed.has(value)) continue;
-        del.run(name, value);
-        removed++;
-      }
-      const bump = added + removed > 0 ? 1 : 0;
-      prepared(
-        db,
-        `UPDATE feeds SET last_attempt = ?, last_success = ?, last_error = NULL, etag = ?, last_modified = ?, entries = ?, rejected = ?, version = version + ?
-         WHERE name = ?`,
-      ).run(opts.now, opts.now, opts.etag ?? null, opts.lastModified ?? null, listed.size, opts.rejected, bump, name);
-      const version = prepared<[string], { version: number }>(db, `SELECT version FROM feeds WHERE name = ?`).get(name)?.version ?? 0;
-      return { added, removed, entries: listed.size, version };
-    })
-    .immediate();
+  const stage = new FeedStage(db);
+  try {
+    stage.batch(() => {
+      for (const ind of indicators) stage.add(ind);
+    });
+    return stage.apply(name, opts);
+  } finally {
+    stage.drop();
+  }
+}
+
+let stages = 0;
+
+/**
+ * A new copy of a feed, staged entry by entry in a temporary table (on disk, not in memory: a feed
+ * may list millions of entries) before it replaces the feed's set in one transaction. Entries the
+ * sync must not use are staged with their reason, so a value listed again is still a duplicate.
+ */
+export class FeedStage {
+  private readonly table: string;
+  private readonly insert: Database.Statement<[string, string, string | null, string | null]>;
+  private accepted = 0;
+  private dropped = false;
+
+  constructor(private readonly db: Database.Database) {
+    this.table = `feed_stage_${++stages}`;
+    db.exec(`CREATE TEMP TABLE ${this.table} (value TEXT PRIMARY KEY, kind TEXT NOT NULL, meta TEXT, reason TEXT) WITHOUT ROWID`);
+    this.insert = db.prepare(`INSERT OR IGNORE INTO temp.${this.table} (value, kind, meta, reason) VALUES (?, ?, ?, ?)`);
+  }
+
+  /** Runs `fn` (which adds entries) in one transaction: one per chunk of a download, not one per entry. */
+  batch(fn: () => void): void {
+    this.db.transaction(fn)();
+  }
+
+  /** Stages one entry, with the reason it must not be used when there is one; "duplicate" when its value is staged already. */
+  add(ind: Indicator, unsafe?: string): "added" | "duplicate" {
+    const r = this.insert.run(ind.value, ind.kind, ind.meta ? JSON.stringify(ind.meta) : null, unsafe ?? null);
+    if (r.changes === 0) return "duplicate";
+    if (unsafe === undefined) this.accepted++;
+    return "added";
+  }
+
+  /** Entries staged without a reason: what the set would hold. */
+  get entries(): number {
+    return this.accepted;
+  }
+
+  /** Makes the staged entries (those without a reason) the feed's set; see applyFeedSet. */
+  apply(name: string, opts: ApplyOptions): ApplyResult {
+    const db = this.db;
+    const t = `temp.${this.table}`;
+    const stamp = new Date(opts.now).toISOString();
+    return db
+      .transaction((): ApplyResult => {
+        const added = (db.prepare(`SELECT count(*) AS n FROM ${t} s WHERE s.reason IS NULL AND NOT EXISTS (SELECT 1 FROM feed_entries e WHERE e.feed = ? AND e.value = s.value)`).get(name) as { n: number }).n;
+        const removed = db.prepare(`DELETE FROM feed_entries WHERE feed = ? AND NOT EXISTS (SELECT 1 FROM ${t} s WHERE s.value = feed_entries.value AND s.reason IS NULL)`).run(name).changes;
+        db.prepare(
+          `INSERT INTO feed_entries (feed, value, kind, meta, first_seen, last_seen) SELECT ?, value, kind, meta, ?, ? FROM ${t} WHERE reason IS NULL
+           ON CONFLICT (feed, value) DO UPDATE SET kind = excluded.kind, meta = excluded.meta, last_seen = excluded.last_seen`,
+        ).run(name, stamp, stamp);
+        const bump = added + removed > 0 ? 1 : 0;
+        prepared(
+          db,
+          `UPDATE feeds SET last_attempt = ?, last_success = ?, last_error = NULL, etag = ?, last_modified = ?, entries = ?, rejected = ?, version = version + ?
+           WHERE name = ?`,
+        ).run(opts.now, opts.now, opts.etag ?? null, opts.lastModified ?? null, this.accepted, opts.rejected, bump, name);
+        const version = prepared<[string], { version: number }>(db, `SELECT version FROM feeds WHERE name = ?`).get(name)?.version ?? 0;
+        return { added, removed, entries: this.accepted, version };
+      })
+      .immediate();
+  }
+
+  /** Removes the staging table (always call it, also when the copy was refused). */
+  drop(): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    this.db.exec(`DROP TABLE IF EXISTS temp.${this.table}`);
+  }
 }
 
 /** A 304 (or an unchanged local file): the set stands, confirmed now. */

@@ -185,6 +185,49 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    description: "alert routing (signals) and learned exceptions",
+    up: (db) => {
+      db.exec(`
+        -- 1: stored and counted, not sent to sinks or playbooks (src/agent/routing.ts).
+        ALTER TABLE alerts ADD COLUMN signal INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX alerts_signal_last_seen ON alerts(signal, last_seen);
+        -- What detections happened while hv learned: one row per (rule, program lineage, user, VM).
+        CREATE TABLE learning_observations (
+          id          INTEGER PRIMARY KEY,
+          rule_id     TEXT NOT NULL,
+          rule_title  TEXT NOT NULL,
+          severity    TEXT NOT NULL,
+          executable  TEXT NOT NULL DEFAULT '',   -- '' = the event had none
+          parent      TEXT NOT NULL DEFAULT '',
+          user_name   TEXT NOT NULL DEFAULT '',   -- the process's user
+          login_name  TEXT NOT NULL DEFAULT '',   -- who logged in (auid), whatever they became
+          vm_name     TEXT NOT NULL DEFAULT '',
+          count       INTEGER NOT NULL,
+          first_seen  INTEGER NOT NULL,
+          last_seen   INTEGER NOT NULL,
+          protected   INTEGER NOT NULL DEFAULT 0, -- 1: hv's own high/critical rule, counted but never proposed
+          UNIQUE (rule_id, executable, parent, user_name, login_name, vm_name)
+        );
+        -- Exceptions proposed from the observations; applied ones join the configured exceptions.
+        CREATE TABLE learned_exceptions (
+          id          INTEGER PRIMARY KEY,
+          rule_id     TEXT NOT NULL,
+          rule_title  TEXT NOT NULL,
+          severity    TEXT NOT NULL,
+          match       TEXT NOT NULL,              -- JSON: the exception's match block
+          observed    INTEGER NOT NULL,           -- detections behind it while learning
+          status      TEXT NOT NULL,              -- proposed, applied, revoked
+          proposed    INTEGER NOT NULL,
+          applied     INTEGER,
+          expires     INTEGER,                    -- set when applied
+          revoked     INTEGER,
+          by          TEXT,                       -- who applied or revoked it (user, or 'learning' when automatic)
+          UNIQUE (rule_id, match)
+        );
+      `);
+    },
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -140,6 +140,35 @@ export interface InterfaceRow {
   mac: string;
 }
 
+export interface MigrateOptions {
+  /** Move it while it runs (otherwise only the definition moves: --offline). */
+  live?: boolean;
+  /** Copy every disk to the destination as part of the migration (--copy-storage-all). */
+  copyStorage?: boolean;
+  /** Where qemu sends the data (tcp://HOST[:PORT]), when it is not the host in the destination URI. */
+  migrateUri?: string;
+  /** The source libvirtd connects to the destination itself (--p2p): the client need not reach it. */
+  p2p?: boolean;
+}
+
+/** `virsh domjobinfo`, the fields hv shows (bytes; absent when libvirt does not report them). */
+export interface JobInfo {
+  /** None, Bounded, Unbounded, Completed, Failed, Cancelled. */
+  type: string;
+  operation?: string;
+  elapsedMs?: number;
+  dataTotal?: number;
+  dataProcessed?: number;
+  dataRemaining?: number;
+  memoryTotal?: number;
+  memoryProcessed?: number;
+  memoryRemaining?: number;
+  /** Bytes per second. */
+  memoryBandwidth?: number;
+  iteration?: number;
+  downtimeMs?: number;
+}
+
 /** How one disk takes part in a disk-only snapshot: a new overlay file, or left out. */
 export interface DiskSnapshotSpec {
   target: string;
@@ -185,7 +214,9 @@ export interface LibvirtBackend {
   /** Grows a disk of a running domain. */
   blockResize(name: string, target: string, bytes: number): Promise<void>;
   domainStats(name: string): Promise<DomainStats>;
-  migrate(name: string, destUri: string, opts?: { live?: boolean }): Promise<void>;
+  migrate(name: string, destUri: string, opts?: MigrateOptions): Promise<void>;
+  /** `virsh domjobinfo` of the job running on the domain (a migration, a dump…), or of the last completed one. */
+  domJobInfo(name: string, opts?: { completed?: boolean }): Promise<JobInfo | undefined>;
 
   // snapshots
   snapshotCreate(name: string, snapshot: string, opts?: SnapshotOptions): Promise<void>;
@@ -202,8 +233,9 @@ export interface LibvirtBackend {
   /**
    * An external disk-only snapshot without libvirt metadata, all disks at once (--atomic): each
    * spec with an overlay gets that new file on top; the old image becomes its read-only backing.
+   * `quiesce`: the guest agent freezes the guest's file systems around it (fails if it does not answer).
    */
-  diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[]): Promise<void>;
+  diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[], opts?: { quiesce?: boolean }): Promise<void>;
   /**
    * Merges the active overlay of `target` into its immediate backing file and pivots the guest
    * onto that file (blockcommit --active --shallow --pivot --wait). --shallow matters: without it

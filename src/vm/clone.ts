@@ -5,7 +5,7 @@ import { renameForCopy, toXml } from "./domain-edit.js";
 import { LibvirtError } from "./errors.js";
 import { checkName } from "./names.js";
 import { isLocalUri } from "./storage.js";
-import { child, elements, ensureChild, removeChildren, parseLibvirtXml } from "./xml.js";
+import { child, elements, ensureChild, removeChildren, parseLibvirtXml, type XmlElement } from "./xml.js";
 import { convertImage } from "./qemu-img.js";
 
 // `hv vm clone`: what virt-clone does, without needing virt-clone. Every writable disk is copied
@@ -29,7 +29,7 @@ export async function cloneDomain(backend: LibvirtBackend, source: string, newNa
   if (!isLocalUri(backend.uri)) throw new LibvirtError("operation-invalid", `clone copies disk images with qemu-img on this host, so it needs a local URI (not ${backend.uri})`);
   const state = await backend.domainState(source);
   if (state !== "shut off" && state !== "paused") throw new LibvirtError("operation-invalid", `${source} is ${state}; stop or pause it before cloning so its disks are consistent`);
-  if (await exists(backend, newName)) throw new LibvirtError("already-exists", `a domain named ${newName} already exists`);
+  if (await domainExists(backend, newName)) throw new LibvirtError("already-exists", `a domain named ${newName} already exists`);
 
   const domain = parseLibvirtXml(await backend.dumpXml(source, { inactive: true }), "domain");
   const devices = child(domain, "devices");
@@ -44,9 +44,7 @@ export async function cloneDomain(backend: LibvirtBackend, source: string, newNa
     const to = join(dirname(src.attrs.file), `${newName}-${target}.qcow2`);
     if (await fileExists(to)) throw new LibvirtError("already-exists", `${to} already exists`);
     plan.push({ target, from: src.attrs.file, to });
-    src.attrs = { ...src.attrs, file: to };
-    ensureChild(disk, "driver").attrs = { ...(child(disk, "driver")?.attrs ?? {}), name: "qemu", type: "qcow2" };
-    removeChildren(disk, (e) => e.name === "backingStore");
+    useImageFile(disk, to);
   }
   renameForCopy(domain, newName);
 
@@ -68,7 +66,18 @@ export async function cloneDomain(backend: LibvirtBackend, source: string, newNa
   return { name: newName, disks: plan };
 }
 
-async function exists(backend: LibvirtBackend, name: string): Promise<boolean> {
+/** Points a <disk> at a flat qcow2 file of its own (a copy or a restored backup): no backing chain, no pool. */
+export function useImageFile(disk: XmlElement, file: string): void {
+  disk.attrs.type = "file";
+  const src = ensureChild(disk, "source");
+  // A volume (pool=, volume=) or block device (dev=) becomes a plain file; the rest (seclabels…) stays.
+  const { pool: _pool, volume: _volume, dev: _dev, ...rest } = src.attrs;
+  src.attrs = { ...rest, file };
+  ensureChild(disk, "driver").attrs = { ...(child(disk, "driver")?.attrs ?? {}), name: "qemu", type: "qcow2" };
+  removeChildren(disk, (e) => e.name === "backingStore");
+}
+
+export async function domainExists(backend: LibvirtBackend, name: string): Promise<boolean> {
   try {
     await backend.domainState(name);
     return true;

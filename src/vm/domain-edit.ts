@@ -55,16 +55,22 @@ export function renameForCopy(domain: XmlElement, newName: string): void {
   if (nvram) nvram.children = [];
 }
 
-/** `<log file=…>` of serial/console/channel devices: the old name in the file name becomes the new one, else a suffix. */
+/**
+ * `<log file=…>` of serial/console/channel devices, and the file a `type='file'` one writes to
+ * (`<source path=…>`): the old name in the file name becomes the new one, else a prefix.
+ */
 function renameConsoleLogs(domain: XmlElement, oldName: string, newName: string): void {
-  for (const device of elements(child(domain, "devices") ?? el("devices"))) {
-    const log = child(device, "log");
-    const file = log?.attrs.file;
-    if (!log || !file) continue;
+  const renamed = (file: string): string => {
     const slash = file.lastIndexOf("/");
     const dir = file.slice(0, slash + 1);
     const base = file.slice(slash + 1);
-    log.attrs.file = oldName && base.includes(oldName) ? dir + base.split(oldName).join(newName) : `${dir}${newName}-${base}`;
+    return oldName && base.includes(oldName) ? dir + base.split(oldName).join(newName) : `${dir}${newName}-${base}`;
+  };
+  for (const device of elements(child(domain, "devices") ?? el("devices"))) {
+    const log = child(device, "log");
+    if (log?.attrs.file) log.attrs.file = renamed(log.attrs.file);
+    const source = child(device, "source");
+    if (["serial", "console", "channel"].includes(device.name) && device.attrs.type === "file" && source?.attrs.path) source.attrs.path = renamed(source.attrs.path);
   }
 }
 

@@ -1,6 +1,6 @@
 // Where `hv vm audit` gets domain XML: files, or libvirt through virsh (DESIGN.md: virsh through
 // execa, never a shell). Sizes are capped before anything is read into memory.
-import { open } from "node:fs/promises";
+import { collectCapped, InputTooLargeError, readChunksCapped } from "../events/input.js";
 import { runProgram } from "../events/programs.js";
 import { MAX_XML_BYTES } from "./xml.js";
 import { DomainXmlError } from "./risk-xml.js";
@@ -12,15 +12,10 @@ export interface XmlInput {
 }
 
 export async function readXmlFile(path: string, maxBytes = MAX_XML_BYTES): Promise<XmlInput> {
-  const fh = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read ${path}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
-  });
   try {
-    const { size } = await fh.stat();
-    if (size > maxBytes) throw new DomainXmlError(`${path}: XML document is too large: ${size} bytes, the limit is ${maxBytes}`);
-    return { source: path, xml: await fh.readFile("utf8") };
-  } finally {
-    await fh.close();
+    return { source: path, xml: (await collectCapped(readChunksCapped(path, { cap: maxBytes }), maxBytes, path)).toString("utf8") };
+  } catch (err) {
+    throw err instanceof InputTooLargeError ? new DomainXmlError(`XML document is too large: ${err.message}`) : (err as Error);
   }
 }
 

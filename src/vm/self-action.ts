@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { defaultStateDir } from "../agent/config.js";
 import { beginSelfAction, endSelfAction } from "../store/self-actions.js";
 import { openStore } from "../store/open.js";
+import { writeSafe } from "../events/terminal.js";
 
 // A pause, snapshot, save or dump makes libvirt report lifecycle events the agent would otherwise
 // take for someone else's doing. Recording the window in the store (the CLI and the agent are
@@ -15,7 +16,7 @@ export interface SelfActionOptions {
 }
 
 export async function withSelfAction<T>(vmName: string, action: string, fn: () => Promise<T>, opts: SelfActionOptions = {}): Promise<T> {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`hv: warning: ${m}\n`));
+  const warn = opts.warn ?? ((m: string) => writeSafe(process.stderr, `hv: warning: ${m}\n`));
   let db: ReturnType<typeof openStore> | undefined;
   let id: number | undefined;
   try {

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,7 +95,7 @@ export function resolveTemplatePath(nameOrPath: string): string {
 
 export function loadTemplate(nameOrPath: string): VmTemplate & { path: string } {
   const path = resolveTemplatePath(nameOrPath);
-  return { ...parseTemplate(readFileSync(path, "utf8"), path), path };
+  return { ...parseTemplate(readTextCapped(path, MAX_DOCUMENT_BYTES, path), path), path };
 }
 
 export function parseTemplate(text: string, where = "template"): VmTemplate {

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type {
-  BlockDeviceRow, DiskSnapshotSpec, InterfaceRow,
+  BlockDeviceRow, DiskSnapshotSpec, InterfaceRow, JobInfo, MigrateOptions,
   ChangeScope, DhcpLease, DomainInfo, DomainState, DomainStats, DomainSummary, LibvirtBackend, NetworkSummary, PoolSummary,
   SnapshotInfo, SnapshotOptions, VolumeSummary,
 } from "./backend.js";
@@ -11,6 +11,7 @@ import { codeForMessage, LibvirtError, libvirtMessageOf } from "./errors.js";
 import { checkArg, checkMac, checkName, checkTarget } from "./names.js";
 import { parseDomainStats } from "./stats.js";
 import { child, parseLibvirtXml, text } from "./xml.js";
+import { printErr } from "../events/terminal.js";
 
 export const DEFAULT_URI = "qemu:///system";
 
@@ -175,7 +176,7 @@ export class VirshBackend implements LibvirtBackend {
     // only alarms. Everything else it says is passed on once the console ends.
     const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: ["inherit", "inherit", "pipe"] }, this.virsh);
     const said = r.stderr.split("\n").filter((l) => l.trim() !== "" && !/^Authorization not available\. Check if polkit service is running/.test(l));
-    if (said.length > 0) process.stderr.write(said.join("\n") + "\n");
+    if (said.length > 0) printErr(said.join("\n"));
     return r.exitCode ?? 1;
   }
 
@@ -206,9 +207,16 @@ export class VirshBackend implements LibvirtBackend {
   async domainStats(name: string): Promise<DomainStats> {
     return parseDomainStats(await this.run(["domstats", "--raw", checkName(name)]));
   }
-  async migrate(name: string, destUri: string, opts: { live?: boolean } = {}): Promise<void> {
+  async migrate(name: string, destUri: string, opts: MigrateOptions = {}): Promise<void> {
     const flags = ["--persistent", "--undefinesource", ...(opts.live ? ["--live"] : ["--offline"])];
+    if (opts.copyStorage) flags.push("--copy-storage-all");
+    if (opts.p2p) flags.push("--p2p");
+    if (opts.migrateUri) flags.push("--migrateuri", checkArg(opts.migrateUri, "migration URI"));
     await this.run(["migrate", "--domain", checkName(name), "--desturi", checkArg(destUri, "destination URI"), ...flags], { long: true });
+  }
+  async domJobInfo(name: string, opts: { completed?: boolean } = {}): Promise<JobInfo | undefined> {
+    const kv = keyValues(await this.run(["domjobinfo", "--domain", checkName(name), ...(opts.completed ? ["--completed"] : [])]));
+    return kv["Job type"] ? parseJobInfo(kv) : undefined;
   }
 
   // ---- snapshots --------------------------------------------------------------------------
@@ -264,7 +272,7 @@ export class VirshBackend implements LibvirtBackend {
     return parseDomIfList(await this.run(["domiflist", "--domain", checkName(name), ...(opts.inactive ? ["--inactive"] : [])]));
   }
 
-  async diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[]): Promise<void> {
+  async diskSnapshotNoMetadata(name: string, specs: DiskSnapshotSpec[], opts: { quiesce?: boolean } = {}): Promise<void> {
     if (specs.length === 0) throw new LibvirtError("invalid-argument", "a disk snapshot needs at least one disk");
     const diskspecs = specs.flatMap((s) => [
       "--diskspec",
@@ -272,7 +280,7 @@ export class VirshBackend implements LibvirtBackend {
       s.overlay ? `${checkTarget(s.target)},snapshot=external,file=${checkArg(s.overlay, "overlay file").replace(/,/g, ",,")}` : `${checkTarget(s.target)},snapshot=no`,
     ]);
     const snapName = `hv-forensic-${Date.now()}`;
-    await this.run(["snapshot-create-as", "--domain", checkName(name), "--name", snapName, "--disk-only", "--atomic", "--no-metadata", ...diskspecs], { long: true });
+    await this.run(["snapshot-create-as", "--domain", checkName(name), "--name", snapName, "--disk-only", "--atomic", "--no-metadata", ...(opts.quiesce ? ["--quiesce"] : []), ...diskspecs], { long: true });
   }
 
   async blockCommitActive(name: string, target: string): Promise<void> {
@@ -460,6 +468,34 @@ export function parseDomIfList(out: string): InterfaceRow[] {
     rows.push({ ...(iface !== "-" ? { interface: iface } : {}), type, source, model, mac });
   }
   return rows;
+}
+
+/** `virsh domjobinfo` key/values: sizes like "123.456 MiB", times like "1234 ms", rates like "32.000 MiB/s". */
+export function parseJobInfo(kv: Record<string, string>): JobInfo {
+  const bytes = (k: string): number | undefined => {
+    const m = /^([\d.]+)\s*(B|KiB|MiB|GiB|TiB)(\/s)?$/.exec(kv[k] ?? "");
+    return m ? Math.round(Number(m[1]) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].indexOf(m[2]!)) : undefined;
+  };
+  const ms = (k: string): number | undefined => {
+    const m = /^(\d+)\s*ms$/.exec(kv[k] ?? "");
+    return m ? Number(m[1]) : undefined;
+  };
+  const info: JobInfo = { type: kv["Job type"] ?? "None" };
+  const set = <K extends keyof JobInfo>(k: K, v: JobInfo[K] | undefined): void => {
+    if (v !== undefined) info[k] = v;
+  };
+  set("operation", kv["Operation"]);
+  set("elapsedMs", ms("Time elapsed"));
+  set("dataTotal", bytes("Data total"));
+  set("dataProcessed", bytes("Data processed"));
+  set("dataRemaining", bytes("Data remaining"));
+  set("memoryTotal", bytes("Memory total"));
+  set("memoryProcessed", bytes("Memory processed"));
+  set("memoryRemaining", bytes("Memory remaining"));
+  set("memoryBandwidth", bytes("Memory bandwidth"));
+  set("iteration", kv["Iteration"] !== undefined ? Number(kv["Iteration"]) : undefined);
+  set("downtimeMs", ms("Total downtime"));
+  return info;
 }
 
 function kibField(v: string | undefined): number {

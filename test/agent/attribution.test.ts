@@ -116,6 +116,28 @@ describe("createAttribution", () => {
     const dst = { ...WEB, side: "destination" };
     expect([byTap.vm, byMac.vm, byIp.vm, none.vm, fromVm.vm, toTap.vm, forwarded.vm]).toEqual([src, dst, dst, undefined, src, dst, dst]);
   });
+
+  it("names the destination's VM too when a flow goes from one VM to another", () => {
+    const DB = { name: "db1", uuid: "66666666-2222-3333-4444-555555555555" };
+    const inv = new InventoryIndex([
+      { ...WEB, state: "running", interfaces: [{ tap: "vnet3", mac: "52:54:00:00:00:01", ips: ["10.0.0.5"] }] },
+      { ...DB, state: "running", interfaces: [{ tap: "vnet4", mac: "52:54:00:00:00:02", ips: ["10.0.0.6"] }] },
+    ]);
+    const attribute = createAttribution(inv);
+    const flow = (extra: object): HvEvent => {
+      const e = makeEvent(1, { event: { module: "flow", action: "flow" }, ...extra });
+      delete e.vm;
+      return e;
+    };
+    const vmToVm = flow({ source: { ip: "10.0.0.5" }, destination: { ip: "10.0.0.6", port: 22 } });
+    const byTaps = Object.assign(flow({}), { observer: { ingress: { interface: { name: "vnet3" } }, egress: { interface: { name: "vnet4" } } } });
+    const toOutside = flow({ source: { ip: "10.0.0.5" }, destination: { ip: "192.0.2.7" } });
+    const toSelf = flow({ source: { ip: "10.0.0.5" }, destination: { ip: "10.0.0.5" } });
+    for (const e of [vmToVm, byTaps, toOutside, toSelf]) attribute(e);
+    expect(vmToVm.vm).toEqual({ ...WEB, side: "source", peer: DB });
+    expect(byTaps.vm).toEqual({ ...WEB, side: "source", peer: DB });
+    expect([toOutside.vm?.peer, toSelf.vm?.peer]).toEqual([undefined, undefined]);
+  });
 });
 
 describe("self-action marking", () => {

@@ -11,17 +11,21 @@ import { createApiServer } from "../../src/api/server.js";
 import { ROLES, type Role } from "../../src/api/tokens.js";
 import { getAction } from "../../src/store/actions.js";
 import { activeEnforcement } from "../../src/store/enforcements.js";
-import { makeFixture, type Fixture } from "./fixture.js";
+import { fixtureResponder, makeFixture, type Fixture } from "./fixture.js";
+import type { Responder } from "../../src/playbooks/engine.js";
 import { samples } from "./samples.js";
 
 let f: Fixture;
+let responder: Responder;
 let app: FastifyInstance;
 let appMetricsAuth: FastifyInstance;
 let sample: ReturnType<typeof samples>;
 
 beforeAll(async () => {
   f = await makeFixture();
-  const ops = defaultResponseOps({ db: f.db, stateDir: f.dir });
+  // The VM routes act through a response engine (on libvirt's test driver).
+  responder = fixtureResponder(f);
+  const ops = defaultResponseOps({ db: f.db, stateDir: f.dir, responder });
   const metrics = createAgentMetrics({ db: f.db, processMetrics: false }).registry;
   app = await createApiServer({ db: f.db, stateDir: f.dir, ops, metrics, rateLimit: false });
   appMetricsAuth = await createApiServer({ db: f.db, stateDir: f.dir, ops, metrics, rateLimit: false, metricsAuth: true });
@@ -30,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app.close();
   await appMetricsAuth.close();
+  await responder.close();
   f.cleanup();
 });
 

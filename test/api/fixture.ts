@@ -20,6 +20,10 @@ import { enforce } from "../../src/store/enforcements.js";
 import { storeBatch } from "../../src/store/events.js";
 import { addFeed } from "../../src/store/feeds.js";
 import { openStore } from "../../src/store/open.js";
+import { createResponder, type Responder } from "../../src/playbooks/engine.js";
+import { buildActionEnv } from "../../src/playbooks/env.js";
+import { createRegistry } from "../../src/playbooks/registry.js";
+import { VirshBackend } from "../../src/vm/virsh.js";
 import { BASE_MS, envelopes, makeEvent } from "../helpers/events.js";
 
 export interface Fixture {
@@ -125,4 +129,14 @@ async function makeBundle(stateDir: string): Promise<{ bundleId: string; bundleD
   appendCustody(bundleDir, { who: "user:test", what: "captured", manifest: digest, host: "host-a" }, key, { stateDir, id: BUNDLE_ID });
   await recordBundle(stateDir, { id: BUNDLE_ID, path: bundleDir, vm: "vm-0", created: manifest.created });
   return { bundleId: BUNDLE_ID, bundleDir };
+}
+
+/**
+ * The response engine the agent would bind to the API, without playbooks, over libvirt's test
+ * driver (its one domain, "test", is running in every new connection: nothing on the host
+ * changes). The VM "dc1" is allowlisted.
+ */
+export function fixtureResponder(f: Fixture): Responder {
+  const env = buildActionEnv({ db: f.db, stateDir: f.dir, config: { response: { allowlist: { vms: ["dc1"] } } }, vm: new VirshBackend({ uri: "test:///default" }), log: () => undefined });
+  return createResponder({ db: f.db, registry: createRegistry(), playbooks: [], env });
 }

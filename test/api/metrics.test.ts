@@ -30,6 +30,9 @@ test("recorders: events, detector latency, alerts, actions, model scores", async
   m.detectorSeconds("sigma", 0.3);
   m.alert({ severity: "high", rule: { id: "r-1", title: "t", source: "sigma" } }, true);
   m.alert({ severity: "high", rule: { id: "r-1", title: "t", source: "sigma" } }, false);
+  m.signal({ severity: "low", rule: { id: "r-2", title: "quiet", source: "sigma" } }, true);
+  m.signal({ severity: "low", rule: { id: "r-2", title: "quiet", source: "sigma" } }, false);
+  m.signal({ severity: "low", rule: { id: "r-2", title: "quiet", source: "sigma" } }, false);
   m.action("quarantine_vm", "done");
   m.modelScore("syscalls", 2.2);
   m.modelScore("syscalls", Number.NaN);
@@ -41,6 +44,10 @@ test("recorders: events, detector latency, alerts, actions, model scores", async
   expect(sample(text, 'hv_detector_seconds_bucket{le="0.00002",detector="sigma"}')).toBe(1);
   expect(sample(text, 'hv_alerts_total{severity="high",rule="r-1"}')).toBe(1);
   expect(sample(text, 'hv_detections_total{severity="high",rule="r-1"}')).toBe(2);
+  // Signals: counted on their own, their detections with all detections, never as alerts.
+  expect(sample(text, 'hv_signals_total{severity="low",rule="r-2"}')).toBe(1);
+  expect(sample(text, 'hv_detections_total{severity="low",rule="r-2"}')).toBe(3);
+  expect(sample(text, 'hv_alerts_total{severity="low",rule="r-2"}')).toBeUndefined();
   expect(sample(text, 'hv_actions_total{action="quarantine_vm",result="done"}')).toBe(1);
   expect(sample(text, 'hv_model_score_count{model="syscalls"}')).toBe(1);
   expect(sample(text, 'hv_model_score_bucket{le="2.5",model="syscalls"}')).toBe(1);

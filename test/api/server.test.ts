@@ -6,11 +6,13 @@ import { afterAll, afterEach, beforeAll, expect, test, vi } from "vitest";
 import { registerApi } from "../../src/cli/api.js";
 import { isLoopback, startApiServer, type RunningApi } from "../../src/api/server.js";
 import { authenticate, getToken, hashToken } from "../../src/api/tokens.js";
+import { listAlerts, saveAlert } from "../../src/store/alerts.js";
 import { openStore } from "../../src/store/open.js";
 import { join } from "node:path";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { makeFixture, type Fixture } from "./fixture.js";
+import { createAgentMetrics } from "../../src/api/metrics.js";
 
 let f: Fixture;
 const running: RunningApi[] = [];
@@ -39,6 +41,26 @@ test("serves over TCP on 127.0.0.1: alerts filtered by severity, 401 without a t
   expect(getToken(f.db, "view")!.lastUsed).not.toBeNull();
 });
 
+test("signals: left out of the alert list unless asked for (signals=include|only); a bad value is a 400", async () => {
+  const api = await startApiServer({ db: f.db, stateDir: f.dir, port: 0 });
+  running.push(api);
+  const stored = listAlerts(f.db, { signals: "include" })[0]!;
+  const id = saveAlert(f.db, { ...stored, id: undefined, rule: { ...stored.rule, id: "quiet-rule" }, severity: "low", signal: true });
+  try {
+    const get = async (q: string): Promise<{ status: number; ids: number[] }> => {
+      const res = await fetch(`${api.url}/api/v1/alerts${q}`, { headers: { authorization: `Bearer ${f.tokens.viewer}` } });
+      const body = (await res.json()) as { alerts?: Array<{ id: number }> };
+      return { status: res.status, ids: (body.alerts ?? []).map((a) => a.id) };
+    };
+    expect((await get("")).ids).not.toContain(id);
+    expect((await get("?signals=include")).ids).toContain(id);
+    expect((await get("?signals=only")).ids).toEqual([id]);
+    expect((await get("?signals=maybe")).status).toBe(400);
+  } finally {
+    f.db.prepare("DELETE FROM alerts WHERE id = ?").run(id);
+  }
+});
+
 test("rate limit: the 4th request in the window gets 429, per token; other callers are not affected", async () => {
   const api = await startApiServer({ db: f.db, stateDir: f.dir, port: 0, rateLimit: { max: 3, windowMs: 60_000 } });
   running.push(api);
@@ -53,6 +75,27 @@ test("rate limit: the 4th request in the window gets 429, per token; other calle
   const guesses = [];
   for (let i = 0; i < 4; i++) guesses.push((await get(`hv_${String(i).repeat(43)}`)).status);
   expect(guesses).toEqual([401, 401, 401, 429]);
+});
+
+test("rate limit: a flood without a token from 127.0.0.1 locks out neither local /healthz and /metrics nor a token; the 429 names the real window", async () => {
+  const metrics = createAgentMetrics({ db: f.db, processMetrics: false }).registry;
+  const api = await startApiServer({ db: f.db, stateDir: f.dir, port: 0, metrics, rateLimit: { max: 5, windowMs: 10_000 } });
+  running.push(api);
+  // An unauthenticated flood, far past the limit: 401s, then 429s.
+  const flood = await Promise.all(Array.from({ length: 40 }, () => fetch(`${api.url}/api/v1/alerts`).then((r) => r.status)));
+  expect(flood.filter((st) => st === 429).length).toBeGreaterThanOrEqual(35);
+  const limited = await fetch(`${api.url}/api/v1/alerts`);
+  expect(limited.status).toBe(429);
+  const body = (await limited.json()) as { error: string; message: string };
+  expect(body.error).toBe("rate_limited");
+  expect(body.message).toMatch(/^rate limit of 5 requests per 10 seconds exceeded for requests without a valid token from 127\.0\.0\.1; retry in /);
+  // Local monitoring goes on, however often it asks.
+  for (let i = 0; i < 20; i++) {
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${api.url}/metrics`)).status).toBe(200);
+  }
+  // A token has its own bucket: the flood did not use it up.
+  expect((await fetch(`${api.url}/api/v1/alerts`, { headers: { authorization: `Bearer ${f.tokens.viewer}` } })).status).toBe(200);
 });
 
 test("refuses a non-loopback address while no token exists, and says why", async () => {

@@ -66,7 +66,7 @@ describe("hv doctor", () => {
     const b = await runHv(["doctor", "--config", bad], { stateDir, timeoutMs: 120_000 });
     expect(b.code).toBe(1);
     expect(b.stdout).toMatch(/PROBLEM configuration: .*bad\.yaml: dedupWindow: must look like 30s/);
-    expect(b.stdout).toMatch(/fix: .*hv setup/);
+    expect(b.stdout).toMatch(/fix: correct the field named in .*bad\.yaml/);
     expect(b.stdout).toMatch(/\d+ problem\(s\), \d+ warning\(s\), \d+ ok/);
   }, 120_000);
 });

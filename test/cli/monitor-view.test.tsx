@@ -270,4 +270,24 @@ describe("monitor view", () => {
     state.note("store: database is locked");
     await frameWith(app, "! ", "store: database is locked");
   });
+
+  it("shows the sinks that did not deliver, and nothing about those that did", async () => {
+    const state = new MonitorState();
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    state.setSinks([
+      { name: "jsonl:/var/log/hv/alerts.jsonl", sent: 9, failed: 0, dropped: 0, queued: 0 },
+      { name: "hook", sent: 0, failed: 1, dropped: 2, queued: 5, lastError: "connect ECONNREFUSED" },
+    ]);
+    const frame = await frameWith(app, "sinks ", "hook", "queued 5", "failed 1", "dropped 2", "ECONNREFUSED");
+    expect(frame).not.toContain("jsonl:/var/log");
+  });
+
+  it("escapes control characters of alert text instead of letting them reach the terminal", async () => {
+    const state = new MonitorState();
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    state.addAlert(alert("Binary \u001b[2J\u001b]0;pwned\u0007 ran", "high", "web-\u009b1"), true);
+    const frame = await frameWith(app, "Binary \\u001b[2J\\u001b]0;pwned\\u0007 ran");
+    expect(frame).not.toContain("\u001b]0;");
+    expect(frame).not.toContain("\u009b");
+  });
 });

@@ -76,11 +76,23 @@ describe("parseRecord", () => {
     ["type=SYSCALL msg=audit(1.000:1", "not closed"],
     ["type=SYSCALL x=1", "no msg=audit("],
     ["type=SYSCALL msg=audit(1.000:1): a=\u0000", "NUL byte"],
-    [`type=SYSCALL msg=audit(1.000:1): a=${"x".repeat(70_000)}`, "too long"],
+    [`type=SYSCALL msg=audit(1.000:1): a=${"x".repeat(70_000)}`, "too long (70035 bytes"],
+    ["type=<script> msg=audit(1.000:1): x=1", 'bad record type "<script>"'],
+    ["type=syscall msg=audit(1.000:1): x=1", "bad record type"],
+    ["type=UNKNOWN[x] msg=audit(1.000:1): x=1", "bad record type"],
+    ["type=SYS\u001bCALL msg=audit(1.000:1): x=1", "bad record type"],
   ])("rejects %j with a reason", (line, reason) => {
     const r = parseRecord(line);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toContain(reason);
+  });
+
+  it("reports the real length of a line its source already cut", () => {
+    // The line source keeps the first 1 MiB of a 5 MiB line and says how much it dropped.
+    const kept = `type=SYSCALL msg=audit(1.000:1): a=${"x".repeat(1024 * 1024 - 35)}`;
+    const r = parseRecord(kept, 4 * 1024 * 1024);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toBe(`line too long (${5 * 1024 * 1024} bytes, limit 65536)`);
   });
 
   it("warns about invalid hex and unterminated quotes but keeps the record", () => {

@@ -59,6 +59,23 @@ describe("Alerter", () => {
     db.close();
   });
 
+  it("a detection about a new target is a new alert; the same target raises the count, also across a restart", () => {
+    const db = openStore(join(tempDir(), "hv.db"));
+    const vm = { vm: { name: "ops01" } };
+    const aimed = (e: HvEvent, target: string): Detection => ({ ...detection(e), target });
+    const first = new Alerter({ db }).process(aimed(at(1, 0, vm), "10.77.0.0/24"));
+    const later = new Alerter({ db });
+    const same = later.process(aimed(at(2, 30, vm), "10.77.0.0/24"));
+    const other = later.process(aimed(at(3, 120, vm), "203.0.113.50"));
+    const untargeted = later.process(detection(at(4, 130, vm)));
+    expect([first.isNew, same.isNew, other.isNew, untargeted.isNew]).toEqual([true, false, true, true]);
+    expect(same.alert.count).toBe(2);
+    expect(other.alert).toMatchObject({ count: 1, target: "203.0.113.50", first_seen: at(3, 120)["@timestamp"] });
+    expect(untargeted.alert.target).toBeUndefined();
+    expect(listAlerts(db).map((a) => [a.target, a.count])).toEqual([[undefined, 1], ["203.0.113.50", 1], ["10.77.0.0/24", 2]]);
+    db.close();
+  });
+
   it("keeps only the newest event ids", () => {
     const alerter = new Alerter({ maxEventIds: 3 });
     let last;
@@ -106,7 +123,7 @@ describe("detection stage", () => {
     });
     stage.onEvents([at(1, 0), at(2, 1), at(3, 2)]);
     expect(seen).toEqual([`${RULE.id}:1`]);
-    expect(stage.stats()).toEqual({ events: 3, selfCaused: 0, detections: 1, errors: { broken: 3 } });
+    expect(stage.stats()).toEqual({ events: 3, selfCaused: 0, detections: 1, signals: 0, errors: { broken: 3 } });
     expect(errors).toEqual(["broken", "broken", "broken"]);
   });
 });

@@ -33,6 +33,29 @@ describe("flow:brute-force", () => {
     expect(ds.length).toBe(1);
   });
 
+  it("stays quiet on an app server's periodic database queries, loud on 240 failed ssh logins", () => {
+    // A new short connection to :5432 every 3-6 s, each carrying a query (the held-back false positive: 20 in 1.6 min).
+    const r = rng(21);
+    let t = T0;
+    const queries: Conn[] = Array.from({ length: 120 }, () => ({ t: (t += 3000 + Math.floor(r() * 3000)), src: "10.0.0.20", dst: "10.0.0.21", dport: 5432, durationMs: 40 + r() * 60, sent: 700, recv: 1300, vm: "app01" }));
+    expect(run([detector()], timeline(queries))).toEqual([]);
+    // A health check every 2 s on :80 (150 in 5 minutes, over otherAttempts) is a timer too.
+    const checks: Conn[] = Array.from({ length: 300 }, (_, i) => ({ t: T0 + i * 2000 + Math.floor(r() * 200), src: "10.0.0.1", dst: "10.0.0.20", dport: 80, durationMs: 20, sent: 150, recv: 400 }));
+    expect(run([detector()], timeline(checks))).toEqual([]);
+    // 240 ssh logins that fail, four at a time as fast as the server answers.
+    const guesses: Conn[] = Array.from({ length: 240 }, (_, i) => ({ t: T0 + Math.floor(i / 4) * 700 + (i % 4) * 15, src: "10.0.0.23", dst: "203.0.113.65", dport: 22, durationMs: 300 + r() * 200, sent: 2400, recv: 2900, vm: "ops01" }));
+    const ds = run([detector()], timeline(guesses));
+    expect(ds.length).toBe(1);
+    expect(ds[0]!.summary).toMatch(/^10\.0\.0\.23 opened \d+ connections to 203\.0\.113\.65:22\/tcp/);
+    expect(ds[0]!.target).toBe("203.0.113.65:22/tcp");
+  });
+
+  it("the same guessing on a database port is still loud: not a timer", () => {
+    const r = rng(4);
+    const guesses: Conn[] = Array.from({ length: 200 }, (_, i) => ({ t: T0 + Math.floor(i / 4) * 400 + Math.floor(r() * 100), src: "10.0.0.23", dst: "10.0.0.21", dport: 5432, durationMs: 30, sent: 250, recv: 180, vm: "ops01" }));
+    expect(run([detector()], timeline(guesses)).map((d) => d.rule.id)).toEqual(["flow:brute-force"]);
+  });
+
   it("stays quiet on a browser opening many connections to one CDN host on 443", () => {
     const r = rng(11);
     const conns: Conn[] = Array.from({ length: 60 }, () => ({ t: T0 + Math.floor(r() * 240_000), src: "10.0.0.7", dst: "203.0.113.80", dport: 443, durationMs: 500 + r() * 20_000, sent: 1500, recv: 200_000 }));

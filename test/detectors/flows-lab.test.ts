@@ -1,6 +1,8 @@
 // The flow detectors on real conntrack recordings of a small hypervisor lab (VMs as namespaces on a
-// bridge behind a NAT uplink; nmap, hydra, curl, nping/hping3 run for real; see the truth files in
-// test/fixtures/flows/lab/). Every attack in a truth file must become a detection of its kind,
+// bridge behind a NAT uplink; nmap, hydra, curl, nping/hping3, iodine, ptunnel-ng, ssh, PostgreSQL
+// run for real; see the truth files in test/fixtures/flows/lab/ and docs/flow-lab.md). The
+// evaluation take (test/fixtures/flows/eval/) is not replayed here: it is scored by
+// scripts/flow-lab/score.py, never tuned on. Every attack in a truth file must become a detection of its kind,
 // attributed to its VM, naming its destination, at its time; and benign traffic must stay quiet:
 // no alert about a VM the truth file lists as benign (all of them in a benign-only recording).
 
@@ -33,6 +35,9 @@ const RULE: Record<string, RegExp> = {
   "large-outbound": /^flow:large-outbound$/,
   "udp-flood": /^flow:udp-flood$/,
   "feed-hit": /^intel:/,
+  lateral: /^flow:lateral-movement$/,
+  "dns-tunnel": /^flow:dns-tunnel$/,
+  "icmp-tunnel": /^flow:icmp-tunnel$/,
 };
 
 /** DESTROY events come a TCP/UDP timeout (and an expiry sweep) after the flow. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseFlowDetectorsConfig } from "../../src/detectors/flows/config.js";
 import { createPortScanDetector } from "../../src/detectors/flows/port-scan.js";
+import { Alerter } from "../../src/detectors/alerts.js";
 import { conn, rng, run, T0, timeline, type Conn } from "./flows-sim.js";
 
 const cfg = parseFlowDetectorsConfig({});
@@ -19,6 +20,36 @@ describe("flow:port-scan", () => {
     expect(d.events.length).toBeGreaterThan(0);
     expect(d.events.length).toBeLessThanOrEqual(5);
     expect(d.rule.tags).toContain("attack.t1046");
+  });
+
+  it("a second scan by the same VM of a new target is a new alert (a local sweep, then an internet host)", () => {
+    const conns: Conn[] = [];
+    for (let h = 16; h < 32; h++) for (const [i, p] of [22, 80, 443, 445, 3389].entries()) conns.push({ t: T0 + h * 200 + i * 20, src: "10.0.0.23", dst: `10.0.0.${h}`, dport: p, outcome: h === 21 && p === 22 ? "ok" : "timeout", vm: "ops01" });
+    for (let p = 1; p <= 1024; p++) conns.push({ t: T0 + 120_000 + p * 5, src: "10.0.0.23", dst: "203.0.113.50", dport: p, outcome: p === 22 || p === 80 ? "ok" : "refused", vm: "ops01" });
+    const alerter = new Alerter();
+    const updates = run([detector()], timeline(conns)).map((d) => alerter.process(d));
+    const alerts = updates.filter((u) => u.isNew).map((u) => u.alert);
+    expect(alerts.map((a) => a.target)).toEqual(expect.arrayContaining(["10.0.0.0/24", "203.0.113.50"]));
+    const inet = alerts.find((a) => a.target === "203.0.113.50")!;
+    expect(inet.entity).toEqual({ kind: "vm", id: "ops01" });
+    expect(inet.summary).toMatch(/probed \d+ ports on 203\.0\.113\.50/);
+    expect(Date.parse(inet.first_seen)).toBeGreaterThanOrEqual(T0 + 120_000);
+    // The sweep's five ports (and the block view of it) are one alert about the network, whose count grows.
+    expect(alerts.filter((a) => a.target === "10.0.0.0/24").length).toBe(1);
+    expect(updates.filter((u) => u.alert.target === "10.0.0.0/24").length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("fires on a block scan of a LAN's live hosts: a few ports on each of a few hosts, most refused", () => {
+    const conns: Conn[] = [];
+    const open = new Set(["10.0.0.21 22", "10.0.0.21 5432", "10.0.0.20 80", "10.0.0.20 22"]);
+    for (const h of [20, 21, 22, 23]) for (const [i, p] of [22, 80, 443, 445, 3389, 5432, 8080, 9100].entries()) conns.push({ t: T0 + h * 50 + i * 5, src: "10.0.0.23", dst: `10.0.0.${h}`, dport: p, outcome: open.has(`10.0.0.${h} ${p}`) ? "ok" : "refused", vm: "ops01" });
+    const ds = run([detector()], timeline(conns));
+    expect(ds.map((d) => d.rule.title)).toEqual(["Port scan (some ports on several hosts)"]);
+    expect(ds[0]!.target).toBe("10.0.0.0/24");
+    expect(ds[0]!.entity).toEqual({ kind: "vm", id: "ops01" });
+    // Fewer targets (a client reaching four services on two hosts, one refused) stay quiet.
+    const few = conns.filter((c) => ["10.0.0.20", "10.0.0.21"].includes(c.dst) && [22, 80, 443, 5432].includes(c.dport));
+    expect(run([detector()], timeline(few))).toEqual([]);
   });
 
   it("makes the alert about the scanner's address, not the VM, when the VM is the one scanned", () => {

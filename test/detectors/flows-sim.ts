@@ -15,7 +15,8 @@ export interface Conn {
   dst: string;
   dport: number;
   sport?: number;
-  proto?: "tcp" | "udp";
+  /** icmp: an echo flow (no ports; `dport` is ignored). */
+  proto?: "tcp" | "udp" | "icmp";
   /** refused: RST back; timeout: nothing back; ok: answered/established. */
   outcome?: "refused" | "timeout" | "ok";
   /** How long it stays open (ok connections). */
@@ -27,6 +28,8 @@ export interface Conn {
   vm?: string;
   /** Which end of the flow the VM is (default: the source). */
   vmSide?: "source" | "destination";
+  /** VM to VM: the destination's VM (vm.peer). */
+  peer?: string;
   /** Report only NEW and DESTROY (conntrack -e NEW,DESTROY): no state updates. */
   noUpdates?: boolean;
   /** Leave the end out (a lost DESTROY, or the recording stopped first). */
@@ -48,8 +51,8 @@ export function conn(c: Conn): HvEvent[] {
     const e = flowEvent({
       timestamp: iso(ms),
       transport: proto,
-      source: { ip: c.src, port: sport, ...side(extra.sent, extra.sp) },
-      destination: { ip: c.dst, port: c.dport, ...side(extra.recv, extra.rp) },
+      source: { ip: c.src, ...(proto === "icmp" ? {} : { port: sport }), ...side(extra.sent, extra.sp) },
+      destination: { ip: c.dst, ...(proto === "icmp" ? {} : { port: c.dport }), ...side(extra.recv, extra.rp) },
       flow: {
         collector: "conntrack",
         phase,
@@ -59,7 +62,7 @@ export function conn(c: Conn): HvEvent[] {
         ...(extra.duration !== undefined ? { duration_ms: extra.duration } : {}),
       },
     });
-    if (c.vm) e.vm = { name: c.vm, side: c.vmSide ?? "source" };
+    if (c.vm) e.vm = { name: c.vm, side: c.vmSide ?? "source", ...(c.peer ? { peer: { name: c.peer } } : {}) };
     return e;
   };
   const tcp = proto === "tcp";

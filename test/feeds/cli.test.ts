@@ -68,7 +68,7 @@ describe("hv feeds", { timeout: 180_000 }, () => {
     srv.serve("/p.txt", "<!DOCTYPE html><html><body>Bad gateway</body></html>", { contentType: "text/html" });
     const r = await hv(["feeds", "sync", "p"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^p: REJECTED — the response is an HTML page \(Content-Type: text\/html\), not a feed HTTP 200 .*; last good set kept \(30 entries\)$/m);
+    expect(r.stdout).toMatch(/^p: REJECTED — the response is an HTML page \(Content-Type: text\/html\), not a feed \[HTTP 200\]; last good set kept \(30 entries\)$/m);
     const shown = await ok(["feeds", "show", "p", "--entries", "100", "--json"]);
     expect((shown.json as { entries: unknown[] }).entries.length).toBe(30);
     expect((shown.json as { feed: { lastError: string } }).feed.lastError).toMatch(/HTML page/);
@@ -82,7 +82,7 @@ describe("hv feeds", { timeout: 180_000 }, () => {
 
   it("refuses bad options with the field named", async () => {
     const bad = await hv(["feeds", "add", "x", "http://127.0.0.1/x", "--format", "csv"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/feed spec: format:/);
     const mode = await hv(["feeds", "add", "x", "http://127.0.0.1/x", "--mode", "enforce"]);
     expect(mode.stderr).toMatch(/--mode and --paths apply to --action block/);

@@ -64,6 +64,17 @@ describe("plain lists", () => {
     expect(p.rejectedCount).toBe(3);
   });
 
+  it("rejects a line of only separators with a reason instead of failing", () => {
+    for (const format of ["plain", "netset", "auto"] as const) {
+      const r = parseFeed("192.0.2.1\n,\n , ,\n198.51.100.1\n", { source: "t", format });
+      expect(values(r), format).toEqual(["192.0.2.1", "198.51.100.1"]);
+      expect(r.rejected.map((x) => [x.line, x.reason])).toEqual([
+        [2, "no address on the line"],
+        [3, "no address on the line"],
+      ]);
+    }
+  });
+
   it("reads a freetext line of several addresses as several entries", () => {
     expect(values(parseFeed("8.8.8.8 8.8.4.4\n", { source: "t", format: "plain" }))).toEqual(["8.8.8.8", "8.8.4.4"]);
   });

@@ -2,6 +2,9 @@
 // on a free loopback port: two sinks with different host names publish, one watcher sees every
 // alert once with the right host; identical content is stored once; bad messages are counted.
 
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -146,6 +149,30 @@ describe.skipIf(unavailable !== undefined && !inCI)("nats sink and fleet view (r
     expect(s.dropped).toBeGreaterThanOrEqual(3);
     expect(s.lastError).toMatch(/CONNECTION_REFUSED|ECONNREFUSED|connect/i);
     await sink.close();
+  });
+
+  it("with a spool, alerts JetStream did not acknowledge are never counted sent: they wait on disk and reach the stream after a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hv-nats-spool-"));
+    try {
+      const delivery = { retries: 1, backoffMs: 10, closeTimeoutMs: 2000, spool: { dir } };
+      // The agent's fleet link while no server answers.
+      const down = new NatsSink({ name: "fleet", servers: ["nats://127.0.0.1:1"], host: "spooled", delivery });
+      for (let i = 1; i <= 5; i++) await down.send(makeAlert({ id: 900 + i, entity: { kind: "vm", id: `spool-${i}` } }));
+      await until(() => down.stats().queued === 5, 30_000, "the 5 alerts to wait in the spool");
+      expect(down.stats()).toMatchObject({ sent: 0, failed: 0, dropped: 0, queued: 5 });
+      await down.close();
+      // The next agent, with the server back: what waited goes out first, in order, once.
+      const up = new NatsSink({ name: "fleet", servers: [server.url], host: "spooled", delivery });
+      await until(() => up.stats().sent === 5 && up.stats().queued === 0, 30_000, "the spooled alerts to be acknowledged");
+      await up.close();
+      const js = nc.jetstream();
+      const c = await js.consumers.get(STREAM, { filterSubjects: "hv.spooled.alerts" });
+      const got: number[] = [];
+      for await (const m of await c.fetch({ max_messages: 10, expires: 2000 })) got.push((m.json() as { id: number }).id);
+      expect(got).toEqual([901, 902, 903, 904, 905]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("the stream was created with hv's subjects and a duplicate window", async () => {

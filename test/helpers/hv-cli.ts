@@ -15,12 +15,12 @@ export interface HvResult {
   json: unknown;
 }
 
-export async function runHv(args: string[], opts: { stateDir: string; env?: Record<string, string>; timeoutMs: number }): Promise<HvResult> {
+export async function runHv(args: string[], opts: { stateDir: string; env?: Record<string, string>; timeoutMs: number; cwd?: string }): Promise<HvResult> {
   if (!existsSync(HV_BUILT)) throw new Error(`${HV_BUILT} is missing: run npm run build (npm test does it first)`);
   const r = await execa("node", [HV_BIN, ...args], {
     reject: false,
     timeout: opts.timeoutMs,
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { HV_STATE_DIR: opts.stateDir, LC_ALL: "C", ...opts.env },
     extendEnv: true,
   });

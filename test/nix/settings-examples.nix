@@ -33,6 +33,12 @@ let
       enable = false;
       address = "127.0.0.1";
       port = 8787;
+      console = {
+        enable = true;
+        sessionIdle = "30m";
+        sessionMax = "12h";
+        secureCookie = false;
+      };
     };
     metrics = {
       enable = false;
@@ -44,6 +50,17 @@ let
       servers = [ "nats://127.0.0.1:4222" ];
       streamReplicas = 1;
       credentialsFile = null;
+    };
+    backup = {
+      enable = false;
+      repository = "/var/lib/hv/backup/repository";
+      passwordFile = null;
+      vms = [ ];
+      keep = {
+        daily = 7;
+        weekly = 4;
+        monthly = 6;
+      };
     };
     extraConfig = { };
   };
@@ -89,6 +106,10 @@ in
     };
     api = defaults.api // {
       enable = true;
+      console = defaults.api.console // {
+        sessionIdle = "15m";
+        secureCookie = true;
+      };
     };
     metrics = defaults.metrics // {
       enable = true;
@@ -99,6 +120,16 @@ in
       servers = [ "nats://10.0.0.5:4222" "nats://10.0.0.6:4222" "nats://10.0.0.7:4222" ];
       streamReplicas = 3;
       credentialsFile = "/run/keys/hv-nats.creds";
+    };
+    backup = {
+      enable = true;
+      repository = "sftp:backup@10.0.0.9:/srv/hv";
+      passwordFile = "/run/keys/hv-backup.pass";
+      vms = [ "web1" "db1" ];
+      keep = {
+        daily = 14;
+        monthly = 12;
+      };
     };
     extraConfig = {
       flowDetectors.portScan = {

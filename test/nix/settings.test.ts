@@ -36,7 +36,7 @@ describe.skipIf(skip !== undefined)("nix/settings.nix → /etc/hv/hv.yaml", () =
   it("with every option at its default, loads in the agent and has only keys it knows today", async () => {
     const config = await settingsOf("defaults");
     // Features off by default are not written at all.
-    for (const key of ["api", "metrics", "fleet"]) expect(config).not.toHaveProperty(key);
+    for (const key of ["api", "metrics", "fleet", "backup"]) expect(config).not.toHaveProperty(key);
     const loaded = load(config);
     expect(loaded.stateDir).toBe("/var/lib/hv");
     expect(loaded.response?.mode).toBe("monitor");
@@ -50,9 +50,10 @@ describe.skipIf(skip !== undefined)("nix/settings.nix → /etc/hv/hv.yaml", () =
     const config = await settingsOf("full");
     const loaded = load(config);
     expect(loaded).toMatchObject({
-      api: { enabled: true, host: "127.0.0.1", port: 8787 },
+      api: { enabled: true, host: "127.0.0.1", port: 8787, console: { enabled: true, sessionIdle: "15m", sessionMax: "12h", secureCookie: true } },
       metrics: { enabled: true, host: "0.0.0.0", port: 9464 },
       fleet: { enabled: true, servers: ["nats://10.0.0.5:4222", "nats://10.0.0.6:4222", "nats://10.0.0.7:4222"], streamReplicas: 3, credentials: "/run/credentials/hv-monitor.service/nats.creds" },
+      backup: { repository: "sftp:backup@10.0.0.9:/srv/hv", passwordFile: "/run/keys/hv-backup.pass", vms: ["web1", "db1"], keep: { daily: 14, monthly: 12 } },
     });
     expect(loaded.response).toEqual({
       mode: "playbooks",

@@ -115,7 +115,7 @@ describe.skipIf(unavailable !== undefined && !inCI)("real Alertmanager", () => {
     const alert = freshAlert({ id: 5 });
     await s.send(alert);
     await s.flush();
-    expect(s.stats()).toEqual({ sent: 1, failed: 0, dropped: 0 });
+    expect(s.stats()).toEqual({ sent: 1, failed: 0, dropped: 0, queued: 0, errors: 0 });
     const [got] = await waitForAlerts(alert.rule.id, 1);
     expect(got?.labels).toEqual(alertLabels(alert));
     expect(Object.values(got?.labels ?? {})).not.toContain("evt-1");

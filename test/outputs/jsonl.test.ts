@@ -34,7 +34,7 @@ describe("jsonl sink", () => {
     await sink.send(b);
     await sink.close();
     expect(lines(await readFile(path, "utf8"))).toEqual([{ old: true }, a, b]);
-    expect(sink.stats()).toEqual({ sent: 2, failed: 0, dropped: 0 });
+    expect(sink.stats()).toEqual({ sent: 2, failed: 0, dropped: 0, queued: 0, errors: 0 });
   });
 
   it("reopen() after logrotate moved the file writes to a new file under the old name", async () => {
@@ -82,6 +82,6 @@ describe("jsonl sink", () => {
     stalled.emit("error", new Error("EPIPE: reader went away"));
     await sink.close();
     // 15 refused at once, 4 still buffered at close; the one stuck in write() stays unaccounted.
-    expect(sink.stats()).toEqual({ sent: 0, failed: 0, dropped: 19, lastError: "EPIPE: reader went away" });
+    expect(sink.stats()).toEqual({ sent: 0, failed: 0, dropped: 19, queued: 0, errors: 0, lastError: "EPIPE: reader went away", dropReason: "still waiting when the sink closed" });
   });
 });

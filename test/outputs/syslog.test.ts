@@ -140,7 +140,7 @@ describe("syslog over UDP", () => {
     expect(a?.appName).toBe("hv");
     expect(a?.procId).toBe(String(process.pid));
     expect(b && sdParams(b).entity_id).toBe(NASTY);
-    expect(s.stats()).toEqual({ sent: 2, failed: 0, dropped: 0 });
+    expect(s.stats()).toEqual({ sent: 2, failed: 0, dropped: 0, queued: 0, errors: 0 });
   });
 
   it("keeps each datagram within maxMessageBytes", async () => {
@@ -170,7 +170,7 @@ describe("syslog over TCP", () => {
       expect(sdParams(parsed)).toMatchObject({ count: String(i + 1), vm: `vm]${i}` });
       expect(parsed.msg.toString()).toBe(`Reverse shell from a guest: line ${i} second line`);
     });
-    expect(s.stats()).toEqual({ sent: 5, failed: 0, dropped: 0 });
+    expect(s.stats()).toEqual({ sent: 5, failed: 0, dropped: 0, queued: 0, errors: 0 });
   });
 
   it("reconnects after the receiver drops the connection", async () => {

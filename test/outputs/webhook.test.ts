@@ -33,7 +33,7 @@ describe("webhook sink", () => {
     expect(rx.received[0]).toMatchObject({ method: "POST", url: "/hook", body: alert });
     expect(rx.received[0]?.headers.authorization).toBe("Bearer s3cret");
     expect(rx.received[0]?.headers["content-type"]).toBe("application/json");
-    expect(s.stats()).toEqual({ sent: 1, failed: 0, dropped: 0 });
+    expect(s.stats()).toEqual({ sent: 1, failed: 0, dropped: 0, queued: 0, errors: 0 });
   });
 
   it("sends a Slack-compatible message", async () => {

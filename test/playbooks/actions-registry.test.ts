@@ -30,6 +30,7 @@ const EXPECTED: Record<string, { kind: ActionTarget["kind"]; bare: "error" | "ho
   resume_vm: { kind: "vm", bare: "error", none: "error", reversible: false },
   shutdown_vm: { kind: "vm", bare: "error", none: "error", reversible: false },
   snapshot_vm: { kind: "vm", bare: "error", none: "error", reversible: false },
+  backup_vm: { kind: "vm", bare: "error", none: "error", reversible: false },
   forensic_capture: { kind: "vm", bare: "error", none: "error", reversible: false },
   block_ip: { kind: "ip", bare: "error", none: "error", reversible: true },
   rate_limit_vm: { kind: "vm", bare: "error", none: "error", reversible: true },

@@ -81,6 +81,18 @@ describe("playbook loading", () => {
     expect(p[0]!.message).toMatch(/30s, 10m, 2h or 1d/);
   });
 
+  it("refuses durations beyond 366 days, however many digits they have", () => {
+    for (const ttl of ["99999999999999999999d", "367d", "8785h", "1000000000000000s"]) {
+      const p = problemsOf(GOOD.replace("ttl: 2h", `ttl: ${ttl}`));
+      expect(p.map((x) => x.field), ttl).toEqual(["ttl"]);
+      expect(p[0]!.message).toMatch(/at most 366d/);
+    }
+    expect(problemsOf(GOOD.replace("delay: 30s", "delay: 99999999999999999999s"))[0]).toMatchObject({ field: "delay" });
+    const ok = parsePlaybooks(GOOD.replace("ttl: 2h", "ttl: 366d"), "pb.yml", registry)[0]!;
+    if ("problems" in ok) throw new Error(JSON.stringify(ok.problems));
+    expect(ok.steps[0]!.ttlMs).toBe(366 * 86_400_000);
+  });
+
   it("refuses a ttl on an action that cannot be undone, unknown fields, unknown always_confirm names and an empty match", () => {
     expect(problemsOf(GOOD.replace("  - action: notify", "  - action: notify\n    ttl: 1h"))[0]).toMatchObject({ field: "actions.1.ttl" });
     expect(problemsOf(GOOD.replace("mode: automatic", "mode: automatic\nmod: x"))[0]!.message).toMatch(/mod/);

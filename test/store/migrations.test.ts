@@ -17,7 +17,7 @@ describe("openStore", () => {
     const path = join(tempDir(), "nested", "deeper", "hv.db");
     const db = openStore(path);
     expect(existsSync(path)).toBe(true);
-    expect(tables(db)).toEqual(["actions", "alerts", "api_tokens", "checkpoints", "enforcements", "events", "feed_entries", "feed_syncs", "feeds", "self_actions"]);
+    expect(tables(db)).toEqual(["actions", "alerts", "api_tokens", "checkpoints", "enforcements", "events", "feed_entries", "feed_syncs", "feeds", "learned_exceptions", "learning_observations", "self_actions"]);
     expect(schemaVersion(db)).toBe(migrations.length);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.pragma("synchronous", { simple: true })).toBe(1); // NORMAL

@@ -11,10 +11,9 @@
 // - net list|create|start|stop|leases|delete with an isolated 10.x network (never NAT);
 // - pool list|create|delete (a dir pool in a temp dir) and volume list|create|resize|delete in it.
 //
-// migrate: a second real libvirtd (another socket / a network namespace) is not set up here, so
-// this file only checks that `hv vm migrate NAME test:///default` fails with a clear, typed
-// one-line error and leaves the domain where it was (defined and running on qemu:///system). The
-// issue allows this when no second daemon is available.
+// migrate: this file only checks that `hv vm migrate NAME test:///default` fails with a clear,
+// typed one-line error and leaves the domain where it was (defined and running on qemu:///system);
+// real live migrations between two libvirt hosts are in test/vm/migrate.test.ts.
 //
 // Needs root, libvirt + QEMU and the test guest (scripts/build-test-guest.sh); skipped loudly
 // otherwise, a failure under CI=true. `npm test` builds dist/ first.
@@ -297,7 +296,7 @@ describe.skipIf(skip !== undefined)("hv vm / net / pool / volume: the operations
     expect(await domState(VM)).toBe("running");
   }, 120_000);
 
-  it("vm migrate to test:///default (no second libvirtd here): a clear typed error, the domain stays where it was", async () => {
+  it("vm migrate to test:///default: a clear typed error, the domain stays where it was", async () => {
     const uuid = (await virsh("domuuid", VM)).trim();
     const r = await hv(["vm", "migrate", VM, "test:///default", "--json"]);
     expect(r.code).toBe(1);

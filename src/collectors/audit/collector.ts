@@ -51,7 +51,7 @@ export class AuditCollector implements Collector {
       : undefined;
     try {
       for await (const line of this.lines(signal)) {
-        const batch = this.decoder.pushLine(line.text, line.lineNo, line.pos?.start, line.pos?.end, live ? Date.now() : 0);
+        const batch = this.decoder.pushLine(line.text, line.lineNo, line.pos?.start, line.pos?.end, live ? Date.now() : 0, line.truncatedBytes);
         if (line.pos) last = { inode: line.pos.inode, end: line.pos.end };
         await send(batch.events, this.checkpointAt(last, batch.safeOffset));
       }

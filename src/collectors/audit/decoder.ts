@@ -41,14 +41,14 @@ export class AuditDecoder {
     this.processes = options.processes ?? new ProcessTable();
   }
 
-  /** `start`/`end`: byte offsets of the line in its file, when it has one. */
-  pushLine(text: string, lineNo: number, start?: number, end?: number, wallMs = 0): DecodedBatch {
+  /** `start`/`end`: byte offsets of the line in its file, when it has one; `cutBytes`: what its source cut off an overlong line. */
+  pushLine(text: string, lineNo: number, start?: number, end?: number, wallMs = 0, cutBytes = 0): DecodedBatch {
     this.counts.lines++;
     if (text.trim().length === 0) {
       this.counts.blank++;
       return { events: [], safeOffset: this.safeOffset(end) };
     }
-    const parsed = parseRecord(text);
+    const parsed = parseRecord(text, cutBytes);
     if (!parsed.ok) {
       this.counts.malformed++;
       this.note(lineNo, parsed.reason);

@@ -45,13 +45,16 @@ const ENCODED_FIELDS = new Set([
   "ocomm", "sw", "root_dir", "ns", "old_val", "new_val", "hostname", "addr", "terminal", "id",
 ]);
 
+const RECORD_TYPE = /^(?:[A-Z][A-Z0-9_]{0,63}|UNKNOWN\[\d{1,10}\])$/;
 const EXECVE_ARG = /^a\d+$/;
 const EXECVE_CHUNK = /^a\d+\[\d+\]$/;
 const HEX = /^(?:[0-9A-Fa-f]{2})+$/;
 const ODD_HEX = /^[0-9A-F](?:[0-9A-F]{2})*$/;
 
-export function parseRecord(line: string): ParseResult {
-  if (line.length > MAX_LINE_LENGTH) return fail(`line too long (${line.length} characters, limit ${MAX_LINE_LENGTH})`);
+/** `cutBytes`: bytes the line source already dropped from the end of an overlong line (SourceLine.truncatedBytes). */
+export function parseRecord(line: string, cutBytes = 0): ParseResult {
+  // The real length, not what is left of the line after its source cut it.
+  if (cutBytes > 0 || line.length > MAX_LINE_LENGTH) return fail(`line too long (${Buffer.byteLength(line) + cutBytes} bytes, limit ${MAX_LINE_LENGTH})`);
   const nul = line.indexOf("\u0000");
   if (nul >= 0) return fail(`NUL byte at column ${nul + 1}`);
 
@@ -69,6 +72,9 @@ export function parseRecord(line: string): ParseResult {
   if (typeEnd < 0) return fail("line ends after type=");
   const rawType = line.slice(pos + 5, typeEnd);
   if (rawType.length === 0) return fail("empty type=");
+  // Record types are upper-case names (SYSCALL, VIRT_CONTROL) or UNKNOWN[1334]: anything else is
+  // not auditd's, and must not become an event action or a stored type.
+  if (!RECORD_TYPE.test(rawType)) return fail(`bad record type ${JSON.stringify(rawType.slice(0, 40))}${rawType.length > 40 ? "…" : ""}`);
   pos = typeEnd + 1;
 
   if (!line.startsWith("msg=audit(", pos)) return fail("no msg=audit( after type=");

@@ -2,7 +2,7 @@
 // lookups from a list of records; LibvirtInventory fills it from virsh and the qemu pid files;
 // loadInventoryFile reads the static `--inventory VMS.json` form used when replaying without libvirt.
 
-import { readFileSync } from "node:fs";
+import { MAX_DOCUMENT_BYTES, readTextCapped } from "../../events/input.js";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Inventory, VmInterface, VmRecord } from "../../events/inventory.js";
@@ -80,7 +80,7 @@ export function addressesOf(i: VmInterface): string[] {
 export function loadInventoryFile(path: string): InventoryIndex {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(readTextCapped(path, MAX_DOCUMENT_BYTES, path));
   } catch (err) {
     throw new Error(`inventory ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }

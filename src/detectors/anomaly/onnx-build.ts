@@ -12,6 +12,8 @@ type ValueInfo = onnxProto.onnx.IValueInfoProto;
 type Attribute = onnxProto.onnx.IAttributeProto;
 
 export const OPSET = 13;
+/** hv's models are a few MB; a file far bigger is not one of them (and is not read whole). */
+export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 export const ML_OPSET = 3;
 
 export type Dim = number | string;

@@ -2,13 +2,13 @@
 // plus what its metadata says (vocabulary, context, aggregation, how the two parts of the score
 // combine, threshold, n-gram and per-call baselines for explanations).
 
-import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { aggregateWindows, combinedScore, type Aggregation, type Combination } from "./aggregate.js";
-import { readMetadata } from "./onnx-build.js";
+import { MAX_MODEL_BYTES, readMetadata } from "./onnx-build.js";
 import { i386Name } from "./syscall-names.js";
 import { classes, indexer, traceWindows, type LmShape } from "./syscall-lm.js";
 import { presence } from "./syscall-sets.js";
+import { readFileCapped } from "../../events/input.js";
 
 export interface SyscallModelMeta extends LmShape {
   kind: "syscalls";
@@ -66,7 +66,7 @@ export function parseSyscallMeta(raw: Record<string, string>, path: string): Sys
 }
 
 export async function loadSyscallModel(path: string): Promise<SyscallModel> {
-  const bytes = readFileSync(path);
+  const bytes = readFileCapped(path, MAX_MODEL_BYTES);
   const meta = parseSyscallMeta(readMetadata(bytes), path);
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   return { path, meta, session, bytes: bytes.length };

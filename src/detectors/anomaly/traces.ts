@@ -1,8 +1,9 @@
 // Where syscall sequences come from: trace files (one trace per file, syscall numbers separated
 // by whitespace — the ADFA-LD layout) and audit events (one sequence per process).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { MAX_TRAINING_BYTES, readTextCapped } from "../../events/input.js";
 import type { HvEvent } from "../../events/event.js";
 import { i386Number } from "./syscall-names.js";
 
@@ -44,7 +45,7 @@ export function loadTraceDir(dir: string): LoadedTraces {
   for (const name of names) {
     const path = join(dir, name);
     if (!statSync(path).isFile()) continue;
-    const calls = parseTrace(readFileSync(path, "utf8"), path, problems);
+    const calls = parseTrace(readTextCapped(path, MAX_TRAINING_BYTES), path, problems);
     if (calls.length === 0) {
       problems.push({ file: path, token: 0, reason: "no syscalls in file" });
       continue;

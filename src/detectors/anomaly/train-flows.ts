@@ -3,7 +3,7 @@
 // (a recording of a few VMs has too few minutes to hold some out; docs/anomaly.md says so), and
 // each feature's benign median and 99th percentile ride in the metadata to explain alerts.
 
-import { readFileSync } from "node:fs";
+import { MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../../events/input.js";
 import * as ort from "onnxruntime-node";
 import { createAttribution } from "../../agent/attribution.js";
 import { createConntrackDecoder } from "../../collectors/flows/conntrack-decode.js";
@@ -12,7 +12,7 @@ import type { HvEvent } from "../../events/event.js";
 import { rateAbove, thresholdAtFpr } from "./calibrate.js";
 import { createMinuteBuilder, FLOW_FEATURES, modelInput, type VmMinute } from "./flow-features.js";
 import { exportIsoForest, fitIsoForest } from "./iforest.js";
-import { readMetadata } from "./onnx-build.js";
+import { MAX_MODEL_BYTES, readMetadata } from "./onnx-build.js";
 
 // One thread: the tree ensemble's sum is then always in the same order, so scores (and the
 // calibrated threshold written into the model) are the same on every run.
@@ -37,7 +37,7 @@ export function readConntrackLog(path: string, inventoryPath?: string): { events
   const decoder = createConntrackDecoder();
   const attribute = inventoryPath ? createAttribution(loadInventoryFile(inventoryPath)) : undefined;
   const events: HvEvent[] = [];
-  readFileSync(path, "utf8").split("\n").forEach((text, i) => {
+  readTextCapped(path, MAX_TRAINING_BYTES).split("\n").forEach((text, i) => {
     const ev = decoder.line(text, i + 1);
     if (!ev) return;
     attribute?.(ev);
@@ -124,7 +124,7 @@ export interface MinuteScore {
 
 /** Scores every VM-minute of a conntrack log with a flow model through onnxruntime. */
 export async function scoreFlowLog(modelPath: string, logPath: string, inventoryPath?: string): Promise<MinuteScore[]> {
-  const bytes = readFileSync(modelPath);
+  const bytes = readFileCapped(modelPath, MAX_MODEL_BYTES);
   const meta = readMetadata(bytes);
   if (meta.kind !== "flows") throw new Error(`${modelPath}: not a flow model (kind=${meta.kind ?? "missing"})`);
   const threshold = Number(meta.threshold);

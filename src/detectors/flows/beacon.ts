@@ -81,7 +81,9 @@ export function createBeaconDetector(cfg: BeaconConfig, maxKeys: number): FlowDe
   return {
     name: "flow-beacon",
     onEvent(e) {
-      if (!isFlow(e) || allowed(e)) return [];
+      // An implant calls out from the machine it runs on: periodic connections *to* a VM are its
+      // clients and monitors (health checks, scrapes).
+      if (!isFlow(e) || allowed(e) || e.vm?.side === "destination") return [];
       const transport = e.network?.transport;
       if (transport !== "tcp" && transport !== "udp") return [];
       const port = e.destination?.port;

@@ -52,6 +52,7 @@ export function createBruteForceDetector(cfg: BruteForceConfig, maxKeys: number)
   const services = new BoundedMap<string, Service>(maxKeys);
   const allowed = compileAllow(cfg.allow);
   const authPorts = new Set(cfg.authPorts);
+  const loginPorts = new Set(cfg.loginPorts);
   const transports = new Set(cfg.transports.map((t) => t.toLowerCase()));
   // Services whose judgement was throttled: tick makes it.
   const dirty = new Set<Service>();
@@ -104,6 +105,10 @@ export function createBruteForceDetector(cfg: BruteForceConfig, maxKeys: number)
     // Refused or unanswered: a retry loop or a scan, not logins. Long sessions: real use.
     if (failed > cfg.maxFailedRatio * n) return undefined;
     if (short < threshold / 2 || long > 0.2 * (short + long)) return undefined;
+    // A timer opens them (a pool, a health check, a polling job), not a guessing tool, which runs
+    // as fast as the service answers. Not on login ports, where every connection is a login.
+    const cadence = cadenceOf([...s.attempts.values()].map((a) => a.startMs));
+    if (!(port !== undefined && loginPorts.has(port)) && cadence.period >= cfg.periodicMin && cadence.jitter <= cfg.periodicJitter && cadence.bursts <= 0.1) return undefined;
     s.firedMs = ms;
     const first = Math.min(...[...s.attempts.values()].map((a) => a.startMs));
     const service = endpoint(s.dstIp, port, s.transport);
@@ -113,7 +118,8 @@ export function createBruteForceDetector(cfg: BruteForceConfig, maxKeys: number)
       severity: n >= threshold * 5 ? "high" : "medium",
       events: s.sample.events(),
       entity: s.vm.entity(s.srcIp),
-      summary: `${s.srcIp} opened ${n} connections to ${service} in ${formatDuration(ms - first)}: ${short} short (closed after ${formatDuration(median(lifetimes))} on median, conntrack's linger included), ${long} long, ${failed} refused/unanswered${bytes}`,
+      target: service,
+      summary: `${s.srcIp} opened ${n} connections to ${service} in ${formatDuration(ms - first)} (every ${formatDuration(cadence.period)} on median, jitter ${(cadence.jitter * 100).toFixed(0)}%): ${short} short (closed after ${formatDuration(median(lifetimes))} on median, conntrack's linger included), ${long} long, ${failed} refused/unanswered${bytes}`,
     };
   };
 
@@ -158,6 +164,19 @@ export function createBruteForceDetector(cfg: BruteForceConfig, maxKeys: number)
       return services.size;
     },
   };
+}
+
+/**
+ * How regularly things started: the median interval, its jitter (median absolute deviation over
+ * the median) and the share of intervals under a quarter of the median (bursts).
+ */
+export function cadenceOf(startsMs: number[]): { period: number; jitter: number; bursts: number } {
+  const t = [...startsMs].sort((a, b) => a - b);
+  const intervals = t.slice(1).map((x, i) => x - t[i]!);
+  const period = median(intervals);
+  if (intervals.length === 0 || period <= 0) return { period: 0, jitter: Infinity, bursts: 1 };
+  const jitter = median(intervals.map((x) => Math.abs(x - period))) / period;
+  return { period, jitter, bursts: intervals.filter((x) => x < period / 4).length / intervals.length };
 }
 
 export function median(values: number[]): number {

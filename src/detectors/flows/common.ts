@@ -219,6 +219,36 @@ export function isInternal(ip: string): boolean {
   return INTERNAL.some((n) => inNetwork(n, ip));
 }
 
+/**
+ * The smallest of /24, /16, /8 (IPv4) or /64, /48, /32 (IPv6) holding at least half of the
+ * addresses given, else "many networks": what a sweep swept (a host probed on the side, such as
+ * the target of a concurrent vertical scan, does not widen it).
+ */
+export function coveringNetwork(ips: readonly string[]): string {
+  const v6 = ips.some((ip) => ip.includes(":"));
+  const parts = ips.map((ip) => (v6 ? expandV6(ip) : ip.split(".")));
+  const sep = v6 ? ":" : ".";
+  for (const n of v6 ? [4, 3, 2] : [3, 2, 1]) {
+    const counts = new Map<string, number>();
+    for (const p of parts) {
+      const head = p.slice(0, n).join(sep);
+      counts.set(head, (counts.get(head) ?? 0) + 1);
+    }
+    const [head, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a), ["", 0]);
+    if (most * 2 < parts.length || most === 0) continue;
+    return v6 ? `${head}::/${n * 16}` : `${head}.${Array(4 - n).fill("0").join(".")}/${n * 8}`;
+  }
+  return "many networks";
+}
+
+/** An IPv6 address as its eight groups (no "::"). */
+function expandV6(ip: string): string[] {
+  const [head, tail] = ip.split("::") as [string, string | undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  return [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""));
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];

@@ -40,6 +40,8 @@ const portScan = z
     ports: z.number().positive().default(15),
     /** Weighted distinct hosts on one port (horizontal scan / sweep). */
     hosts: z.number().positive().default(15),
+    /** Weighted distinct host+port pairs over at least 3 hosts and 3 ports (a block scan of a LAN's live hosts). */
+    targets: z.number().positive().default(20),
     weights: weights.default({ failed: 1, pending: 0.25, established: 0.05 }),
     allow: z.array(allowEntry).default([]),
   })
@@ -55,6 +57,12 @@ const bruteForce = z
     otherAttempts: z.number().int().positive().default(100),
     /** Services where logins are guessed: ssh, telnet, ftp, smtp/imap/pop, smb, ldap, rdp, vnc, databases, … */
     authPorts: z.array(z.number().int().min(0).max(65535)).default([21, 22, 23, 25, 110, 143, 139, 389, 445, 465, 587, 636, 993, 995, 1433, 1521, 2222, 3306, 3389, 5432, 5900, 5985, 5986, 6379, 27017]),
+    /** Interactive logins (every connection is a login): judged on their number alone, however regular. */
+    loginPorts: z.array(z.number().int().min(0).max(65535)).default([21, 22, 23, 139, 445, 2222, 3389, 5900, 5985, 5986]),
+    /** On other ports, connections opened on a timer (pools, health checks, polling jobs) are not guessing: the shortest such period… */
+    periodicMin: duration.default(1_500),
+    /** …and the most irregularity (median absolute deviation of the intervals over their median). */
+    periodicJitter: z.number().positive().default(0.35),
     /** A connection that closes within this is short (its TIME_WAIT is not counted). */
     short: duration.default(30_000),
     /** Which transports count: UDP "connections" are mostly DNS-like request/response, not logins. */
@@ -127,6 +135,56 @@ const udpFlood = z
   })
   .strict();
 
+const lateral = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Remote administration: ssh, telnet, rpc/smb, rdp, vnc, winrm, docker, kubernetes, kubelet, libvirt, … */
+    adminPorts: z.array(z.number().int().min(0).max(65535)).default([22, 23, 111, 135, 139, 445, 2222, 2375, 2376, 3389, 5900, 5901, 5985, 5986, 6443, 10250, 16509, 16514]),
+    /** A first contact is judged this long after it started (a scan shows itself by then). */
+    settle: duration.default(15_000),
+    /** More distinct targets (address + port) than this opened by the source within `settle`: a scan, left to the port-scan detector. */
+    scanTargets: z.number().int().positive().default(6),
+    /** From the start of the stream, first contacts are learned as normal for this long. */
+    learnFor: duration.default(0),
+    allow: z.array(allowEntry).default([]),
+  })
+  .strict();
+
+const dnsTunnel = z
+  .object({
+    enabled: z.boolean().default(true),
+    window: duration.default(5 * 60_000),
+    ports: z.array(z.number().int().min(0).max(65535)).default([53]),
+    /** Bytes on the wire (IP and UDP headers included) of an ordinary query: what each query sends beyond it is payload. */
+    queryBytes: z.number().positive().default(100),
+    /** A flow whose queries average at least this many bytes carries data in its names (a name of about 90 characters or more). */
+    longQueryBytes: z.number().positive().default(150),
+    /** Payload beyond `queryBytes` sent in long queries by one VM within the window. */
+    payloadBytes: z.number().positive().default(8 * 1024),
+    /** Queries longer than ordinary on average in one flow (one source port): a stub resolver uses a new port for each lookup or two. */
+    flowQueries: z.number().int().positive().default(100),
+    /** Thresholds are divided by this for DNS servers other than the VM's resolver. */
+    offResolverFactor: z.number().min(1).default(4),
+    /** The VMs' resolvers (addresses or CIDRs); when empty each VM's is learned (the server it asks most). */
+    resolvers: z.array(z.string()).default([]),
+    allow: z.array(allowEntry).default([]),
+  })
+  .strict();
+
+const icmpTunnel = z
+  .object({
+    enabled: z.boolean().default(true),
+    window: duration.default(5 * 60_000),
+    /** Bytes on the wire of an ordinary echo (ping's default 56 payload bytes are 84). */
+    packetBytes: z.number().positive().default(100),
+    /** A flow whose packets average at least this many bytes carries data. */
+    largePacketBytes: z.number().positive().default(200),
+    /** Payload beyond `packetBytes`, both ways, in large-packet ICMP flows between one source and one destination within the window. */
+    payloadBytes: z.number().positive().default(64 * 1024),
+    allow: z.array(allowEntry).default([]),
+  })
+  .strict();
+
 export const flowDetectorsSchema = z
   .object({
     portScan: portScan.default(portScan.parse({})),
@@ -134,6 +192,9 @@ export const flowDetectorsSchema = z
     beacon: beacon.default(beacon.parse({})),
     largeOutbound: largeOutbound.default(largeOutbound.parse({})),
     udpFlood: udpFlood.default(udpFlood.parse({})),
+    lateral: lateral.default(lateral.parse({})),
+    dnsTunnel: dnsTunnel.default(dnsTunnel.parse({})),
+    icmpTunnel: icmpTunnel.default(icmpTunnel.parse({})),
     /** Most tracked keys per detector (sources, pairs, services); the least recent go first. */
     maxKeys: z.number().int().positive().default(20_000),
   })
@@ -146,6 +207,9 @@ export type BruteForceConfig = FlowDetectorsConfig["bruteForce"];
 export type BeaconConfig = FlowDetectorsConfig["beacon"];
 export type LargeOutboundConfig = FlowDetectorsConfig["largeOutbound"];
 export type UdpFloodConfig = FlowDetectorsConfig["udpFlood"];
+export type LateralConfig = FlowDetectorsConfig["lateral"];
+export type DnsTunnelConfig = FlowDetectorsConfig["dnsTunnel"];
+export type IcmpTunnelConfig = FlowDetectorsConfig["icmpTunnel"];
 
 /** Defaults completed with what was given; a bad key or value throws naming the field. */
 export function parseFlowDetectorsConfig(input: unknown = {}, where = "flowDetectors"): FlowDetectorsConfig {

@@ -7,6 +7,9 @@ import { parseFlowDetectorsConfig, type FlowDetectorsConfig } from "./config.js"
 import { createLargeOutboundDetector } from "./large-outbound.js";
 import { createPortScanDetector, type FlowDetector } from "./port-scan.js";
 import { createUdpFloodDetector } from "./udp-flood.js";
+import { createLateralDetector } from "./lateral.js";
+import { createDnsTunnelDetector } from "./dns-tunnel.js";
+import { createIcmpTunnelDetector } from "./icmp-tunnel.js";
 
 export type { FlowDetector } from "./port-scan.js";
 export { parseFlowDetectorsConfig, type FlowDetectorsConfig, type FlowDetectorsInput } from "./config.js";
@@ -20,6 +23,9 @@ export function createFlowDetectors(config?: unknown): FlowDetector[] {
   if (cfg.beacon.enabled) out.push(createBeaconDetector(cfg.beacon, cfg.maxKeys));
   if (cfg.largeOutbound.enabled) out.push(createLargeOutboundDetector(cfg.largeOutbound, cfg.maxKeys));
   if (cfg.udpFlood.enabled) out.push(createUdpFloodDetector(cfg.udpFlood, cfg.maxKeys));
+  if (cfg.lateral.enabled) out.push(createLateralDetector(cfg.lateral, cfg.maxKeys));
+  if (cfg.dnsTunnel.enabled) out.push(createDnsTunnelDetector(cfg.dnsTunnel, cfg.maxKeys));
+  if (cfg.icmpTunnel.enabled) out.push(createIcmpTunnelDetector(cfg.icmpTunnel, cfg.maxKeys));
   return out;
 }
 

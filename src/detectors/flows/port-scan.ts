@@ -6,7 +6,7 @@
 
 import type { Detection, Detector } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
-import { BoundedMap, SWEEP_MS, compileAllow, eventMs, formatDuration, isFlow, listSome, outcomeOf, Sample, VmSeen, type Outcome } from "./common.js";
+import { BoundedMap, SWEEP_MS, compileAllow, coveringNetwork, eventMs, formatDuration, isFlow, listSome, outcomeOf, Sample, VmSeen, type Outcome } from "./common.js";
 import type { PortScanConfig } from "./config.js";
 
 export const PORT_SCAN_RULE = {
@@ -41,6 +41,12 @@ interface ScanSource {
   vm: VmSeen;
   byHost: BoundedMap<string, Group>;
   byPort: BoundedMap<string, Group>;
+  /** Every host+port pair: a block scan of a few ports over a few hosts shows only here. */
+  all: Group;
+  /** When a vertical or horizontal scan last fired: the block view adds nothing then. */
+  scanFiredMs?: number;
+  /** Failed probes: what the block view's detection shows (the rest of `all` is often ordinary use). */
+  failedSample: Sample;
   lastMs: number;
 }
 
@@ -88,8 +94,8 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     expire(g, ms);
   };
 
-  const judge = (src: ScanSource, srcIp: string, g: Group, kind: "vertical" | "horizontal", what: string, ms: number): Detection | undefined => {
-    const threshold = kind === "vertical" ? cfg.ports : cfg.hosts;
+  const judge = (src: ScanSource, srcIp: string, g: Group, kind: "vertical" | "horizontal" | "block", what: string, ms: number): Detection | undefined => {
+    const threshold = kind === "vertical" ? cfg.ports : kind === "horizontal" ? cfg.hosts : cfg.targets;
     if (score(g) < threshold) return undefined;
     if (g.firedMs !== undefined && ms - g.firedMs < cfg.window) return undefined;
     g.firedMs = ms;
@@ -97,15 +103,25 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
     const c = g.counts;
     const names = [...g.targets.keys()];
     const listed = kind === "vertical" ? names.map((k) => k.split("/")[0] ?? k).sort((a, b) => Number(a) - Number(b)) : names;
+    const failed = kind === "block" ? names.filter((k) => g.targets.get(k)?.outcome === "failed") : [];
+    const hosts = kind === "block" ? [...new Set((failed.length > 0 ? failed : names).map((k) => k.split(" ")[0]!))] : names;
+    // The target makes the alert: a second scan of another host or network by the same source is
+    // a new alert, not a higher count on the first one (src/detectors/alerts.ts).
+    const target = kind === "vertical" ? what : coveringNetwork(hosts);
+    const outcomes = `(${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending)`;
+    const took = formatDuration(g.lastMs - g.firstMs);
     const summary =
       kind === "vertical"
-        ? `${srcIp} probed ${n} ports on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 12)}`
-        : `${srcIp} swept ${n} hosts on ${what} in ${formatDuration(g.lastMs - g.firstMs)} (${c.failed} failed/unanswered, ${c.established} established, ${c.pending + c.quiet} pending): ${listSome(listed, 8)}`;
+        ? `${srcIp} probed ${n} ports on ${what} in ${took} ${outcomes}: ${listSome(listed, 12)}`
+        : kind === "horizontal"
+          ? `${srcIp} swept ${n} hosts of ${target} on ${what} in ${took} ${outcomes}: ${listSome(listed, 8)}`
+          : `${srcIp} probed ${n} host ports (${what}) in ${target} in ${took} ${outcomes}: ${listSome(listed, 8)}`;
     return {
-      rule: { ...PORT_SCAN_RULE, title: kind === "vertical" ? "Port scan (many ports on one host)" : "Port scan (one port on many hosts)" },
+      rule: { ...PORT_SCAN_RULE, title: kind === "vertical" ? "Port scan (many ports on one host)" : kind === "horizontal" ? "Port scan (one port on many hosts)" : "Port scan (some ports on several hosts)" },
       severity: n >= threshold * 8 ? "high" : "medium",
-      events: g.sample.events(),
+      events: kind === "block" ? src.failedSample.events() : g.sample.events(),
       entity: src.vm.entity(srcIp),
+      target,
       summary,
     };
   };
@@ -122,7 +138,7 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
       const portKey = `${e.destination?.port ?? transport}/${transport}`;
       const seen = outcomeOf(e);
       const outcome: Kind = seen === "pending" && transport === "udp" ? "quiet" : seen;
-      const src = sources.touch(srcIp, () => ({ vm: new VmSeen(), byHost: new BoundedMap(MAX_GROUPS), byPort: new BoundedMap(MAX_GROUPS), lastMs: ms }));
+      const src = sources.touch(srcIp, () => ({ vm: new VmSeen(), byHost: new BoundedMap(MAX_GROUPS), byPort: new BoundedMap(MAX_GROUPS), all: newGroup(ms), failedSample: new Sample(5), lastMs: ms }));
       src.lastMs = Math.max(src.lastMs, ms);
       src.vm.add(e);
       const stale = (g: Group): boolean => g.lastMs < ms - cfg.window;
@@ -132,11 +148,19 @@ export function createPortScanDetector(cfg: PortScanConfig, maxKeys: number): Fl
       record(host, portKey, outcome, ms, e);
       const port = src.byPort.touch(portKey, () => newGroup(ms));
       record(port, dstIp, outcome, ms, e);
+      record(src.all, `${dstIp} ${portKey}`, outcome, ms, e);
+      if (outcome === "failed") src.failedSample.add(e);
       const out: Detection[] = [];
       const v = judge(src, srcIp, host, "vertical", dstIp, ms);
       if (v) out.push(v);
       const h = judge(src, srcIp, port, "horizontal", e.destination?.port !== undefined ? `port ${e.destination.port}/${transport}` : transport, ms);
       if (h) out.push(h);
+      // Several ports on several hosts (nmap finds the live hosts of a LAN by ARP, then probes only those).
+      if (v || h) src.scanFiredMs = ms;
+      else if (src.byHost.size >= 3 && src.byPort.size >= 3 && (src.scanFiredMs === undefined || src.scanFiredMs < src.all.firstMs - cfg.window)) {
+        const b = judge(src, srcIp, src.all, "block", `${src.byPort.size} ports of ${src.byHost.size} hosts`, ms);
+        if (b) out.push(b);
+      }
       return out;
     },
     tick(nowMs) {

@@ -56,6 +56,8 @@ export interface SigmaDetector extends Detector {
   stats(): SigmaStats;
   /** Exceptions refused at load (each an error: where in the configured list, and why). */
   exceptionProblems: ExceptionProblem[];
+  /** Exceptions that start applying now (learned ones applied while hv runs). */
+  addExceptions(specs: unknown[]): void;
 }
 
 export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetector {
@@ -130,6 +132,7 @@ export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetecto
     name: "sigma",
     exceptionProblems: exceptions.problems,
     onEvent,
+    addExceptions: (specs) => exceptions.add(specs),
     tick(nowMs: number): Detection[] {
       const out = engine.tick(nowMs);
       c.detections += out.length;

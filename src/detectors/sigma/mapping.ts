@@ -35,7 +35,15 @@ const one = (v: unknown): string[] | undefined => {
   return s === undefined ? undefined : [s];
 };
 
-const EVENT_ROOTS = new Set(["@timestamp", "event", "host", "process", "user", "file", "source", "destination", "network", "vm", "tags", "audit"]);
+// Every top-level field of HvEvent, written out so the compiler checks the list: a root added to
+// (or removed from) the Event type without this table is a type error, not a rule that silently
+// reports "unsupported field".
+const EVENT_ROOT_TABLE: Record<keyof HvEvent, true> = {
+  "@timestamp": true, event: true, host: true, process: true, user: true, file: true, source: true, destination: true,
+  network: true, vm: true, tags: true, audit: true, libvirt: true, flow: true, observer: true, url: true, dns: true,
+};
+/** The roots ECS dotted names may start with. */
+export const EVENT_ROOTS: ReadonlySet<string> = new Set(Object.keys(EVENT_ROOT_TABLE));
 
 /** An ECS dotted name (`process.parent.executable`, `audit.records.type`): arrays fan out. */
 export function ecsAccessor(path: string): FieldAccessor | { unsupported: string } {
@@ -215,9 +223,15 @@ function isFileWrite(e: HvEvent): boolean {
   return flags !== null && flags !== undefined && (parseInt(flags, 16) & WRITE_FLAGS) !== 0;
 }
 
+// A connect() to the unspecified address goes nowhere but this host (Linux takes 0.0.0.0 and :: as
+// local), as when sshd probes its own listening port: not a connection to an endpoint, and absent
+// from the local-range filters SigmaHQ's network_connection rules carry.
+const UNSPECIFIED = new Set(["0.0.0.0", "::"]);
+
 function isConnection(e: HvEvent): boolean {
   if (e.event.module === "flow") return true;
   if (!isAudit(e) || !e.event.category.includes("network") || e.event.type.includes("start")) return false;
+  if (e.destination?.ip !== undefined && UNSPECIFIED.has(e.destination.ip)) return false;
   return e.destination?.ip !== undefined || e.source?.ip !== undefined;
 }
 
@@ -277,12 +291,21 @@ export function resolveLogsource(ls: Logsource): LogsourceResolution {
 export const permissiveResolve = (field: string): FieldAccessor => ({ key: `dormant:${field}`, read: () => undefined });
 
 /**
- * What a keyword search (a selection that is a list of plain strings) looks through: for audit
- * events the raw record field values (ENRICHED ones too) and the normalized command lines; for
- * other events every string or number in the event.
+ * What a keyword search (a selection that is a list of plain strings) looks through. For an exec
+ * (an audit event with an EXECVE record): the command's arguments and its command line — what
+ * Sigma's auditd keyword rules mean, since they are written against the EXECVE record alone
+ * (`type: EXECVE` and 'init' with '0'/'6' is `init 0`, not `git init` next to a PATH record's
+ * `ld-linux-x86-64.so.2` or a SYSCALL's `exit=0`). For another audit event of a process that has
+ * a title (PROCTITLE): that title and the command lines — a keyword rule about commands
+ * ('rsync ' with ':') must not meet the command in the title and the ':' of a PATH record's
+ * `dev=fe:00`. For other audit events the raw record field values (ENRICHED ones too) and the
+ * normalized command lines; for other events every string or number in the event.
  */
 export function keywordText(e: HvEvent): string[] {
   if (e.audit) {
+    const p = e.process;
+    if (p?.args && e.audit.records.some((r) => r.type === "EXECVE")) return p.command_line ? [...p.args, p.command_line] : [...p.args];
+    if (p?.title) return [p.title, p.command_line, p.parent?.command_line].filter((s): s is string => s !== undefined);
     const out: string[] = [];
     for (const r of e.audit.records) {
       for (const v of Object.values(r.fields)) if (v !== null) out.push(v);

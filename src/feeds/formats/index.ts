@@ -2,12 +2,12 @@
 
 import { canonicalDomain, canonicalNet } from "../canonical.js";
 import { isManifest, parseMisp } from "./misp.js";
-import { parseFeodoCsv, parseSpamhausJson } from "./records.js";
-import { FEED_FORMATS, isCommentLine, splitComment, textLines, type FeedFormat, type ParsedFeed } from "./result.js";
+import { feodoLines, parseFeodoCsv, parseSpamhausJson, spamhausJsonLines } from "./records.js";
+import { FEED_FORMATS, isCommentLine, splitComment, textLines, type FeedBuilder, type FeedFormat, type LineParser, type ParsedFeed } from "./result.js";
 import { parseStix } from "./stix.js";
-import { parseDomains, parseNetset, parsePlain, parseSpamhausDrop } from "./text.js";
+import { domainLines, netsetLines, parseDomains, parseNetset, parsePlain, parseSpamhausDrop, plainLines, spamhausDropLines } from "./text.js";
 
-export { FEED_FORMATS, type FeedFormat, type ParsedFeed, type Rejected } from "./result.js";
+export { FEED_FORMATS, FeedBuilder, type FeedFormat, type IndicatorSink, type ParsedFeed, type Rejected } from "./result.js";
 
 /** Does the text look like an HTML page (an error or login page served instead of the feed)? */
 export function looksLikeHtml(text: string): boolean {
@@ -83,6 +83,26 @@ export interface ParseOptions {
   source: string;
   /** For STIX valid_until (default: now). */
   now?: number;
+}
+
+/** The line parser of a line-oriented format (these stream); undefined for the whole-document ones (MISP, STIX). */
+export function lineParserFor(format: FeedFormat, b: FeedBuilder): LineParser | undefined {
+  switch (format) {
+    case "plain":
+      return plainLines(b);
+    case "netset":
+      return netsetLines(b);
+    case "spamhaus-drop":
+      return spamhausDropLines(b);
+    case "spamhaus-json":
+      return spamhausJsonLines(b);
+    case "feodo-csv":
+      return feodoLines(b);
+    case "domains":
+      return domainLines(b);
+    default:
+      return undefined;
+  }
 }
 
 export function isFeedFormat(text: string): text is FeedFormat {

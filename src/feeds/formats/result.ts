@@ -16,7 +16,10 @@ export interface Rejected {
 
 export interface ParsedFeed {
   format: FeedFormat;
+  /** The accepted indicators, when the builder kept them (no sink: see FeedBuilder). */
   indicators: Indicator[];
+  /** Distinct accepted indicators (kept, or handed to the sink). */
+  entries: number;
   /** The first MAX_REJECT_DETAILS rejects in full; rejectedCount counts them all. */
   rejected: Rejected[];
   rejectedCount: number;
@@ -33,12 +36,23 @@ export interface ParsedFeed {
 export const MAX_REJECT_DETAILS = 1000;
 const MAX_VALUE_CHARS = 200;
 
+/**
+ * Where a builder hands accepted indicators when they are not to be kept in memory (a large feed
+ * streamed into the store): "duplicate" when the value was given before.
+ */
+export type IndicatorSink = (indicator: Indicator) => "added" | "duplicate";
+
 export class FeedBuilder {
   private readonly byValue = new Map<string, Indicator>();
   private readonly result: ParsedFeed;
 
-  constructor(format: FeedFormat, readonly source: string) {
-    this.result = { format, indicators: [], rejected: [], rejectedCount: 0, rejectedByReason: {}, skipped: 0, skippedByReason: {}, duplicates: 0 };
+  /** Without a sink the indicators are kept (and deduplicated) in `indicators`. */
+  constructor(
+    format: FeedFormat,
+    readonly source: string,
+    private readonly sink?: IndicatorSink,
+  ) {
+    this.result = { format, indicators: [], entries: 0, rejected: [], rejectedCount: 0, rejectedByReason: {}, skipped: 0, skippedByReason: {}, duplicates: 0 };
   }
 
   /** Adds a canonicalized value, or records why it was rejected. */
@@ -49,14 +63,19 @@ export class FeedBuilder {
     }
     const ind = canon.indicator;
     const merged = meta || ind.meta ? { ...ind.meta, ...meta } : undefined;
-    const existing = this.byValue.get(ind.value);
-    if (existing) {
+    const stored: Indicator = merged ? { value: ind.value, kind: ind.kind, meta: merged } : { value: ind.value, kind: ind.kind };
+    if (this.sink) {
+      if (this.sink(stored) === "duplicate") this.result.duplicates++;
+      else this.result.entries++;
+      return;
+    }
+    if (this.byValue.has(ind.value)) {
       this.result.duplicates++;
       return;
     }
-    const stored: Indicator = merged ? { value: ind.value, kind: ind.kind, meta: merged } : { value: ind.value, kind: ind.kind };
     this.byValue.set(ind.value, stored);
     this.result.indicators.push(stored);
+    this.result.entries++;
   }
 
   reject(raw: string, reason: string, line?: number): void {
@@ -78,7 +97,7 @@ export class FeedBuilder {
   }
 
   get count(): number {
-    return this.result.indicators.length;
+    return this.result.entries;
   }
 
   done(): ParsedFeed {
@@ -100,6 +119,21 @@ export function parseJsonDocument(b: FeedBuilder, text: string): { doc: unknown 
 export function textLines(text: string): string[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   return body.split(/\r\n|\r|\n/);
+}
+
+/** A parser of a line-oriented format: given each line in turn (from a string or a stream), then end(). */
+export interface LineParser {
+  line(raw: string, lineNo: number): void;
+  end(): void;
+}
+
+/** A whole text through a line parser. */
+export function parseLines(text: string, parser: LineParser): void {
+  const lines = textLines(text);
+  // A file ending in a newline yields one empty last element; that is not a blank line of the feed.
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, i) => parser.line(raw, i + 1));
+  parser.end();
 }
 
 /** Lines this long are not feed entries; they are reported, not parsed (and not copied whole). */

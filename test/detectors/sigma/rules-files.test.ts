@@ -107,7 +107,9 @@ describe("hostile files in rule and playbook directories", () => {
     mkdirSync(pbs);
     copyFileSync(join(ROOT, "rules", "playbooks", "vm-escape.yml"), join(pbs, "vm-escape.yml"));
     writeFileSync(join(pbs, "bomb.yml"), BOMB);
-    const r = await runHv(["monitor", "--replay", EXECVE_LOG, "--rules", rules, "--playbooks", pbs, "--json", "--no-libvirt", "--state-dir", dir], { stateDir: dir, timeoutMs: 120_000 });
+    // Every hit an alert (by default a third-party rule's low hit is only a stored signal).
+    writeFileSync(join(dir, "hv.yaml"), "routing: { signalsBelow: none }\n");
+    const r = await runHv(["monitor", "--replay", EXECVE_LOG, "--rules", rules, "--playbooks", pbs, "--config", join(dir, "hv.yaml"), "--json", "--no-libvirt", "--state-dir", dir], { stateDir: dir, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`rules: ${join(rules, "bomb.yml")}:1: YAML: Excessive alias count`));
     expect(r.stderr).toContain(`rules: ${join(rules, "b-echo.yml")}:1: duplicate id`);

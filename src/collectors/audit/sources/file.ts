@@ -10,7 +10,7 @@
 
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { DEFAULT_MAX_LINE_BYTES, type SourceLine } from "./line.js";
-import { LineSplitter, type SplitLine } from "./split.js";
+import { LineSplitter, type SplitLine } from "../../../events/line-splitter.js";
 import { sleep } from "../../wait.js";
 
 /** A position to resume from: the `end` of the last line that was handled, in the file with that inode. */
