@@ -10,7 +10,6 @@ import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../
 import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
 import { LibvirtError } from "../vm/errors.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
-import { checkMigration, migrateDomain } from "../vm/migrate.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";
 import { formatBytes, parseSize } from "../vm/size.js";
@@ -312,6 +311,8 @@ definition, or the start with --start), whatever was made for the VM is removed 
     .action(async (name: string, dest: string, opts: O & { live?: boolean; copyStorage?: boolean; migrateUri?: string; p2p?: boolean; allowHostCpu?: boolean; check?: boolean }) => {
       const b = backendFor(opts);
       const how = { live: Boolean(opts.live), copyStorage: Boolean(opts.copyStorage), allowHostCpu: Boolean(opts.allowHostCpu) };
+      // migrate.js records its work as a self-action in the store (SQLite): loaded here only.
+      const { checkMigration, migrateDomain } = await import("../vm/migrate.js");
       if (opts.check) {
         const c = await checkMigration(b, name, how);
         emit(opts, { name, dest, ...how, ok: c.problems.length === 0, ...c }, [c.problems.length ? `${name} may not be migrated:` : `${name} may be migrated to ${dest}`, ...c.problems.map((p) => `  - ${p}`), ...c.notes.map((n) => `  note: ${n}`)]);
