@@ -30,9 +30,13 @@ export function storageOf(domainXml: string, domainName: string): StorageRef[] {
   return refs;
 }
 
-/** The files the domain's serial consoles are copied to (`<log file=…>`): its own, like its disks. */
+/**
+ * The files the domain's serial consoles write: a `<serial type='file'>`'s source (qemu creates
+ * it) and any `<log file=…>` copy. They are its own, like its disks.
+ */
 export function serialLogsOf(domainXml: string): string[] {
-  return parseDomainXml(domainXml).serials.flatMap((c) => (c.logFile ? [c.logFile] : []));
+  const files = parseDomainXml(domainXml).serials.flatMap((c) => [...(c.type === "file" && c.sourcePath ? [c.sourcePath] : []), ...(c.logFile ? [c.logFile] : [])]);
+  return [...new Set(files)];
 }
 
 /** Removes files on this host (none when libvirt is remote: they are on its host). */
