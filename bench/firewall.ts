@@ -16,7 +16,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { desiredFirewallState, syncFirewall } from "../src/agent/firewall-sync.js";
+import { desiredFirewallState, syncFirewall } from "../src/firewall/sync.js";
 import { syncFeed } from "../src/feeds/sync.js";
 import { validateFeedSpec } from "../src/feeds/spec.js";
 import { formatAddress } from "../src/firewall/addresses.js";

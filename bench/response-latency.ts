@@ -22,7 +22,7 @@ import { PassThrough } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { createAttribution } from "../src/agent/attribution.js";
 import { setUpDetection } from "../src/agent/detectors.js";
-import { createFirewallSyncer } from "../src/agent/firewall-sync.js";
+import { createFirewallSyncer } from "../src/firewall/sync.js";
 import { startPipeline } from "../src/agent/pipeline.js";
 import { setUpResponse } from "../src/agent/response.js";
 import { shippedRulesDir } from "../src/agent/config.js";

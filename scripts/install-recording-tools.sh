@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The tools hv's recording scripts drive, on top of what .ci/run installs (tests only replay the
-# committed recordings, so CI does not need these). Run once, as root, before re-recording:
+# The tools hv's recording scripts drive and the benchmarks' peers, on top of what .ci/run installs
+# (tests only replay the committed recordings and never run a benchmark peer, so CI does not need
+# these). Run once, as root, before re-recording or benchmarking:
 #   bash scripts/install-recording-tools.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -11,7 +12,12 @@ apt-get update -qq
 #   app server queries.
 # scripts/record-benign-days.sh (docs/noise.md): a CGI status page served by lighttpd, sudo and su,
 #   rsync backups, cron jobs, sshd on localhost.
+# bench/decode.ts: laurel, a peer of hv's audit decoder (beside ausearch, which auditd brings); hv
+#   never runs it.
 apt-get install -y -qq --no-install-recommends \
   openssh-server hydra hping3 iodine ptunnel-ng bind9-dnsutils iputils-ping postgresql \
-  lighttpd sudo rsync cron >/dev/null
+  lighttpd sudo rsync cron laurel >/dev/null
+# laurel's package turns its auditd plugin on; the benchmark runs it by hand on a file, so a system
+# auditd must not start it.
+sed -i -E 's/^active\s*=\s*yes/active = no/' /etc/audit/plugins.d/laurel.conf
 echo "recording tools installed"

@@ -4,29 +4,27 @@
 // Audit events: the process is a domain's qemu, or descends from one. In order of trust:
 //   - libvirtd's own VIRT_* records name the VM (vm=, uuid=);
 //   - an execve of qemu carries `-name guest=NAME,…` and `-uuid UUID` on its command line;
-//   - the inventory's qemu pid, and pids remembered from the two above;
-//   - the parent chain (event.process.ppid, then the audit process table's ppids) up to one of those;
+//   - the inventory's qemu pid, and the VM label of the process table
+//     (src/collectors/audit/proctable.ts), which the two above set and children inherit;
+//   - the parent chain (event.process.ppid, then the process table's ppids) up to one of those;
 //   - qemu's proctitle (`-name guest=` comes early, within the kernel's 128-byte title);
 //   - when live, the process's cgroup: /machine/qemu-N-NAME.libvirt-qemu (libvirt without systemd)
 //     or machine-qemu\x2dN\x2dNAME.scope (with systemd).
-// Flow events (module "flow"): the tap device the packets crossed, else the MAC, else the IP —
-// source first, then destination. Fields read (ECS): observer.ingress.interface.name,
-// observer.egress.interface.name, source.mac/destination.mac, source.ip/destination.ip, and last
-// flow.reply.* (the VM behind a port forward). A flow from one VM to another also names the
-// destination's VM (vm.peer).
+// Flow events (module "flow"): by tap, MAC or address (src/collectors/flows/attribution.ts).
 
 import { readFileSync } from "node:fs";
+import { forkedChild, ProcessTable } from "../collectors/audit/proctable.js";
+import { flowAttribution } from "../collectors/flows/attribution.js";
 import type { HvEvent, VmFields } from "../events/event.js";
 import type { Inventory, VmRecord } from "../events/inventory.js";
 
-/** What attribution needs of the audit process table (src/collectors/audit/proctable.ts). */
-export interface ParentLookup {
-  get(pid: number): { ppid?: number } | undefined;
-}
-
 export interface AttributionOptions {
-  /** The audit decoder's process table, for the parent chain of a qemu child. */
-  processes?: ParentLookup;
+  /**
+   * The audit decoder's process table, which has learned from each event just before attribution
+   * sees it. Without one (a lone attribution: tests, replays of decoded events) attribution keeps
+   * a table of its own and feeds it itself.
+   */
+  processes?: ProcessTable;
   /** Read /proc/PID/cgroup for processes not found otherwise (only for events happening now). */
   live?: boolean;
   /** Replaces the /proc read (tests, another proc root). */
@@ -35,13 +33,11 @@ export interface AttributionOptions {
   capacity?: number;
 }
 
-const FORKS = new Set(["fork", "vfork", "clone", "clone3"]);
-const MAX_DEPTH = 32;
-
 export function createAttribution(inventory: Inventory, opts: AttributionOptions = {}): (event: HvEvent) => void {
+  const flow = flowAttribution(inventory);
   const capacity = opts.capacity ?? 65_536;
-  // pid → the VM it belongs to (qemu processes seen exec'ing, and their children as they fork).
-  const known = new Map<number, VmFields>();
+  const table = opts.processes ?? new ProcessTable(capacity);
+  const feedsTable = opts.processes === undefined;
   // pid → what its cgroup said (null: not a VM), so /proc is read once per process.
   const cgroups = new Map<number, VmFields | null>();
   const readCgroup = opts.readCgroup ?? (opts.live ? readProcCgroup : undefined);
@@ -65,7 +61,7 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
     return vm;
   };
 
-  const byPid = (pid: number): VmFields | undefined => known.get(pid) ?? fromRecord(inventory.byPid(pid));
+  const byPid = (pid: number): VmFields | undefined => table.labels(pid)?.vm ?? fromRecord(inventory.byPid(pid));
 
   const byCgroup = (pid: number): VmFields | undefined => {
     if (!readCgroup) return undefined;
@@ -81,68 +77,36 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
   };
 
   const audit = (event: HvEvent): void => {
+    // The table already knows an exec or fork of this event as a new process, with its parent's labels.
+    if (feedsTable) table.enrich(event);
     const proc = event.process;
     const pid = proc?.pid;
-    // A pid that execs or is newly forked is a new process: forget what its number meant before.
-    if (pid !== undefined && (event.event.action === "execve" || event.event.action === "execveat")) {
-      known.delete(pid);
-      cgroups.delete(pid);
-    }
-    const child = FORKS.has(event.event.action) && (event.audit?.exit ?? 0) > 0 ? event.audit!.exit! : undefined;
-    if (child !== undefined) {
-      known.delete(child);
-      cgroups.delete(child);
-    }
+    // A pid that execs or is newly forked is a new process: its cgroup is read again.
+    if (pid !== undefined && (event.event.action === "execve" || event.event.action === "execveat")) cgroups.delete(pid);
+    const child = forkedChild(event);
+    if (child !== undefined) cgroups.delete(child);
 
     let vm = virtRecordVm(event, resolve);
     if (!vm && proc && pid !== undefined) {
       const qemu = isQemu(proc.executable ?? proc.args?.[0]) ? qemuIdentity(proc.args ?? []) : undefined;
-      if (qemu && event.event.outcome !== "failure") {
-        vm = resolve(qemu.name, qemu.uuid);
-        if (vm) remember(known, pid, vm);
-      }
-      vm ??= walkParents(pid, proc.ppid, byPid, opts.processes);
+      if (qemu && event.event.outcome !== "failure") vm = resolve(qemu.name, qemu.uuid);
+      vm ??= firstOf(table.lineage(pid, proc.ppid), byPid);
       if (!vm && proc.title && isQemu(proc.title.split(" ")[0])) {
         const id = qemuIdentity(proc.title.split(" "));
         vm = resolve(id.name, id.uuid);
       }
       vm ??= byCgroup(pid);
-      if (vm) remember(known, pid, vm);
+      if (vm) table.label(pid, { vm }, event["@timestamp"]);
     }
-    if (vm && child !== undefined) remember(known, child, vm);
+    if (vm && child !== undefined) table.label(child, { vm }, event["@timestamp"]);
     if (vm) event.vm = { ...event.vm, ...vm };
-  };
-
-  const flow = (event: HvEvent): void => {
-    // Packets that entered the host from a tap were sent by its VM; packets leaving by a tap go to it.
-    const found =
-      tapEnd(event.observer?.ingress?.interface?.name, "source") ??
-      tapEnd(event.observer?.egress?.interface?.name, "destination") ??
-      endpointVm(event.source?.mac, event.destination?.mac, (m) => inventory.byMac(m)) ??
-      endpointVm(event.source?.ip, event.destination?.ip, (ip) => inventory.byIp(ip)) ??
-      // A connection port-forwarded (DNAT) to a VM names the VM's address only in the reply tuple,
-      // whose source is the original destination.
-      endpointVm(event.flow?.reply?.destination?.ip, event.flow?.reply?.source?.ip, (ip) => inventory.byIp(ip));
-    if (!found) return;
-    event.vm = { name: found.rec.name, uuid: found.rec.uuid, side: found.side };
-    // VM to VM (lateral movement is about both ends): the destination's VM too.
-    if (found.side !== "source") return;
-    const egress = event.observer?.egress?.interface?.name;
-    const dmac = event.destination?.mac;
-    const dip = event.destination?.ip;
-    const peer = (egress ? inventory.byTap(egress) : undefined) ?? (dmac ? inventory.byMac(dmac) : undefined) ?? (dip ? inventory.byIp(dip) : undefined);
-    if (peer && peer.name !== found.rec.name) event.vm.peer = { name: peer.name, uuid: peer.uuid };
-  };
-  const tapEnd = (tap: string | undefined, side: "source" | "destination"): { rec: VmRecord; side: "source" | "destination" } | undefined => {
-    const rec = tap ? inventory.byTap(tap) : undefined;
-    return rec && { rec, side };
   };
 
   const libvirt = (event: HvEvent): void => {
     // A stopped domain's qemu pids are about to be reused by anything: forget them.
     const name = event.vm?.name;
     if (!name || !["stopped", "crashed", "undefined"].includes(event.event.action)) return;
-    for (const [pid, vm] of known) if (vm.name === name) known.delete(pid);
+    table.forgetVm(name);
     for (const [pid, vm] of cgroups) if (vm?.name === name) cgroups.delete(pid);
   };
 
@@ -160,14 +124,6 @@ export function createAttribution(inventory: Inventory, opts: AttributionOptions
   };
 }
 
-/** The VM at the source end, else at the destination end, with the end it was found at. */
-function endpointVm(source: string | undefined, destination: string | undefined, lookup: (key: string) => VmRecord | undefined): { rec: VmRecord; side: "source" | "destination" } | undefined {
-  const atSource = source ? lookup(source) : undefined;
-  if (atSource) return { rec: atSource, side: "source" };
-  const atDestination = destination ? lookup(destination) : undefined;
-  return atDestination && { rec: atDestination, side: "destination" };
-}
-
 /** libvirtd's VIRT_CONTROL / VIRT_RESOURCE / VIRT_MACHINE_ID records carry vm="NAME" uuid=UUID. */
 function virtRecordVm(event: HvEvent, resolve: (n?: string, u?: string) => VmFields | undefined): VmFields | undefined {
   const rec = event.audit?.records.find((r) => r.type.startsWith("VIRT_") && (r.fields.vm || r.fields.uuid));
@@ -177,12 +133,11 @@ function virtRecordVm(event: HvEvent, resolve: (n?: string, u?: string) => VmFie
   return resolve(name && name !== "?" ? name : undefined, uuid && uuid !== "?" ? uuid : undefined);
 }
 
-function walkParents(pid: number, ppid: number | undefined, byPid: (pid: number) => VmFields | undefined, table: ParentLookup | undefined): VmFields | undefined {
-  let p: number | undefined = pid;
-  for (let depth = 0; p !== undefined && p > 1 && depth < MAX_DEPTH; depth++) {
+/** The first pid of a lineage that names a VM. */
+function firstOf(lineage: Iterable<number>, byPid: (pid: number) => VmFields | undefined): VmFields | undefined {
+  for (const p of lineage) {
     const vm = byPid(p);
     if (vm) return vm;
-    p = depth === 0 ? (ppid ?? table?.get(p)?.ppid) : table?.get(p)?.ppid;
   }
   return undefined;
 }

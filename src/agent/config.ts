@@ -1,13 +1,12 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
+import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readYamlData, readYamlDocuments, readYamlFile, type YamlDocument } from "../events/yaml.js";
 import { z } from "zod";
-import { apiConfigSchema, metricsConfigSchema } from "../api/config.js";
 import { cidrSchema } from "../feeds/spec.js";
 import { backupConfigSchema } from "../backup/settings.js";
 
@@ -21,12 +20,6 @@ export interface Retention {
 }
 
 export const DEFAULT_RETENTION: Retention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 2 * 1024 ** 3 };
-
-export function defaultStateDir(): string {
-  if (process.env.HV_STATE_DIR) return process.env.HV_STATE_DIR;
-  if (process.getuid?.() === 0) return "/var/lib/hv";
-  return join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "hv");
-}
 
 export type AuditSourceChoice = { kind: "socket"; path: string } | { kind: "file"; path: string } | { kind: "none"; reasons: string[] };
 
@@ -86,6 +79,58 @@ export function shippedPlaybooksDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/playbooks", import.meta.url)) ? "../../rules/playbooks" : "../../../rules/playbooks", import.meta.url));
 }
 
+/** A duration in hv's one grammar (src/events/duration.ts). */
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, `must look like ${DURATION_EXAMPLES}`);
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1).max(255);
+
+/** A duration longer than zero and at most 366 days (a console session's lifetimes). */
+const positiveDuration = z.string().refine((s) => (parsePlaybookDuration(s) ?? 0) > 0, `${DURATION_HINT}, longer than 0`);
+
+/** The `api.console:` section (docs/console.md). */
+const consoleConfigSchema = z
+  .object({
+    /** Serve the web console at / (default true wherever the API is served). */
+    enabled: z.boolean().optional(),
+    /** A console session unused this long ends (default 30m). */
+    sessionIdle: positiveDuration.optional(),
+    /** A console session ends this long after login (default 12h). */
+    sessionMax: positiveDuration.optional(),
+    /** Mark the session cookie Secure: set it when people reach hv through a TLS proxy (default false). */
+    secureCookie: z.boolean().optional(),
+  })
+  .strict();
+
+/** The `api:` section (docs/api.md). */
+const apiConfigSchema = z
+  .object({
+    /** Serve the REST API from the agent (default false: `hv api serve` runs it on its own). */
+    enabled: z.boolean().optional(),
+    /** Default 127.0.0.1; any other address needs an API token to exist first. */
+    host: host.optional(),
+    /** Default 8787. */
+    port: port.optional(),
+    /** Requests per window per token (per address without a valid token). */
+    rateLimit: z.object({ max: z.number().int().min(1).optional(), windowSeconds: z.number().int().min(1).optional() }).strict().optional(),
+    /** The web console (docs/console.md). */
+    console: consoleConfigSchema.optional(),
+  })
+  .strict();
+
+/** The `metrics:` section (docs/api.md). */
+const metricsConfigSchema = z
+  .object({
+    /** Serve /metrics (default true whenever the API or a metrics port is enabled). */
+    enabled: z.boolean().optional(),
+    /** A listener of its own for /metrics (default: the API's). */
+    host: host.optional(),
+    port: port.optional(),
+    /** Require a viewer token for /metrics (default: only when not on loopback). */
+    auth: z.boolean().optional(),
+  })
+  .strict();
+
 const allowlistSchema = z
   .object({
     vms: z.array(z.string()).optional(),
@@ -125,15 +170,15 @@ const agentConfigSchema = z
     /** Learning (docs/noise.md): a period from the first learned detection, then proposals (applied with apply: true). */
     learning: z
       .object({
-        period: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 7d").optional(),
+        period: duration.optional(),
         apply: z.boolean().optional(),
-        expires: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 30d").optional(),
+        expires: duration.optional(),
         minCount: z.number().int().min(1).optional(),
       })
       .strict()
       .optional(),
     /** Same rule about the same entity within this window is one alert (e.g. 10m). */
-    dedupWindow: z.string().regex(/^\d+\s*[smhd]$/, "must look like 30s, 10m, 2h or 1d").optional(),
+    dedupWindow: duration.optional(),
     stateDir: z.string().optional(),
     /** Flow sources: conntrack (default on when hv is root and conntrack is installed), NetFlow/IPFIX (off unless set). */
     flows: z

@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3";
 import type { Detector } from "../events/alert.js";
 import { createFlowDetectors } from "../detectors/flows/index.js";
-import { parseAge } from "../cli/alerts.js";
+import { durationMs } from "../events/duration.js";
 import { Alerter, type AlertUpdate } from "../detectors/alerts.js";
 import { createSigmaDetector, type SigmaDetector } from "../detectors/sigma/detector.js";
 import type { ExceptionProblem } from "../detectors/sigma/exceptions.js";
@@ -63,7 +63,7 @@ export function setUpDetection(opts: {
   };
   const learned = opts.db ? appliedLearnedSpecs(opts.db, protect) : [];
   const sigma = createSigmaDetector({ rules, exceptions: [...(opts.exceptions ?? []), ...learned] });
-  const alerter = new Alerter({ db: opts.db, windowMs: opts.dedupWindow ? parseAge(opts.dedupWindow) : undefined });
+  const alerter = new Alerter({ db: opts.db, windowMs: opts.dedupWindow ? durationMs(opts.dedupWindow, "dedupWindow") : undefined });
   const detectors = [sigma, ...createFlowDetectors(opts.flowDetectors), ...(opts.detectors ?? [])];
   const l = opts.learning;
   const learner =
@@ -72,9 +72,9 @@ export function setUpDetection(opts: {
           db: opts.db,
           router,
           ...(opts.learn ? { always: true } : {}),
-          ...(l?.period ? { periodMs: parseAge(l.period) } : {}),
+          ...(l?.period ? { periodMs: durationMs(l.period, "learning.period") } : {}),
           ...(l?.apply ? { apply: true } : {}),
-          ...(l?.expires ? { expiresMs: parseAge(l.expires) } : {}),
+          ...(l?.expires ? { expiresMs: durationMs(l.expires, "learning.expires") } : {}),
           ...(l?.minCount ? { minCount: l.minCount } : {}),
           onApplied: (specs) => sigma.addExceptions(specs.filter((s) => !protect(s.rule))),
           ...(opts.report ? { report: opts.report } : {}),

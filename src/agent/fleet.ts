@@ -8,7 +8,7 @@ import { buildAllowlist } from "../events/allowlist.js";
 import { startFleetBlocks, type FleetBlocksHandle } from "../fleet/blocks.js";
 import { NatsSink } from "../outputs/nats.js";
 import type { AgentConfig } from "./config.js";
-import type { FirewallSyncer } from "./firewall-sync.js";
+import type { FirewallSyncer } from "../firewall/sync.js";
 
 export interface FleetSetup {
   sink: NatsSink;

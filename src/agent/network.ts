@@ -14,7 +14,7 @@ import { listFeeds } from "../store/feeds.js";
 import type { SyncResult } from "../feeds/sync.js";
 import { buildAllowlist } from "../events/allowlist.js";
 import type { AgentConfig } from "./config.js";
-import { createFirewallSyncer, type FirewallSyncer, type FirewallSyncResult } from "./firewall-sync.js";
+import { createFirewallSyncer, type FirewallSyncer, type FirewallSyncResult } from "../firewall/sync.js";
 import { createStoreIntel, type StoreIntel } from "./intel.js";
 import { hasNetAdmin, onPath } from "./system.js";
 

@@ -9,7 +9,7 @@ import type { AlertUpdate } from "../detectors/alerts.js";
 import type { Inventory } from "../events/inventory.js";
 import type { AlertSink } from "../outputs/sink.js";
 import type { ActionEnv } from "../playbooks/action.js";
-import { playbookPaths, responseSettings } from "../playbooks/context.js";
+import { playbookPaths, responseSettings } from "./response-context.js";
 import { createResponder, type Responder } from "../playbooks/engine.js";
 import { buildActionEnv, tapsFromLibvirt } from "../playbooks/env.js";
 import { formatProblem, loadPlaybooks } from "../playbooks/load.js";
@@ -17,7 +17,7 @@ import { createRegistry } from "../playbooks/registry.js";
 import type { ActionRecord } from "../store/actions.js";
 import { VirshBackend } from "../vm/virsh.js";
 import type { AgentConfig } from "./config.js";
-import type { FirewallSyncer } from "./firewall-sync.js";
+import type { FirewallSyncer } from "../firewall/sync.js";
 import { tapsOfVm } from "./network.js";
 
 export interface ResponseOptions {

@@ -8,12 +8,13 @@
 //     action hv recorded in the store (selfActionAt). Only those: an attack inside the guest's
 //     qemu during a snapshot must still be seen, so other audit events of the VM are not marked.
 //   - audit events of hv's own processes: this agent, the hv commands that recorded an action
-//     (self_actions.pid), and everything they started, by pid lineage.
+//     (self_actions.pid), and everything they started, by pid lineage (the process table's
+//     hv-self label, src/collectors/audit/proctable.ts).
 
 import type Database from "better-sqlite3";
+import { forkedChild, ProcessTable } from "../collectors/audit/proctable.js";
 import type { HvEvent } from "../events/event.js";
 import { selfActionAt } from "../store/self-actions.js";
-import type { ParentLookup } from "./attribution.js";
 
 export const SELF_ACTION_TAG = "hv:self-action";
 
@@ -23,8 +24,11 @@ export function isSelfCaused(event: HvEvent): boolean {
 }
 
 export interface SelfActionOptions {
-  /** The audit process table, for the parent chain. */
-  processes?: ParentLookup;
+  /**
+   * The audit decoder's process table, which has learned from each event just before marking sees
+   * it; without one, marking keeps a table of its own and feeds it itself.
+   */
+  processes?: ProcessTable;
   /** hv's own pids besides those in the store; default this process. */
   ownPids?: number[];
   /** Slack around an action's window (libvirt reports a little after the call returns). */
@@ -39,16 +43,14 @@ export interface SelfActions {
   markSelfCaused(event: HvEvent): boolean;
 }
 
-const FORKS = new Set(["fork", "vfork", "clone", "clone3"]);
-const MAX_DEPTH = 32;
 /** hv commands that ended this long ago may still have children finishing (virsh, qemu-img). */
 const RECENT_MS = 60_000;
 
 export function createSelfActions(db: Database.Database, opts: SelfActionOptions = {}): SelfActions {
   const own = new Set(opts.ownPids ?? [process.pid]);
   const now = opts.now ?? Date.now;
-  // Pids known to descend from hv (learned from forks), so a grandchild's chain need not be complete.
-  const descendants = new Set<number>();
+  const table = opts.processes ?? new ProcessTable();
+  const feedsTable = opts.processes === undefined;
   let storePids: Set<number> = new Set();
   let storePidsAt = -Infinity;
   const recentPids = db.prepare<[number], { pid: number }>(`SELECT DISTINCT pid FROM self_actions WHERE pid IS NOT NULL AND (ended IS NULL OR ended >= ?)`);
@@ -61,33 +63,28 @@ export function createSelfActions(db: Database.Database, opts: SelfActionOptions
     }
     return storePids;
   };
-  // A remembered descendant counts only as someone's parent: a parent is alive while its child
-  // runs, so its pid cannot have been reused; the event's own pid may have been.
-  const isHv = (pid: number, asParent: boolean): boolean => own.has(pid) || hvPids().has(pid) || (asParent && descendants.has(pid));
-  const learn = (pid: number): void => {
-    descendants.add(pid);
-    if (descendants.size > 65_536) descendants.delete(descendants.values().next().value as number);
+  // A label counts only as someone's parent: a parent is alive while its child runs, so its pid
+  // cannot have been reused; the event's own pid may have been.
+  const isHv = (pid: number, asParent: boolean): boolean => own.has(pid) || hvPids().has(pid) || (asParent && table.labels(pid)?.hvSelf === true);
+  const mark = (pid: number, hv: boolean, at: string): void => {
+    if (hv || table.labels(pid)?.hvSelf) table.label(pid, { hvSelf: hv }, at);
   };
 
   const fromHv = (event: HvEvent): boolean => {
     const proc = event.process;
     if (event.event.module !== "audit" || proc?.pid === undefined) return false;
-    let p: number | undefined = proc.pid;
+    if (feedsTable) table.enrich(event);
     let hv = false;
-    for (let depth = 0; p !== undefined && p > 1 && depth < MAX_DEPTH; depth++) {
-      if (isHv(p, depth > 0)) {
+    let depth = 0;
+    for (const p of table.lineage(proc.pid, proc.ppid)) {
+      if (isHv(p, depth++ > 0)) {
         hv = true;
         break;
       }
-      p = depth === 0 ? (proc.ppid ?? opts.processes?.get(p)?.ppid) : opts.processes?.get(p)?.ppid;
     }
-    const child = FORKS.has(event.event.action) && (event.audit?.exit ?? 0) > 0 ? event.audit!.exit! : undefined;
-    if (child !== undefined) {
-      if (hv) learn(child);
-      else descendants.delete(child);
-    }
-    if (hv && !own.has(proc.pid)) learn(proc.pid);
-    else if (!hv) descendants.delete(proc.pid);
+    const child = forkedChild(event);
+    if (child !== undefined) mark(child, hv, event["@timestamp"]);
+    if (!own.has(proc.pid)) mark(proc.pid, hv, event["@timestamp"]);
     return hv;
   };
 

@@ -7,7 +7,7 @@ import type Database from "better-sqlite3";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Alert } from "../events/alert.js";
 import { listFeeds } from "../store/feeds.js";
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../events/version.js";
 import { storeCounts } from "./queries.js";
 
 /** Cumulative counts kept by the pipeline (src/agent/pipeline.ts PipelineStats). */

@@ -4,6 +4,7 @@
 
 import type Database from "better-sqlite3";
 import type { Registry } from "prom-client";
+import { parseDuration } from "../events/duration.js";
 import type { HvEvent } from "../events/event.js";
 import { ackAlert, getAlert, type SignalFilter } from "../store/alerts.js";
 import { getAction, listActions } from "../store/actions.js";
@@ -97,17 +98,11 @@ const sourceTotals: s.JsonSchema = { type: "array", items: s.openObject({ source
 /** The caller as recorded in the store: "api:NAME". */
 const caller = (req: RouteRequest): string => `api:${req.token?.name ?? "anonymous"}`;
 
-/** An age (90s, 15m, 2h, 7d) in ms, or undefined when the text is not one. */
-export function parseAge(text: string): number | undefined {
-  const age = /^(\d+)([smhd])$/.exec(text);
-  return age ? Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as "s" | "m" | "h" | "d"] : undefined;
-}
-
 /** An ISO time or an age before now, as ms since the epoch; the schema has checked the shape. */
 export function parseTime(value: unknown, field: string, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
-  const age = parseAge(text);
+  const age = parseDuration(text);
   if (age !== undefined) return now - age;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw badRequest(`${field} is not a valid time: ${JSON.stringify(text)}`);
@@ -269,7 +264,7 @@ export const ROUTES: readonly RouteSpec[] = [
     ),
     handler: (ctx, { query }) => {
       const now = Date.now();
-      const stepMs = parseAge(String(query.step))!;
+      const stepMs = parseDuration(String(query.step))!;
       if (stepMs === 0) throw badRequest("step must be longer than 0");
       // Steps start on multiples of the step (whole hours for 1h), so their labels read well.
       const sinceMs = Math.floor(parseTime(query.since, "since", now)! / stepMs) * stepMs;

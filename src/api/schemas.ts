@@ -34,15 +34,15 @@ export const word: JsonSchema = { type: "string", minLength: 1, maxLength: 64, p
 export const reason: JsonSchema = { type: "string", minLength: 1, maxLength: 500 };
 export const severity: JsonSchema = { type: "string", enum: [...SEVERITIES] };
 export const role: JsonSchema = { type: "string", enum: [...ROLES] };
-/** An ISO 8601 time (2024-05-01T12:00:00Z) or an age before now (90s, 15m, 2h, 7d). */
+/** An ISO 8601 time (2024-05-01T12:00:00Z) or an age before now in hv's duration grammar (90s, 15m, 2h, 7d, 1w). */
 export const time: JsonSchema = {
   type: "string",
   maxLength: 40,
-  pattern: "^([0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
+  pattern: "^([0-9]{1,6}(\\.[0-9]{1,3})?(ms|s|m|h|d|w)|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?)$",
 };
 
-/** An age: 90s, 15m, 2h, 7d. */
-export const age: JsonSchema = { type: "string", maxLength: 7, pattern: "^[0-9]{1,6}[smhd]$" };
+/** An age in whole seconds or more, in hv's duration grammar: 90s, 15m, 2h, 7d, 1w. */
+export const age: JsonSchema = { type: "string", maxLength: 7, pattern: "^[0-9]{1,6}[smhdw]$" };
 /** An API token's secret (tokens.ts TOKEN_PATTERN). */
 export const tokenSecret: JsonSchema = { type: "string", minLength: 46, maxLength: 46, pattern: "^hv_[A-Za-z0-9_-]{43}$" };
 

@@ -8,7 +8,7 @@ import { isIP } from "node:net";
 import type Database from "better-sqlite3";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../events/version.js";
 import { InputError } from "../events/input.js";
 import { LibvirtError } from "../vm/errors.js";
 import type { LibvirtBackend } from "../vm/backend.js";

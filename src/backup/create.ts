@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../events/version.js";
 import { captureDisks, type DiskCaptureResult } from "../forensics/disk.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { parseDomainXml } from "../vm/domain-xml.js";

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ApprovalError } from "../playbooks/engine.js";
-import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
+import { openResponse, type CliOptions } from "../agent/response-context.js";
+import { actingUser } from "../events/actor.js";
 import { ACTION_STATUSES, denyAction, getAction, listActions, OPEN_STATUSES, type ActionRecord } from "../store/actions.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
@@ -77,7 +78,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
     .action(async (id: string, opts: Common & { by?: string }) => {
       const ctx = openResponse(opts);
       try {
-        const a = await ctx.responder.approve(parseId(id), opts.by ?? defaultActor());
+        const a = await ctx.responder.approve(parseId(id), opts.by ?? actingUser());
         writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} ${a.action} on ${a.target ?? "-"}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
         if (a.status !== "done") process.exitCode = 1;
       } catch (err) {
@@ -99,7 +100,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
         const n = parseId(id);
         const before = getAction(ctx.db, n);
         if (!before) throw new Error(`no action ${id}`);
-        if (!denyAction(ctx.db, n, opts.by ?? defaultActor(), opts.reason)) throw new Error(`action ${id} is ${before.status}; only a pending or scheduled action can be denied`);
+        if (!denyAction(ctx.db, n, opts.by ?? actingUser(), opts.reason)) throw new Error(`action ${id} is ${before.status}; only a pending or scheduled action can be denied`);
         const a = getAction(ctx.db, n)!;
         writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${id} denied (${a.result})\n`);
       } finally {
@@ -114,7 +115,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
     .action(async (id: string, opts: Common & { by?: string }) => {
       const ctx = openResponse(opts);
       try {
-        const r = await ctx.responder.undo(parseId(id), `user:${opts.by ?? defaultActor()}`);
+        const r = await ctx.responder.undo(parseId(id), `user:${opts.by ?? actingUser()}`);
         if (!r.ok) throw new Error(r.error);
         writeSafe(process.stdout, opts.json ? JSON.stringify(r.row) + "\n" : `action ${id} ${r.row.action} on ${r.row.target ?? "-"} undone\n`);
       } finally {

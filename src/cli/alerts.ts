@@ -1,17 +1,25 @@
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { SEVERITY_NAMES_HELP, SEVERITY_SHORT, severityArg, type Alert } from "../events/alert.js";
+import { durationMs } from "../events/duration.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
-import { openStore } from "../store/open.js";
+import { openStateStore, stateDirOf } from "../store/open.js";
+import { loadAgentConfig } from "../agent/config.js";
 import { LineWriter, table } from "./output.js";
 import { localTime, zoneOf } from "./time.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
-  stateDir: string;
+  stateDir?: string;
+  config?: string;
   json?: boolean;
 }
+
+/** The store of the state directory given, else the config's, else the default one. */
+function store(opts: CommonOptions): ReturnType<typeof openStateStore> {
+  return openStateStore(stateDirOf(opts.stateDir, opts.config ? loadAgentConfig(opts.config) : undefined));
+}
+
+const STATE_DIR_HELP = "where the store lives (default: the config's stateDir, else $HV_STATE_DIR, /var/lib/hv as root, ~/.local/state/hv)";
 
 export function registerAlerts(program: Command): void {
   const alerts = program.command("alerts").description("list, show and acknowledge stored alerts");
@@ -31,7 +39,8 @@ Examples:
   alerts
     .command("list")
     .description("alerts, newest first")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--status <status>", "open or acked")
     .option("--severity <level>", `only this severity: ${SEVERITY_NAMES_HELP}`)
     .option("--rule <id>", "only this rule id")
@@ -43,10 +52,10 @@ Examples:
     .option("--json", "one JSON alert per line")
     .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string; all?: boolean; signals?: boolean }) => {
       const severity = opts.severity !== undefined ? severityArg(opts.severity) : undefined;
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const found = listAlerts(db, {
         status: opts.status, severity, ruleId: opts.rule, vmName: opts.vm,
-        sinceMs: opts.since ? Date.now() - parseAge(opts.since) : undefined,
+        sinceMs: opts.since ? Date.now() - durationMs(opts.since, "--since") : undefined,
         limit: Number(opts.limit),
         signals: opts.signals ? "only" : opts.all ? "include" : "exclude",
       });
@@ -61,10 +70,11 @@ Examples:
   alerts
     .command("show <id>")
     .description("one alert in full")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--json", "the alert as JSON")
     .action((id: string, opts: CommonOptions) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const alert = getAlert(db, parseId(id));
       db.close();
       if (!alert) throw new Error(`no alert ${id}`);
@@ -74,10 +84,11 @@ Examples:
   alerts
     .command("ack <id>")
     .description("acknowledge an alert (a new detection then opens a new alert)")
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--config <file>", "hv's config (its stateDir)")
     .option("--json", "print the result as JSON")
     .action((id: string, opts: CommonOptions) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = store(opts);
       const ok = ackAlert(db, parseId(id));
       db.close();
       if (!ok) throw new Error(`no alert ${id}`);
@@ -89,12 +100,6 @@ function parseId(id: string): number {
   const n = Number(id);
   if (!Number.isInteger(n) || n < 1) throw new Error(`alert id must be a positive integer, got ${JSON.stringify(id)}`);
   return n;
-}
-
-export function parseAge(text: string): number {
-  const m = /^(\d+)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!m) throw new Error(`age must look like 30s, 15m, 2h or 7d, got ${JSON.stringify(text)}`);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
 /** Alerts as a table with a header; times local, with their zone. */

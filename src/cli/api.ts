@@ -1,11 +1,10 @@
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
+import { loadAgentConfig } from "../agent/config.js";
 import { onPath } from "../agent/system.js";
 import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
 import { consoleServerOptions } from "../api/console.js";
 import { defaultResponseOps } from "../api/response.js";
-import { responseSettings } from "../playbooks/context.js";
+import { responseSettings } from "../agent/response-context.js";
 import { createResponder } from "../playbooks/engine.js";
 import { buildActionEnv } from "../playbooks/env.js";
 import { createRegistry } from "../playbooks/registry.js";
@@ -14,10 +13,11 @@ import { buildOpenApi } from "../api/openapi.js";
 import { ROUTES } from "../api/routes.js";
 import { startApiListeners, type RunningApi } from "../api/server.js";
 import { createToken, isRole, listTokens, revokeToken, ROLES, type ApiToken } from "../api/tokens.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore, stateDirOf, storePath } from "../store/open.js";
 import { resolveUri, VirshBackend } from "../vm/virsh.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
+import { actingUser } from "../events/actor.js";
 
 interface StoreOptions {
   stateDir: string;
@@ -36,7 +36,7 @@ interface ServeOptions {
   log?: boolean;
 }
 
-const store = (opts: StoreOptions): ReturnType<typeof openStore> => openStore(join(opts.stateDir, "hv.db"));
+const store = (opts: StoreOptions): ReturnType<typeof openStateStore> => openStateStore(opts.stateDir);
 
 export function registerApi(program: Command): void {
   const api = program.command("api").description("the REST API and Prometheus metrics: serve them, manage bearer tokens, print the OpenAPI document");
@@ -67,7 +67,7 @@ See docs/api.md for every endpoint, the roles and curl examples.`,
       if (!isRole(opts.role)) throw new Error(`--role must be one of ${ROLES.join(", ")}, got ${JSON.stringify(opts.role)}`);
       const db = store(opts);
       try {
-        const { token: secret, record } = createToken(db, name, opts.role, `user:${process.env.SUDO_USER ?? process.env.USER ?? "unknown"}`);
+        const { token: secret, record } = createToken(db, name, opts.role, `user:${actingUser()}`);
         if (opts.json) writeSafe(process.stdout, JSON.stringify({ name: record.name, role: record.role, token: secret }) + "\n");
         else {
           writeSafe(process.stdout, `${secret}\n`);
@@ -155,10 +155,10 @@ export function openApiText(): string {
 async function serve(opts: ServeOptions): Promise<number> {
   const config = opts.config ? loadAgentConfig(opts.config) : {};
   const settings = apiSettings(config);
-  const stateDir = opts.stateDir ?? config.stateDir ?? defaultStateDir();
+  const stateDir = stateDirOf(opts.stateDir, config);
   const host = opts.host ?? settings.api.host ?? DEFAULT_API_HOST;
   const port = parsePort(opts.port ?? String(settings.api.port ?? DEFAULT_API_PORT));
-  const db = openStore(join(stateDir, "hv.db"));
+  const db = openStateStore(stateDir);
   const metrics = settings.metrics.enabled === false ? undefined : createAgentMetrics({ db });
   const backend = opts.libvirt && onPath("virsh") ? new VirshBackend({ uri: resolveUri(opts.libvirtUri) }) : undefined;
   const max = opts.rateLimit !== undefined ? Number(opts.rateLimit) : settings.api.rateLimit?.max;
@@ -190,8 +190,9 @@ async function serve(opts: ServeOptions): Promise<number> {
     writeSafe(process.stderr, `hv api serve: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  writeSafe(process.stdout, 
-    `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}${web.console ? `, console at ${servers[0]!.url}/` : ""}); store ${join(stateDir, "hv.db")}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`,
+  writeSafe(
+    process.stdout,
+    `listening on ${servers[0]!.url} (API under /api/v1, metrics at /metrics${servers[1] ? ` and ${servers[1].url}/metrics` : ""}${web.console ? `, console at ${servers[0]!.url}/` : ""}); store ${storePath(stateDir)}${backend ? `; libvirt ${backend.uri}` : "; no libvirt"}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
+import { loadAgentConfig } from "../agent/config.js";
+import { defaultStateDir } from "../store/open.js";
 import { createBackup, type BackupSummary } from "../backup/create.js";
 import { initRepository } from "../backup/init.js";
 import { restoreBackup } from "../backup/restore.js";

@@ -1,9 +1,9 @@
-// `hv doctor` (is this host ready, is hv healthy: src/agent/doctor.ts) and `hv status` (what the
-// running agent is doing: src/agent/status.ts). Both only read.
+// `hv doctor` (is this host ready, is hv healthy: src/cli/doctor-checks.ts) and `hv status` (what the
+// running agent is doing: src/cli/agent-status.ts). Both only read.
 
 import type { Command } from "commander";
-import type { CheckStatus, DoctorReport } from "../agent/doctor.js";
-import type { AgentStatus } from "../agent/status.js";
+import type { CheckStatus, DoctorReport } from "./doctor-checks.js";
+import type { AgentStatus } from "./agent-status.js";
 import { table } from "./output.js";
 import { localTime } from "./time.js";
 import { writeSafe } from "../events/terminal.js";
@@ -23,7 +23,7 @@ function common(cmd: Command): Command {
 }
 
 async function settings(o: Common): Promise<{ configPath?: string; stateDir: string; config: import("../agent/config.js").AgentConfig }> {
-  const { defaultStateDir, loadAgentConfig, resolveConfigPath } = await import("../agent/config.js");
+  const [{ loadAgentConfig, resolveConfigPath }, { defaultStateDir }] = await Promise.all([import("../agent/config.js"), import("../store/open.js")]);
   const configPath = resolveConfigPath(o.config);
   let config = {};
   try {
@@ -50,7 +50,7 @@ Examples:
   hv doctor --json | jq '.checks[] | select(.status == "problem")'`,
     )
     .action(async (o: Common) => {
-      const { runDoctor } = await import("../agent/doctor.js");
+      const { runDoctor } = await import("./doctor-checks.js");
       const { resolveUri } = await import("../vm/virsh.js");
       const s = await settings(o);
       const report = await runDoctor({ stateDir: s.stateDir, uri: resolveUri(o.uri), ...(s.configPath ? { configPath: s.configPath } : {}) });
@@ -74,7 +74,7 @@ Examples:
   hv status --url http://127.0.0.1:9464`,
     )
     .action(async (o: Common & { url?: string }) => {
-      const { agentStatus } = await import("../agent/status.js");
+      const { agentStatus } = await import("./agent-status.js");
       const s = await settings(o);
       const status = await agentStatus({ stateDir: s.stateDir, config: s.config, ...(s.configPath ? { configPath: s.configPath } : {}), ...(o.url ? { url: o.url.replace(/\/+$/, "") } : {}) });
       writeSafe(process.stdout, o.json ? JSON.stringify(status) + "\n" : formatStatus(status));

@@ -1,5 +1,4 @@
 import { closeSync, createReadStream, openSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditDecoder, type DecoderStats } from "../collectors/audit/decoder.js";
 import type { HvEvent } from "../events/event.js";
@@ -68,13 +67,12 @@ Examples:
       if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`);
       const alertId = o.alert !== undefined ? Number(o.alert) : undefined;
       if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new InputError(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
-      const [{ defaultStateDir }, { openStore }, { getAlert }, { eventIdsFor, queryEvents }] = await Promise.all([
-        import("../agent/config.js"),
+      const [{ openStateStore, stateDirOf }, { getAlert }, { eventIdsFor, queryEvents }] = await Promise.all([
         import("../store/open.js"),
         import("../store/alerts.js"),
         import("../api/queries.js"),
       ]);
-      const db = openStore(join(o.stateDir ?? defaultStateDir(), "hv.db"));
+      const db = openStateStore(stateDirOf(o.stateDir));
       let found: HvEvent[];
       try {
         const alert = alertId !== undefined ? getAlert(db, alertId) : undefined;

@@ -1,13 +1,14 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
-import { FEED_FORMATS } from "../feeds/formats/index.js";
+import { FEED_FORMATS } from "../events/feed.js";
 import { FEED_PRESETS, findPreset } from "../feeds/presets.js";
-import { cidrSchema, isRemote, parseSchedule, validateFeedSpec, type FeedSpec } from "../feeds/spec.js";
+import { cidrSchema, isRemote, validateFeedSpec } from "../feeds/spec.js";
+import type { FeedSpec } from "../events/feed.js";
+import { durationMs } from "../events/duration.js";
 import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { syncFeed, type SyncResult } from "../feeds/sync.js";
 import { addFeed, feedIndicators, feedSyncHistory, getFeed, listFeeds, removeFeed, updateFeedSpec, type StoredFeed } from "../store/feeds.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
@@ -19,8 +20,8 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function store(opts: CommonOptions): ReturnType<typeof openStore> {
-  return openStore(join(opts.stateDir, "hv.db"));
+function store(opts: CommonOptions): ReturnType<typeof openStateStore> {
+  return openStateStore(opts.stateDir);
 }
 
 function list(value: string, previous: string[] = []): string[] {
@@ -233,7 +234,7 @@ function buildSpec(name: string | undefined, url: string | undefined, opts: Reco
   // Any name of a severity (med, crit, …); the feed spec refuses the ones a feed cannot have.
   if (opts.severity) input.severity = severityArg(String(opts.severity));
   if (opts.maxSize) input.maxBytes = parseSize(String(opts.maxSize));
-  if (opts.timeout) input.timeoutMs = parseSchedule(String(opts.timeout).replace(/^(\d+)$/, "$1s"));
+  if (opts.timeout) input.timeoutMs = durationMs(String(opts.timeout).replace(/^(\d+)$/, "$1s"), "--timeout");
   if (opts.minKeep !== undefined) input.minKeepRatio = Number(opts.minKeep);
   if (opts.allow) input.allowlist = opts.allow;
   if (opts.mode !== undefined || opts.paths !== undefined) {

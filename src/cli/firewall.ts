@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir, loadAgentConfig } from "../agent/config.js";
-import { syncFirewall } from "../agent/firewall-sync.js";
+import { loadAgentConfig } from "../agent/config.js";
+import { syncFirewall } from "../firewall/sync.js";
 import { buildAllowlist } from "../events/allowlist.js";
 import { tapsFromLibvirt } from "../playbooks/env.js";
 import { VirshBackend } from "../vm/virsh.js";
@@ -10,7 +9,7 @@ import { libvirtTaps } from "../firewall/devices.js";
 import { flushHvTables } from "../firewall/reconcile.js";
 import { DEFAULT_TABLES, type NftOptions } from "../firewall/state.js";
 import { readStatus, type FirewallStatus } from "../firewall/status.js";
-import { openStore } from "../store/open.js";
+import { openStateStore, openStore, stateDirOf, storePath } from "../store/open.js";
 import { activeEnforcements } from "../store/enforcements.js";
 import { listFeeds } from "../store/feeds.js";
 import { emit, table } from "./vm.js";
@@ -53,24 +52,25 @@ Examples:
     .addHelpText("after", "\nExamples:\n  hv firewall status\n  hv firewall status --json | jq '.quarantines'\n  hv firewall status --netns lab")
     .action(async (opts: FwOptions & { stateDir?: string }) => {
       const status = await readStatus(nftOptions(opts));
-      emit(opts, status, formatStatus(status, () => storeWants(opts.stateDir ?? defaultStateDir())));
+      emit(opts, status, formatStatus(status, () => storeWants(stateDirOf(opts.stateDir))));
     });
 
   common(fw.command("reconcile").description("make hv's tables hold the store's enabled block feeds and active enforcements (no-op when they already do)"))
-    .option("--state-dir <dir>", "where the store lives", defaultStateDir())
-    .option("--config <file>", "agent config: its response.allowlist is left out of the tables (default: /etc/hv/config.yaml when present)")
+    .option("--state-dir <dir>", "where the store lives (default: the config's stateDir, else hv's default state directory)")
+    .option("--config <file>", "agent config: its stateDir, and its response.allowlist is left out of the tables (default: /etc/hv/config.yaml when present)")
     .option("--tap <dev...>", "VM tap devices for feeds on the taps path and blocks (default: the vnetN devices present)")
     .option("--dry-run", "say what would be written, write nothing")
     .addHelpText(
       "after",
       "\nQuarantined and rate-limited VMs get the taps libvirt reports for them now, else the taps stored\nwith the enforcement. Allowlisted VMs and addresses (config response.allowlist, plus this host's\naddresses and management network) are never put in the tables.\n\nExamples:\n  hv firewall reconcile\n  hv firewall reconcile --json\n  hv firewall reconcile --tap vnet0 --dry-run",
     )
-    .action(async (opts: FwOptions & { stateDir: string; config?: string; tap?: string[]; dryRun?: boolean }) => {
+    .action(async (opts: FwOptions & { stateDir?: string; config?: string; tap?: string[]; dryRun?: boolean }) => {
       const nft = nftOptions(opts);
       const taps = opts.tap ?? (await libvirtTaps(nft));
       const configPath = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const allowlist = buildAllowlist((configPath ? loadAgentConfig(configPath) : {}).response?.allowlist ?? {});
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const config = configPath ? loadAgentConfig(configPath) : {};
+      const allowlist = buildAllowlist(config.response?.allowlist ?? {});
+      const db = openStateStore(stateDirOf(opts.stateDir, config));
       try {
         const r = await syncFirewall(db, { ...nft, taps, allowlist, vmTaps: libvirtVmTaps, dryRun: opts.dryRun });
         const lines = [`${opts.dryRun ? "would be " : ""}${r.action}${r.reason ? `: ${r.reason}` : ""}${r.updatedSets.length ? `: ${r.updatedSets.join(", ")}` : ""} (${r.commands} nft commands, ${r.ms} ms)`];
@@ -108,7 +108,7 @@ async function libvirtVmTaps(vm: string): Promise<string[] | undefined> {
  * tables that is the difference between "all released, nothing to do" and "reconcile needed".
  */
 function storeWants(stateDir: string): { feeds: number; enforcements: number } | undefined {
-  const path = join(stateDir, "hv.db");
+  const path = storePath(stateDir);
   if (!existsSync(path)) return { feeds: 0, enforcements: 0 };
   try {
     const db = openStore(path);

@@ -2,16 +2,18 @@
 // action results and fleet blocks live; `block` / `unblock` order an address blocked on every
 // host; `status` shows the stream and how far each host's block consumer has got.
 
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { NatsConnection } from "nats";
 import { connectFleet, describeNatsError, isNotFound, type FleetConnectionOptions } from "../fleet/connection.js";
 import { publishBlockOrder } from "../fleet/blocks.js";
 import { STREAM } from "../fleet/subjects.js";
 import { watchFleet, type FleetItem } from "../fleet/watch.js";
-import { formatAlertLine, parseAge } from "./alerts.js";
+import { formatAlertLine } from "./alerts.js";
+import { durationMs } from "../events/duration.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
+import { actingUser } from "../events/actor.js";
 
 interface ConnectionFlags {
   server?: string[];
@@ -74,14 +76,14 @@ Examples:
     cmd
       .addHelpText("after", `\nExample:\n  hv fleet ${op} 203.0.113.7${op === "block" ? " --ttl 1h" : ""} --reason "…" --server nats://127.0.0.1:4222`)
       .action(async (address: string, opts: ConnectionFlags & { reason?: string; origin: string; ttl?: string; json?: boolean }) => {
-        const ttlMs = opts.ttl ? parseAge(opts.ttl) : undefined;
+        const ttlMs = opts.ttl ? durationMs(opts.ttl, "--ttl") : undefined;
         const nc = await connectOrExplain(connectionOptions(opts));
         try {
           const { message, ack } = await publishBlockOrder(nc, {
             op,
             target: address,
             origin: opts.origin,
-            by: currentUser(),
+            by: actingUser(),
             ...(ttlMs !== undefined ? { ttlMs } : {}),
             ...(opts.reason ? { reason: opts.reason } : {}),
           });
@@ -136,7 +138,7 @@ Examples:
 export async function runFleetView(opts: FleetViewOptions): Promise<number> {
   const log = opts.log ?? ((t: string) => void writeSafe(process.stderr, `hv fleet: ${t}\n`));
   const out = opts.out ?? new LineWriter();
-  const sinceMs = opts.since ? parseAge(opts.since) : undefined;
+  const sinceMs = opts.since ? durationMs(opts.since, "--since") : undefined;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   if (opts.signal) opts.signal.addEventListener("abort", onSignal, { once: true });
@@ -229,10 +231,3 @@ async function noteStatus(nc: NatsConnection, log: (text: string) => void): Prom
   }
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? "unknown";
-  }
-}

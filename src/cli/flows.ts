@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { readStreamLines } from "../collectors/audit/sources/stdin.js";
 import { createAttribution } from "../agent/attribution.js";
 import { readYamlData, readYamlFile } from "../events/yaml.js";
+import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
 import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import { Alerter } from "../detectors/alerts.js";
@@ -166,9 +167,8 @@ function readConfig(path: string): { flowDetectors: unknown; dedupMs: number | u
   const o = doc as Record<string, unknown>;
   let dedupMs: number | undefined;
   if (o.dedupWindow !== undefined) {
-    const m = /^(\d+)\s*([smhd])$/.exec(String(o.dedupWindow));
-    if (!m) throw new Error(`${path}: dedupWindow: must look like 30s, 10m, 2h or 1d`);
-    dedupMs = Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+    dedupMs = parseDuration(String(o.dedupWindow));
+    if (dedupMs === undefined) throw new Error(`${path}: dedupWindow: must look like ${DURATION_EXAMPLES}`);
   }
   // Validated now so a mistake names the file; createFlowDetectors validates again (cheap).
   const section = o.flowDetectors;

@@ -1,13 +1,11 @@
 import { stat } from "node:fs/promises";
 import { readTextCapped } from "../events/input.js";
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { captureBundle, type BundleSummary } from "../forensics/capture.js";
 import { currentUser, exportBundle, listBundles, showBundle, verifyAndRecord } from "../forensics/bundle-ops.js";
 import { MAX_PCAP_SECONDS } from "../forensics/pcap.js";
 import type { VerifyReport } from "../forensics/verify.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { progress, stepBars } from "./progress.js";
@@ -56,7 +54,7 @@ Examples:
       }
       const alertId = o.alert === undefined ? undefined : Number(o.alert);
       if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new Error(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
-      const db = openStore(join(o.stateDir, "hv.db"));
+      const db = openStateStore(o.stateDir);
       const bars = stepBars();
       let s: BundleSummary;
       try {

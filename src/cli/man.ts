@@ -3,7 +3,7 @@
 // …) holding every subcommand with its options and the examples from its --help.
 
 import type { CommandNode, OptionNode } from "./command-tree.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../events/version.js";
 
 export interface ManPage {
   file: string;

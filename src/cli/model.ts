@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { InputError, MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { decodeAuditLines } from "../collectors/audit/decoder.js";
+import { durationMs } from "../events/duration.js";
 import { frequencyScorer, stideScorer } from "../detectors/anomaly/baselines.js";
 import { rateAbove } from "../detectors/anomaly/calibrate.js";
 import { evaluateMethod, formatEvalTable, type EvalRow } from "../detectors/anomaly/evaluate.js";
@@ -14,7 +14,7 @@ import type { trainSyscallModel, TrainedSyscallModel } from "../detectors/anomal
 import { loadLabelledTraceDir, loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
 import type { FeatureBaseline, MinuteScore } from "../detectors/anomaly/train-flows.js";
 import { listEvents } from "../store/events.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
 import { writeSafe } from "../events/terminal.js";
@@ -221,8 +221,8 @@ Examples:
   hv model baseline
   hv model baseline --since 24h --out /var/lib/hv/models/syscalls-host.onnx --json`)
     .action(async (opts: { stateDir: string; since: string; out?: string; seed: string; fpr: string; epochs?: string; minLength: string; json?: boolean }) => {
-      const db = openStore(join(opts.stateDir, "hv.db"));
-      const events = listEvents(db, { sinceMs: Date.now() - parseAge(opts.since) });
+      const db = openStateStore(opts.stateDir);
+      const events = listEvents(db, { sinceMs: Date.now() - durationMs(opts.since, "--since") });
       db.close();
       const { traces, unmapped } = tracesFromEvents(events, Number(opts.minLength));
       if (traces.length < 4) throw new Error(`only ${traces.length} processes with ≥${opts.minLength} syscalls in the store since ${opts.since}: too little to learn a baseline`);
@@ -456,8 +456,3 @@ function round(n: number): number {
   return Math.round(n * 1e6) / 1e6;
 }
 
-function parseAge(age: string): number {
-  const m = /^(\d+)([smhd])$/.exec(age);
-  if (!m) throw new Error(`not an age (30m, 2h, 7d): ${age}`);
-  return Number(m[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as "s" | "m" | "h" | "d"];
-}

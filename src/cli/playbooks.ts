@@ -1,14 +1,13 @@
 import { parseAlert } from "../events/alert-schema.js";
 import { InputError, MAX_DOCUMENT_BYTES, readTextCapped } from "../events/input.js";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Command } from "commander";
 import { activeEnforcements, quarantinesSince } from "../store/enforcements.js";
 import type { Alert } from "../events/alert.js";
 import { targetKey } from "../playbooks/action.js";
-import { playbookPaths, readConfig, responseSettings, stateDirOf, type CliOptions } from "../playbooks/context.js";
-import { formatDuration } from "../playbooks/duration.js";
+import { playbookPaths, readConfig, responseSettings, stateDirOf, type CliOptions } from "../agent/response-context.js";
+import { formatDuration } from "../events/duration.js";
 import { responseAllowlist } from "../playbooks/env.js";
 import { formatProblem, loadPlaybooks, type LoadedPlaybooks } from "../playbooks/load.js";
 import { matchAlert } from "../playbooks/match.js";
@@ -18,6 +17,7 @@ import { DEFAULT_MAX_QUARANTINES_PER_HOUR } from "../playbooks/safety.js";
 import type { Playbook, PlaybookMatch } from "../playbooks/schema.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
+import { storePath } from "../store/open.js";
 
 interface Common extends CliOptions {
   json?: boolean;
@@ -148,7 +148,7 @@ cooldown and rate limit (they depend on what ran before).`,
 
 /** The store's quarantine state, read-only (test changes nothing), when a store exists. */
 function quarantineState(opts: Common, config: ReturnType<typeof readConfig>): { lastHour: number; isQuarantined(vm: string): boolean } {
-  const path = join(stateDirOf(opts, config), "hv.db");
+  const path = storePath(stateDirOf(opts, config));
   const none = { lastHour: 0, isQuarantined: () => false };
   if (!existsSync(path)) return none;
   try {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
-import { defaultActor, openResponse, type CliOptions } from "../playbooks/context.js";
-import { DURATION_HINT, parseDuration } from "../playbooks/duration.js";
+import { openResponse, type CliOptions } from "../agent/response-context.js";
+import { actingUser } from "../events/actor.js";
+import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
 import { releaseQuarantineByHand } from "../playbooks/release.js";
 import { activeEnforcements, type Enforcement } from "../store/enforcements.js";
@@ -59,7 +60,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
     .addHelpText("after", "\nExamples:\n  sudo hv quarantine release web1\n  hv quarantine release web1 --by alice --json\nExit code 1 when the firewall could not be synced (the release is recorded; the agent applies it).")
     .action(async (vm: string, opts: Common) => {
       const ctx = openResponse(opts);
-      const by = opts.by ?? defaultActor();
+      const by = opts.by ?? actingUser();
       try {
         const done = await releaseQuarantineByHand(ctx.db, ctx.env, vm, by);
         if (!done) throw new Error(`${vm} is not quarantined (hv quarantine list)`);
@@ -78,7 +79,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
     .addHelpText("after", "\nExamples:\n  sudo hv quarantine add web1\n  sudo hv quarantine add web1 --ttl 2h --keep 10.0.0.5,10.0.0.6\nExit code 1 when it was refused or failed.")
     .action(async (vm: string, opts: Common & { ttl?: string; keep?: string[] }) => {
       checkName(vm, "VM name");
-      const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl);
+      const ttlMs = opts.ttl === undefined ? undefined : parsePlaybookDuration(opts.ttl);
       if (opts.ttl !== undefined && ttlMs === undefined) throw new InputError(`--ttl ${DURATION_HINT}, got ${JSON.stringify(opts.ttl)}`);
       const ctx = openResponse(opts);
       try {
@@ -87,7 +88,7 @@ and the hourly quarantine limit apply to quarantines by hand too (docs/playbooks
           target: { kind: "vm", name: vm },
           params: opts.keep?.length ? { keep: opts.keep } : {},
           ...(ttlMs !== undefined ? { ttlMs } : {}),
-          by: opts.by ?? defaultActor(),
+          by: opts.by ?? actingUser(),
         });
         writeSafe(process.stdout, opts.json ? JSON.stringify(a) + "\n" : `action ${a.id} quarantine_vm on ${vm}: ${a.status}${a.result ? ` — ${a.result}` : ""}\n`);
         if (a.status !== "done") process.exitCode = 1;

@@ -1,7 +1,7 @@
 // Times as people read them: local time with its zone said, so a list printed here and a log
 // written in UTC can be compared without guessing. JSON output keeps the stored ISO (UTC) text.
 
-import { parseDuration } from "../playbooks/duration.js";
+import { parseDuration } from "../events/duration.js";
 import { InputError } from "../events/input.js";
 
 const p2 = (n: number): string => String(n).padStart(2, "0");

@@ -1,15 +1,14 @@
 // `hv tune`: what learning saw and the exceptions it proposed — list, propose, apply, revoke
 // (docs/noise.md). Learning itself runs in hv monitor (--learn, or the config's learning.period).
 
-import { join } from "node:path";
 import type { Command } from "commander";
-import { defaultStateDir } from "../agent/config.js";
 import { DEFAULT_LEARNED_EXPIRY_MS, applyProposals, proposeExceptions } from "../agent/learning.js";
-import { parseDuration } from "../playbooks/duration.js";
+import { parsePlaybookDuration } from "../playbooks/duration.js";
 import { listLearned, listObservations, revokeLearned, type LearnedException, type LearnedStatus } from "../store/learning.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
+import { actingUser } from "../events/actor.js";
 
 interface Common {
   stateDir: string;
@@ -47,7 +46,7 @@ Examples:
     .option("--json", "one JSON object per line")
     .action(async (opts: Common & { status?: string; observations?: boolean }) => {
       if (opts.status !== undefined && !STATUSES.includes(opts.status as LearnedStatus)) return usage(`--status must be one of ${STATUSES.join(", ")}`);
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = openStateStore(opts.stateDir);
       const out = new LineWriter();
       if (opts.observations) {
         const rows = listObservations(db);
@@ -74,7 +73,7 @@ Examples:
     .action((opts: Common & { minCount: string }) => {
       const min = Number(opts.minCount);
       if (!Number.isInteger(min) || min < 1) return usage(`--min-count must be a positive integer, got ${JSON.stringify(opts.minCount)}`);
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = openStateStore(opts.stateDir);
       const n = proposeExceptions(db, { minCount: min, nowMs: Date.now() });
       db.close();
       writeSafe(process.stdout, opts.json ? JSON.stringify({ proposed: n }) + "\n" : `${n} new exceptions proposed (hv tune list)\n`);
@@ -88,15 +87,15 @@ Examples:
     .option("--expires <age>", "how long they hold (30m, 12h, 30d)", `${DEFAULT_LEARNED_EXPIRY_MS / 86_400_000}d`)
     .option("--json", "the applied exceptions as JSON lines")
     .action(async (ids: string[], opts: Common & { all?: boolean; expires: string }) => {
-      const expiresMs = parseDuration(opts.expires);
+      const expiresMs = parsePlaybookDuration(opts.expires);
       if (expiresMs === undefined) return usage(`--expires must look like 30m, 12h or 30d, got ${JSON.stringify(opts.expires)}`);
       if (!opts.all && ids.length === 0) return usage("name the exceptions to apply (hv tune list), or --all");
       const wanted = opts.all ? undefined : parseIds(ids);
       if (wanted === null) return usage(`ids must be positive integers, got ${ids.join(" ")}`);
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = openStateStore(opts.stateDir);
       const known = new Set(listLearned(db).map((l) => l.id));
       const missing = (wanted ?? []).filter((id) => !known.has(id));
-      const applied = missing.length > 0 ? [] : applyProposals(db, { ...(wanted ? { ids: wanted } : {}), expiresMs, by: who(), nowMs: Date.now() });
+      const applied = missing.length > 0 ? [] : applyProposals(db, { ...(wanted ? { ids: wanted } : {}), expiresMs, by: actingUser(), nowMs: Date.now() });
       db.close();
       if (missing.length > 0) {
         writeSafe(process.stderr, `hv tune apply: no learned exception ${missing.join(", ")} (hv tune list); nothing applied\n`);
@@ -117,9 +116,9 @@ Examples:
     .action((ids: string[], opts: Common) => {
       const wanted = parseIds(ids);
       if (wanted === null) return usage(`ids must be positive integers, got ${ids.join(" ")}`);
-      const db = openStore(join(opts.stateDir, "hv.db"));
+      const db = openStateStore(opts.stateDir);
       const now = Date.now();
-      const done = wanted.filter((id) => revokeLearned(db, id, who(), now));
+      const done = wanted.filter((id) => revokeLearned(db, id, actingUser(), now));
       db.close();
       const missing = wanted.filter((id) => !done.includes(id));
       writeSafe(process.stdout, opts.json ? JSON.stringify({ revoked: done, missing }) + "\n" : `${done.length} revoked${missing.length > 0 ? `; no learned exception ${missing.join(", ")}` : ""}\n`);
@@ -135,10 +134,6 @@ function usage(text: string): void {
 function parseIds(ids: string[]): number[] | null {
   const out = ids.map(Number);
   return out.every((n) => Number.isInteger(n) && n > 0) ? out : null;
-}
-
-function who(): string {
-  return process.env.SUDO_USER ?? process.env.USER ?? String(process.getuid?.() ?? "unknown");
 }
 
 function formatLearned(l: LearnedException, now: number): string {

@@ -1,17 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { writeSafe } from "../events/terminal.js";
-
-export function packageVersion(): string {
-  // src/cli/ when run from source (tests), dist/src/cli/ when built.
-  for (const rel of ["../../package.json", "../../../package.json"]) {
-    const url = new URL(rel, import.meta.url);
-    if (!existsSync(url)) continue;
-    const pkg = JSON.parse(readFileSync(url, "utf8")) as { name?: string; version?: string };
-    if (pkg.name === "hv" && pkg.version) return pkg.version;
-  }
-  return "unknown";
-}
+import { packageVersion } from "../events/version.js";
 
 export function registerVersion(program: Command): void {
   program.version(packageVersion(), "-V, --version", "print the version number");

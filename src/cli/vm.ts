@@ -323,7 +323,7 @@ definition, or the start with --start), whatever was made for the VM is removed 
       let r;
       try {
         r = await migrateDomain(b, name, {
-          dest, ...how, ...(opts.migrateUri ? { migrateUri: opts.migrateUri } : {}), ...(opts.p2p ? { p2p: true } : {}),
+          dest, destination: backendFor({ uri: dest }), ...how, ...(opts.migrateUri ? { migrateUri: opts.migrateUri } : {}), ...(opts.p2p ? { p2p: true } : {}),
           onJob: (j) => {
             if (j.dataTotal !== undefined) bar.setTotal(j.dataTotal);
             bar.update(j.dataProcessed ?? 0, j.iteration !== undefined ? `pass ${j.iteration}${j.memoryBandwidth ? `, ${formatBytes(j.memoryBandwidth)}/s` : ""}` : undefined);

@@ -1,7 +1,7 @@
 // Well-known public feeds `hv feeds add --preset NAME` can add without looking up URLs and
 // formats. All alert-only by default: blocking a public list is a decision for the operator.
 
-import type { FeedSpec } from "./spec.js";
+import type { FeedSpec } from "../events/feed.js";
 
 export interface FeedPreset {
   name: string;

@@ -4,7 +4,8 @@
 import { statSync } from "node:fs";
 import { readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
-import { parseFeed, type FeedFormat, type ParsedFeed } from "./formats/index.js";
+import { parseFeed, type ParsedFeed } from "./formats/index.js";
+import type { FeedFormat } from "../events/feed.js";
 import { addMispEvent, isManifest, manifestEvents } from "./formats/misp.js";
 import { FeedBuilder } from "./formats/result.js";
 import { DEFAULT_MAX_BYTES } from "./spec.js";

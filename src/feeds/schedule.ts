@@ -4,7 +4,7 @@
 
 import type Database from "better-sqlite3";
 import { listFeeds, type StoredFeed } from "../store/feeds.js";
-import { parseSchedule } from "./spec.js";
+import { durationMs } from "../events/duration.js";
 import { syncFeed, type SyncOptions, type SyncResult } from "./sync.js";
 
 export interface SchedulerOptions {
@@ -25,7 +25,7 @@ export const DEFAULT_FAILURE_RETRY_MS = 15 * 60_000;
 /** When the feed is next due (ms since the epoch), or undefined when it is never synced automatically. */
 export function nextDue(feed: StoredFeed, failureRetryMs = DEFAULT_FAILURE_RETRY_MS): number | undefined {
   if (!feed.enabled || !feed.schedule) return undefined;
-  const every = parseSchedule(feed.schedule);
+  const every = durationMs(feed.schedule, "schedule");
   if (!feed.lastAttempt) return 0;
   const last = Date.parse(feed.lastAttempt);
   const failed = feed.lastError !== undefined;

@@ -5,7 +5,8 @@
 // collected (it is capped like everything else) and handed back.
 
 import { LineSplitter } from "../events/line-splitter.js";
-import { detectFeedFormat, FeedBuilder, lineParserFor, looksLikeHtml, type FeedFormat, type IndicatorSink, type ParsedFeed } from "./formats/index.js";
+import { detectFeedFormat, FeedBuilder, lineParserFor, looksLikeHtml, type IndicatorSink, type ParsedFeed } from "./formats/index.js";
+import type { FeedFormat } from "../events/feed.js";
 import { MAX_LINE_CHARS } from "./formats/result.js";
 
 export type StreamedFeed =

@@ -66,7 +66,7 @@ function validate(state: FirewallState): void {
 }
 
 // A feed's collapsed intervals per FeedSet object: a syncer that keeps its feed sets between
-// reconciles (src/agent/firewall-sync.ts) parses and collapses a 100k-entry feed once per version,
+// reconciles (src/firewall/sync.ts) parses and collapses a 100k-entry feed once per version,
 // not on every quarantine. Callers never change a FeedSet they have handed over.
 const feedIntervalCache = new WeakMap<FeedSet, { v4: Interval[]; v6: Interval[] }>();
 

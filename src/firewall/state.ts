@@ -44,7 +44,7 @@ export interface FirewallState {
   sets: FeedSet[];
   /** VM tap devices; each gets an ingress chain in the netdev table when a feed uses the taps path (and when blocks exist). */
   taps: string[];
-  /** Absent or empty: none. Built from the store's active enforcements (src/agent/firewall-sync.ts). */
+  /** Absent or empty: none. Built from the store's active enforcements (src/firewall/sync.ts). */
   quarantines?: Quarantine[];
   blocks?: Blocks;
   rateLimits?: RateLimit[];

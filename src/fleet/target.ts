@@ -2,7 +2,7 @@
 // operator spells it ("198.51.100.7/32" and "198.51.100.7" are one block; host bits are cleared).
 // The same rules as block_ip's: a fleet order is a block like any other.
 
-import { checkEntry, tooBroadOrSpecial } from "../playbooks/actions/addresses.js";
+import { checkEntry, tooBroadOrSpecial } from "../firewall/block-target.js";
 
 export function canonicalTarget(text: string): { target: string } | { error: string } {
   const entry = checkEntry(text);

@@ -1,11 +1,12 @@
 import { realpath, rm } from "node:fs/promises";
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import { appendCustody, checkCustody, readCustodyText, type CustodyEntry } from "./custody.js";
 import { InputError } from "../events/input.js";
 import { isArchive, isBundleId, listBundles, resolveBundle, tarBundle, unpackBundle } from "./bundles.js";
 import { readManifest, type Manifest } from "./manifest.js";
 import { loadOrCreateSigningKey } from "./signing.js";
 import { verifyBundle, type VerifyReport } from "./verify.js";
+import { actingUser, runningUser } from "../events/actor.js";
 
 // What people and the API do with stored bundles. Each of show, verify and export leaves a signed
 // line in the bundle's chain of custody (who, when, what, the result).
@@ -14,9 +15,9 @@ export { listBundles };
 
 /** "user:alice" (and who sudo'ed), for custody lines written on behalf of a person. */
 export function currentUser(): string {
-  const name = userInfo().username;
-  const sudo = process.env.SUDO_USER;
-  return sudo && sudo !== name ? `user:${sudo} (as ${name})` : `user:${name}`;
+  const name = runningUser();
+  const who = actingUser();
+  return who !== name ? `user:${who} (as ${name})` : `user:${name}`;
 }
 
 export interface ShownBundle {

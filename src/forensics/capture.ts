@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, rm, rmdir, stat, writeFile } from "node:fs/promise
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../events/version.js";
 import { getAlert, listAlerts } from "../store/alerts.js";
 import { listEvents } from "../store/events.js";
 import type { LibvirtBackend } from "../vm/backend.js";

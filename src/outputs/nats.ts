@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import type { Alert } from "../events/alert.js";
 import type { StreamOptions } from "../fleet/connection.js";
 import type { ActionResultMessage, FleetActionResult } from "../fleet/messages.js";
-import { FleetPublisher, type FleetPublisherOptions, type FleetPublisherStats, type Outgoing } from "../fleet/publisher.js";
+import { FleetPublisher, type FleetPublisherOptions, type FleetPublisherStats, type Outgoing } from "./nats-publisher.js";
 import { forSink } from "./delivery.js";
 import { actionsSubject, alertsSubject } from "../fleet/subjects.js";
 import type { AlertSink } from "./sink.js";
@@ -62,16 +62,6 @@ export class NatsSink implements AlertSink {
     const msgId = createHash("sha256").update(this.host).update("\n").update(subject).update("\n").update(data).digest("base64url").slice(0, 32);
     return { subject, data, msgId, headers: { [HOST_HEADER]: this.host } };
   }
-}
-
-/**
- * Publishes an action result through every NATS sink among `sinks` (ActionEnv.sinks). Never
- * throws nor waits; returns how many sinks took it (0 when no NATS sink is configured).
- */
-export function publishActionResult(sinks: readonly AlertSink[], result: FleetActionResult): number {
-  let taken = 0;
-  for (const s of sinks) if (s instanceof NatsSink && s.publishActionResult(result)) taken++;
-  return taken;
 }
 
 function serverLabel(server: string | undefined): string {

@@ -4,6 +4,7 @@
 // background and show up in stats(), never as a thrown error.
 
 import type { Alert } from "../events/alert.js";
+import type { FleetActionResult } from "../fleet/messages.js";
 import { InputError } from "../events/input.js";
 
 export interface SinkStats {
@@ -38,6 +39,18 @@ export interface AlertSink {
   /** Stops accepting alerts, delivers what it can within the sink's close timeout, releases sockets and files. */
   close(): Promise<void>;
   stats(): SinkStats;
+  /** A sink that carries action results too (the fleet's NATS link): queues one; false when it has no room. */
+  publishActionResult?(result: FleetActionResult): boolean;
+}
+
+/**
+ * Publishes an action result through every sink among `sinks` that carries them. Never throws
+ * nor waits; returns how many sinks took it (0 when none is configured).
+ */
+export function publishActionResult(sinks: readonly AlertSink[], result: FleetActionResult): number {
+  let taken = 0;
+  for (const s of sinks) if (s.publishActionResult?.(result)) taken++;
+  return taken;
 }
 
 /** A sink that cannot work as configured (e.g. a jsonl file in a directory that does not exist): exit 2 at the CLI. */

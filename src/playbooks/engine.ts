@@ -26,7 +26,7 @@ import {
 import { activeEnforcement, expiredEnforcements, quarantinesSince, releaseEnforcement } from "../store/enforcements.js";
 import { targetKey, type ActionEnv, type ActionRegistry, type ActionTarget } from "./action.js";
 import { announce, claimForRun, runClaimed, undoAction, type ExecContext, type UndoResult } from "./execute.js";
-import { formatDuration } from "./duration.js";
+import { formatDuration } from "../events/duration.js";
 import { matchAlert } from "./match.js";
 import { planPlaybook, type PlanContext, type PlannedAction } from "./plan.js";
 import { allowlistRefusal, DEFAULT_MAX_QUARANTINES_PER_HOUR, QUARANTINE_ACTIONS } from "./safety.js";

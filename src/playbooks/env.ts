@@ -4,10 +4,9 @@
 // agent brings what it already holds (its sinks, its firewall syncer, its live inventory).
 
 import type Database from "better-sqlite3";
-import { syncFirewall } from "../agent/firewall-sync.js";
-import type { AgentConfig } from "../agent/config.js";
-import { resolveRepo, stagingRoot } from "../backup/settings.js";
-import { buildAllowlist, type Allowlist } from "../events/allowlist.js";
+import { syncFirewall } from "../firewall/sync.js";
+import { resolveRepo, stagingRoot, type BackupConfig } from "../backup/settings.js";
+import { buildAllowlist, type Allowlist, type AllowlistSpec } from "../events/allowlist.js";
 import { createSinks } from "../outputs/config.js";
 import type { AlertSink } from "../outputs/sink.js";
 import { parseDomainXml } from "../vm/domain-xml.js";
@@ -16,10 +15,18 @@ import type { LibvirtBackend } from "../vm/backend.js";
 import type { ActionEnv } from "./action.js";
 import { writeSafe } from "../events/terminal.js";
 
+/** What of the agent's config (src/agent/config.ts) actions are set up from. */
+export interface ActionEnvConfig {
+  response?: { allowlist?: AllowlistSpec; runAllowlist?: string[] };
+  firewall?: { tables?: { inet: string; netdev: string }; netns?: string };
+  sinks?: unknown[];
+  backup?: BackupConfig;
+}
+
 export interface ActionEnvOptions {
   db: Database.Database;
   stateDir: string;
-  config: AgentConfig;
+  config: ActionEnvConfig;
   /** libvirt URI (default: $HV_LIBVIRT_URI, else qemu:///system). */
   libvirtUri?: string;
   /** Tests give their own backend. */
@@ -41,7 +48,7 @@ export async function tapsFromLibvirt(vm: LibvirtBackend, name: string): Promise
     .filter((d): d is string => d !== undefined && d !== "");
 }
 
-export function responseAllowlist(config: AgentConfig): Allowlist {
+export function responseAllowlist(config: ActionEnvConfig): Allowlist {
   return buildAllowlist(config.response?.allowlist ?? {});
 }
 

@@ -3,7 +3,7 @@
 // counted, the others load.
 
 import type { ActionRegistry } from "./action.js";
-import { parseDuration, parseRate } from "./duration.js";
+import { parsePlaybookDuration, parseRate } from "./duration.js";
 import { DEFAULT_COOLDOWN_MS, playbookSchema, stepSchema, toMatch, type Playbook, type PlaybookStep, type RawPlaybook } from "./schema.js";
 import { readYamlDocuments, readYamlFile, yamlFiles, type YamlDocument } from "../events/yaml.js";
 
@@ -117,8 +117,8 @@ function toPlaybook(y: YamlDocument, file: string, registry: ActionRegistry): Pl
     mode: raw.mode,
     match: toMatch(raw.match),
     steps,
-    cooldownMs: raw.cooldown === undefined ? DEFAULT_COOLDOWN_MS : parseDuration(raw.cooldown)!,
-    delayMs: raw.delay === undefined ? 0 : parseDuration(raw.delay)!,
+    cooldownMs: raw.cooldown === undefined ? DEFAULT_COOLDOWN_MS : parsePlaybookDuration(raw.cooldown)!,
+    delayMs: raw.delay === undefined ? 0 : parsePlaybookDuration(raw.delay)!,
     file,
     line: start,
   };
@@ -149,7 +149,7 @@ function toStep(raw: RawPlaybook, s: RawPlaybook["actions"][number], registry: A
     line,
   };
   const ttl = s.ttl ?? (def.reversible ? raw.ttl : undefined);
-  const ttlMs = typeof ttl === "string" ? parseDuration(ttl) : undefined;
+  const ttlMs = typeof ttl === "string" ? parsePlaybookDuration(ttl) : undefined;
   if (ttlMs !== undefined) step.ttlMs = ttlMs;
   return step;
 }

@@ -5,7 +5,7 @@
 import type { Alert } from "../events/alert.js";
 import type { Allowlist } from "../events/allowlist.js";
 import { targetKey, type ActionRegistry, type ActionTarget } from "./action.js";
-import { formatDuration } from "./duration.js";
+import { formatDuration } from "../events/duration.js";
 import { allowlistRefusal, QUARANTINE_ACTIONS } from "./safety.js";
 import type { Playbook, PlaybookMode, PlaybookStep } from "./schema.js";
 

@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { parseSeverity, SEVERITIES, type EntityKind, type Severity } from "../events/alert.js";
-import { DURATION_HINT, parseDuration, parseRate, RATE_HINT, type Rate } from "./duration.js";
+import { DURATION_HINT, parsePlaybookDuration, parseRate, RATE_HINT, type Rate } from "./duration.js";
 
 export const PLAYBOOK_MODES = ["monitor", "interactive", "automatic"] as const;
 export type PlaybookMode = (typeof PLAYBOOK_MODES)[number];
@@ -13,7 +13,7 @@ export const ENTITY_KINDS: readonly EntityKind[] = ["vm", "host", "ip", "user", 
 /** Same rule about the same entity again within this time: the playbook does not act again. */
 export const DEFAULT_COOLDOWN_MS = 10 * 60_000;
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, DURATION_HINT);
+const duration = z.string().refine((s) => parsePlaybookDuration(s) !== undefined, DURATION_HINT);
 const nonEmptyList = z.array(z.string().min(1)).min(1);
 
 const matchSchema = z

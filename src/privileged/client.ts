@@ -4,7 +4,7 @@
 
 import { createConnection } from "node:net";
 import type { z } from "zod";
-import { ActionError } from "../playbooks/actions/common.js";
+import { ActionError } from "../events/errors.js";
 import { describeIssues, reply, resultOf, type Op, type Request } from "./protocol.js";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;

@@ -1,7 +1,7 @@
 // Where the root-only host operations run: in hv itself when it is root, else in the privileged
 // helper named by HV_PRIVILEGED_SOCKET (the NixOS module sets it for the unprivileged hv-monitor).
 
-import { ActionError } from "../playbooks/actions/common.js";
+import { ActionError } from "../events/errors.js";
 import { askHelper } from "./client.js";
 import { killVerified, lockAccount, unlockAccount, type HostPolicy } from "./host-ops.js";
 import type { KillRequest, KillResult, LockRequest, LockResult, UnlockRequest, UnlockResult } from "./protocol.js";

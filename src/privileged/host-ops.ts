@@ -4,7 +4,7 @@
 // unprivileged hv — it re-checks everything itself and trusts nothing the caller says beyond
 // what narrows the operation.
 
-import { ActionError, refuse } from "../playbooks/actions/common.js";
+import { ActionError, refuse } from "../events/errors.js";
 import { ownLineage, PF_KTHREAD, readProc, type ProcInfo } from "./proc.js";
 import type { KillRequest, KillResult, LockRequest, LockResult, ShadowState, UnlockRequest, UnlockResult } from "./protocol.js";
 import { runProgram } from "../events/programs.js";

@@ -7,7 +7,7 @@
 
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { ActionError, refuse } from "../playbooks/actions/common.js";
+import { ActionError, refuse } from "../events/errors.js";
 import { openLockBook, type LockBook } from "./lock-book.js";
 import { killVerified, lockAccount, unlockAccount, type HostPolicy } from "./host-ops.js";
 import { describeIssues, MAX_LINE_BYTES, request, type Reply, type Request } from "./protocol.js";

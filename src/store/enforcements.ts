@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { prepared } from "./statements.js";
 
 // What hv holds in force in nftables: VM quarantines, blocked addresses, VM rate limits. The
-// firewall's desired state is built from the active rows (src/agent/firewall-sync.ts), so a
+// firewall's desired state is built from the active rows (src/firewall/sync.ts), so a
 // quarantine outlives the process that made it, and the agent and the CLI always agree.
 
 export type EnforcementKind = "quarantine" | "block" | "rate_limit";

@@ -3,7 +3,7 @@
 
 import type Database from "better-sqlite3";
 import type { Indicator, IndicatorKind, StoredIndicator } from "../events/indicator.js";
-import type { FeedSpec } from "../feeds/spec.js";
+import type { FeedSpec } from "../events/feed.js";
 import { prepared } from "./statements.js";
 
 export interface FeedState {

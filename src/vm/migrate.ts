@@ -123,6 +123,8 @@ export interface MigrateRun extends MigrationCheckOptions {
   stateDir?: string;
   /** Called with each domjobinfo sample while the migration runs. */
   onJob?: (job: JobInfo) => void;
+  /** The destination's connection, where the finished migration's statistics are read. */
+  destination?: LibvirtBackend;
   pollMs?: number;
 }
 
@@ -171,5 +173,10 @@ export async function migrateDomain(backend: LibvirtBackend, name: string, o: Mi
     },
     { ...(o.stateDir ? { stateDir: o.stateDir } : {}), vmUuid: uuid },
   );
+  // The samples above can all miss a short migration (it ends between two of them), and the last
+  // one is not the total. The source forgets the domain (--undefinesource); the destination keeps
+  // the completed job's statistics. Unreachable from here (--p2p), the last sample stays.
+  const completed = await o.destination?.domJobInfo(name, { completed: true }).catch(() => undefined);
+  if (completed) job = completed;
   return { name, uuid, dest: o.dest, live: Boolean(o.live), copyStorage: Boolean(o.copyStorage), ms: Date.now() - t0, ...(job ? { job } : {}), notes: check.notes };
 }

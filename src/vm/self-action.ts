@@ -1,7 +1,5 @@
-import { join } from "node:path";
-import { defaultStateDir } from "../agent/config.js";
 import { beginSelfAction, endSelfAction } from "../store/self-actions.js";
-import { openStore } from "../store/open.js";
+import { defaultStateDir, openStateStore } from "../store/open.js";
 import { writeSafe } from "../events/terminal.js";
 
 // A pause, snapshot, save or dump makes libvirt report lifecycle events the agent would otherwise
@@ -17,10 +15,10 @@ export interface SelfActionOptions {
 
 export async function withSelfAction<T>(vmName: string, action: string, fn: () => Promise<T>, opts: SelfActionOptions = {}): Promise<T> {
   const warn = opts.warn ?? ((m: string) => writeSafe(process.stderr, `hv: warning: ${m}\n`));
-  let db: ReturnType<typeof openStore> | undefined;
+  let db: ReturnType<typeof openStateStore> | undefined;
   let id: number | undefined;
   try {
-    db = openStore(join(opts.stateDir ?? defaultStateDir(), "hv.db"));
+    db = openStateStore(opts.stateDir ?? defaultStateDir());
     id = beginSelfAction(db, { vmName, action, startedMs: Date.now(), ...(opts.vmUuid ? { vmUuid: opts.vmUuid } : {}) });
   } catch (err) {
     warn(`could not record hv's own ${action} of ${vmName} in the store (${(err as Error).message}); the agent may alert on it`);

@@ -78,8 +78,8 @@ describe("VM attribution on a real qemu's audit events", () => {
     try {
       await waitFor(() => statuses.some((s) => s.state === "connected"), 5000, "the audit socket");
       const qemuBin = await realpath("/usr/bin/qemu-system-x86_64");
-      await auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${qemuBin}`, "-k", "hvqemu");
-      await auditctl("-w", disk, "-p", "r", "-k", "hvdisk");
+      await auditctl("-A", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${qemuBin}`, "-k", "hvqemu");
+      await auditctl("-A", "always,exit", "-F", `path=${disk}`, "-F", "perm=r", "-k", "hvdisk");
 
       await virsh("define", join(dir, "dom.xml"));
       const uuid = (await virsh("domuuid", dom)).trim();

@@ -9,6 +9,7 @@ import { createAttribution, machineNameFromCgroup, qemuIdentity } from "../../sr
 import { createSelfActions, isSelfCaused } from "../../src/agent/self-actions.js";
 import { InventoryIndex } from "../../src/collectors/libvirt/inventory.js";
 import { ProcessTable } from "../../src/collectors/audit/proctable.js";
+import { AuditDecoder, decodeAuditLines } from "../../src/collectors/audit/decoder.js";
 import { openStore } from "../../src/store/open.js";
 import { beginSelfAction, endSelfAction } from "../../src/store/self-actions.js";
 import type { HvEvent } from "../../src/events/event.js";
@@ -174,5 +175,32 @@ describe("self-action marking", () => {
     // Someone else, and a later process that reuses a number hv's child had.
     expect(see(audit(5, 5555, 1, { action: "execve" }))).toBe(false);
     expect(see(audit(6, 3002, 1, { action: "execve" }))).toBe(false);
+  });
+});
+
+describe("one process table, read in stream order", () => {
+  const sys = (serial: number, syscall: number, pid: number, ppid: number, exe: string, exit = 0): string =>
+    `type=SYSCALL msg=audit(100.${String(serial).padStart(3, "0")}:${serial}): arch=c000003e syscall=${syscall} success=yes exit=${exit} ppid=${ppid} pid=${pid} uid=0 auid=0 comm="${exe.split("/").pop()}" exe="${exe}"`;
+  const eoe = (serial: number): string => `type=EOE msg=audit(100.${String(serial).padStart(3, "0")}:${serial}): `;
+  // qemu (5000, the inventory's) forks 5001, which opens a file; 5001 exits; an unrelated shell then
+  // gets pid 5001 (an execve whose parent is 1) — all of it decoded in one go.
+  const lines = [sys(1, 56, 5000, 1, "/usr/bin/qemu-system-x86_64", 5001), eoe(1), sys(2, 257, 5001, 5000, "/usr/bin/qemu-system-x86_64"), eoe(2), sys(3, 59, 5001, 1, "/bin/bash"), eoe(3), sys(4, 257, 5001, 1, "/bin/bash"), eoe(4)];
+
+  it("attributes and marks each event as the table was at that event, not as it is after the batch", () => {
+    const db = openStore(join(mkdtempSync(join(tmpdir(), "hv-order-")), "hv.db"));
+    const table = new ProcessTable();
+    const attribute = createAttribution(inventory(), { processes: table });
+    // hv (pid 5000 here, standing for the agent) is not the point: only 5000's lineage is.
+    const marks = createSelfActions(db, { ownPids: [4000], processes: table });
+    const decoder = new AuditDecoder({ processes: table, enrich: (e) => (attribute(e), marks.markSelfCaused(e)) });
+    const events = decodeAuditLines(lines, decoder);
+    expect(events.map((e) => [e.process?.pid, e.event.action, e.vm?.name])).toEqual([
+      [5000, "clone", "web1"],
+      [5001, "openat", "web1"],
+      [5001, "execve", undefined],
+      [5001, "openat", undefined],
+    ]);
+    expect(events.some((e) => isSelfCaused(e))).toBe(false);
+    db.close();
   });
 });

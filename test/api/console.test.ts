@@ -9,6 +9,8 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadAgentConfig } from "../../src/agent/config.js";
+import { sessionSettings } from "../../src/api/config.js";
 import { loadConsoleAssets, type ConsoleAssets } from "../../src/api/console.js";
 import { createAgentMetrics } from "../../src/api/metrics.js";
 import { defaultResponseOps } from "../../src/api/response.js";
@@ -236,6 +238,26 @@ describe("overview data", () => {
     expect(all.flatMap((c) => Object.entries(c))).toEqual(expect.arrayContaining([["critical", 2], ["low", 1], ["high", 1]]));
     expect(all.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0)).toBe(4);
     for (const b of body.buckets) expect(Date.parse(b.start) % 3_600_000).toBe(0);
+  });
+
+  test("the timeline's step is an age in hv's duration grammar: weeks count, sub-second steps do not", async () => {
+    const week = await app.inject({ url: "/api/v1/alerts/timeline?since=3w&step=1w", headers: { authorization: `Bearer ${f.tokens.viewer}` } });
+    expect(week.statusCode, week.body).toBe(200);
+    expect((week.json() as { stepSeconds: number }).stepSeconds).toBe(7 * 86_400);
+    const ms = await app.inject({ url: "/api/v1/alerts/timeline?since=1h&step=500ms", headers: { authorization: `Bearer ${f.tokens.viewer}` } });
+    expect(ms.statusCode).toBe(400);
+  });
+
+  test("the console's session lifetimes in the config: longer than 0, at most 366 days, in the one grammar", () => {
+    const load = (console: string): ReturnType<typeof loadAgentConfig> => {
+      const path = join(f.dir, "hv.yaml");
+      writeFileSync(path, `api:\n  enabled: true\n  console:\n${console}`);
+      return loadAgentConfig(path);
+    };
+    expect(sessionSettings(load("    sessionIdle: 1w\n    sessionMax: 90m\n").api?.console)).toMatchObject({ idleMs: 7 * 86_400_000, maxMs: 90 * 60_000 });
+    expect(() => load("    sessionIdle: 0s\n")).toThrow(/sessionIdle/);
+    expect(() => load("    sessionMax: 400d\n")).toThrow(/sessionMax/);
+    expect(() => load("    sessionMax: 12 hours\n")).toThrow(/sessionMax/);
   });
 
   test("sources: what the pipeline counted per source, as the metrics hold it", async () => {

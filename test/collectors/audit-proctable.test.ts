@@ -48,4 +48,18 @@ describe("ProcessTable", () => {
     expect(table.get(1)?.executable).toBe("/a2");
     expect(table.get(3)?.executable).toBe("/c");
   });
+
+  it("hands its labels (VM, hv's own doing) to forked children and exec'd images, and forgets a stopped VM's", () => {
+    const table = new ProcessTable();
+    const web = { name: "web1", uuid: "11111111-2222-3333-4444-555555555555" };
+    table.label(30, { vm: web }, "2026-01-01T00:00:00Z");
+    run([sys(1, 56, 30, 1, "/usr/bin/qemu-system-x86_64", 31), eoe(1), sys(2, 59, 31, 30, "/bin/sh"), execve(2, "sh"), eoe(2), sys(3, 57, 31, 30, "/bin/sh", 32), eoe(3)], table);
+    expect([table.labels(31)?.vm, table.labels(32)?.vm]).toEqual([web, web]);
+    // Another process that is not the VM's: no label.
+    run([sys(4, 59, 40, 1, "/bin/ls"), execve(4, "ls"), eoe(4)], table);
+    expect(table.labels(40)).toBeUndefined();
+    expect([...table.lineage(32)]).toEqual([32, 31, 30]);
+    table.forgetVm("web1");
+    expect([30, 31, 32].map((p) => table.labels(p)?.vm)).toEqual([undefined, undefined, undefined]);
+  });
 });

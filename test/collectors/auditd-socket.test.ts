@@ -48,7 +48,7 @@ describe("real auditd", () => {
 
       const echo = await realpath("/bin/echo");
       // Narrowed to echo: other processes on this host exec a lot, and the kernel's backlog is small.
-      await auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${echo}`, "-k", "hvtest");
+      await auditctl("-A", "always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${echo}`, "-k", "hvtest");
       const marker = `hv-marker-${randomBytes(6).toString("hex")}`;
       await execa("/bin/echo", [marker]);
 

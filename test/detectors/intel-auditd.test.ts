@@ -43,7 +43,7 @@ describe("intel detector on live auditd connect events", () => {
       await execa("ip", ["netns", "add", ns]);
       await execa("ip", ["-n", ns, "link", "set", "lo", "up"]);
       await execa("ip", ["-n", ns, "addr", "add", "198.51.100.7/32", "dev", "lo"]);
-      await auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "connect", "-F", `key=${key}`);
+      await auditctl("-A", "always,exit", "-F", "arch=b64", "-S", "connect", "-F", `key=${key}`);
       listener = execa("ip", ["netns", "exec", ns, "socat", "-u", "TCP4-LISTEN:8443,bind=198.51.100.7,reuseaddr,fork", "OPEN:/dev/null"], { reject: false });
       // Until the listener is up a connect is refused; retry so the first recorded one succeeds.
       for (let i = 0; i < 50; i++) {

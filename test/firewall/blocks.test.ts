@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { syncFirewall } from "../../src/agent/firewall-sync.js";
+import { syncFirewall } from "../../src/firewall/sync.js";
 import { buildAllowlist } from "../../src/events/allowlist.js";
 import { formatAddress } from "../../src/firewall/addresses.js";
 import { readStatus } from "../../src/firewall/status.js";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { desiredFirewallState } from "../../src/agent/firewall-sync.js";
+import { desiredFirewallState } from "../../src/firewall/sync.js";
 import { parseEntry } from "../../src/firewall/addresses.js";
 import { buildTables } from "../../src/firewall/build.js";
 import { buildAllowlist } from "../../src/events/allowlist.js";

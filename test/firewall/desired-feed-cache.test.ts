@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { desiredFirewallState, type FeedSetCache } from "../../src/agent/firewall-sync.js";
+import { desiredFirewallState, type FeedSetCache } from "../../src/firewall/sync.js";
 import { validateFeedSpec } from "../../src/feeds/spec.js";
 import { addFeed, applyFeedSet, removeFeed, updateFeedSpec } from "../../src/store/feeds.js";
 import { enforce } from "../../src/store/enforcements.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFirewallSyncer, desiredFirewallState, syncFirewall } from "../../src/agent/firewall-sync.js";
+import { createFirewallSyncer, desiredFirewallState, syncFirewall } from "../../src/firewall/sync.js";
 import { syncFeed } from "../../src/feeds/sync.js";
 import { validateFeedSpec } from "../../src/feeds/spec.js";
 import { listObjects } from "../../src/firewall/nft.js";

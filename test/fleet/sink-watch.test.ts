@@ -15,7 +15,8 @@ import { encode } from "../../src/fleet/messages.js";
 import { STREAM } from "../../src/fleet/subjects.js";
 import { watchFleet, type FleetItem } from "../../src/fleet/watch.js";
 import { createSinks } from "../../src/outputs/config.js";
-import { NatsSink, publishActionResult } from "../../src/outputs/nats.js";
+import { NatsSink } from "../../src/outputs/nats.js";
+import { publishActionResult } from "../../src/outputs/sink.js";
 import { makeAlert, until } from "../outputs/alerts.js";
 import { startNatsServer, whyNoNatsServer, type RunningNats } from "../helpers/nats.js";
 

@@ -45,16 +45,23 @@ export async function whyNoAuditd(): Promise<string | undefined> {
 const addedRules: string[][] = [];
 
 /**
- * Runs auditctl. Rules added with -a/-A/-w are remembered so stop() deletes exactly those (with
- * -d/-W and the same arguments), never the host's other rules.
+ * Runs auditctl. Rules added with -A are remembered so stop() deletes exactly those (with -d and
+ * the same arguments), never the host's other rules.
+ *
+ * Only -A (insert first) adds rules: a host may already have rules loaded (a CI machine copied
+ * from one that had a ruleset in its kernel failed this way), and the first exit rule that
+ * matches decides the record's key, so an appended rule (-a, or -w, which appends) can be
+ * shadowed by the host's and the test's key never appears.
  */
 export async function auditctl(...args: string[]): Promise<string> {
-  const { stdout } = await execa("auditctl", args);
   const [op, ...rest] = args;
+  if (op === "-a" || op === "-w") {
+    throw new Error(`auditctl ${op}: add test rules with -A (first in the list), so the host's own rules cannot take the event`);
+  }
+  const { stdout } = await execa("auditctl", args);
   const key = rest.join("\u0000");
-  if (op === "-a" || op === "-A") addedRules.push(["-d", ...rest]);
-  else if (op === "-w") addedRules.push(["-W", ...rest]);
-  else if (op === "-d" || op === "-W") {
+  if (op === "-A") addedRules.push(["-d", ...rest]);
+  else if (op === "-d") {
     const i = addedRules.findIndex((r) => r[0] === op && r.slice(1).join("\u0000") === key);
     if (i !== -1) addedRules.splice(i, 1);
   }

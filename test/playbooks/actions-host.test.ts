@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JsonlSink } from "../../src/outputs/jsonl.js";
-import { ActionError } from "../../src/playbooks/actions/common.js";
+import { ActionError } from "../../src/events/errors.js";
 import { killProcess } from "../../src/playbooks/actions/kill-process.js";
 import { lockAccount } from "../../src/playbooks/actions/lock-account.js";
 import { notify } from "../../src/playbooks/actions/notify.js";

@@ -8,7 +8,7 @@ import { parseEntry } from "../../src/events/address.js";
 import { getAction } from "../../src/store/actions.js";
 import { activeEnforcement, activeEnforcements, listEnforcements } from "../../src/store/enforcements.js";
 import { blockIp, remoteAddress } from "../../src/playbooks/actions/block-ip.js";
-import { ActionError } from "../../src/playbooks/actions/common.js";
+import { ActionError } from "../../src/events/errors.js";
 import { quarantineVm, releaseVm } from "../../src/playbooks/actions/quarantine.js";
 import { parseRateText, rateLimitVm } from "../../src/playbooks/actions/rate-limit.js";
 import { makeAlert, makeTestEnv, prepareRun, runAction, type TestEnv } from "./actions-env.js";

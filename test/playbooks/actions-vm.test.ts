@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ActionError } from "../../src/playbooks/actions/common.js";
+import { ActionError } from "../../src/events/errors.js";
 import { capturePcapAction, forensicCapture } from "../../src/playbooks/actions/forensics.js";
 import { snapshotVm } from "../../src/playbooks/actions/snapshot.js";
 import { pauseVm, resumeVm, shutdownVm } from "../../src/playbooks/actions/vm-power.js";

@@ -84,6 +84,7 @@ export class Coalescer {
   private readonly serials = new Map<string, SerialTracker>();
   private latestTimeMs = 0;
   private tentativeKey: string | undefined;
+  private lastKey: { serial: number; time: string; node: string | undefined; key: string } | undefined;
   readonly stats: CoalesceStats = { records: 0, events: 0, incomplete: 0, late: 0, evicted: 0, lostSerials: 0 };
 
   constructor(options: CoalesceOptions = {}) {
@@ -95,7 +96,7 @@ export class Coalescer {
   push(rec: ParsedRecord, pos?: number, wallMs = 0): RecordGroup[] {
     this.stats.records++;
     const out: RecordGroup[] = [];
-    const key = groupKey(rec);
+    const key = this.keyOf(rec);
     this.closeTentative(key, out);
     if (rec.timeMs > this.latestTimeMs) {
       this.latestTimeMs = rec.timeMs;
@@ -131,6 +132,15 @@ export class Coalescer {
     }
     if (open.tentative) this.tentativeKey = key;
     return out;
+  }
+
+  /** The event key of a record; the records of one event come one after another, so the last key is usually it. */
+  private keyOf(rec: ParsedRecord): string {
+    const last = this.lastKey;
+    if (last && last.serial === rec.serial && last.time === rec.time && last.node === rec.node) return last.key;
+    const key = groupKey(rec);
+    this.lastKey = { serial: rec.serial, time: rec.time, node: rec.node, key };
+    return key;
   }
 
   private evictOldest(out: RecordGroup[]): void {

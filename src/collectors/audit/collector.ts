@@ -20,9 +20,14 @@ const EXPIRE_EVERY_MS = 500;
 export class AuditCollector implements Collector {
   readonly name: string;
   readonly live: boolean;
-  readonly decoder = new AuditDecoder();
+  readonly decoder: AuditDecoder;
 
-  constructor(private readonly source: AuditSource) {
+  /** `enrich`: see AuditDecoderOptions (VM attribution and self-action marking, in the agent). */
+  constructor(
+    private readonly source: AuditSource,
+    opts: { enrich?: (event: HvEvent) => void } = {},
+  ) {
+    this.decoder = new AuditDecoder(opts.enrich ? { enrich: opts.enrich } : {});
     this.name = source.kind === "stream" ? `audit:${source.label}` : `audit:${source.path}`;
     // A followed file can wait for us (the kernel keeps writing to disk); a socket or pipe cannot.
     this.live = source.kind !== "file";

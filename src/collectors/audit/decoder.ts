@@ -1,5 +1,6 @@
-// Lines in, events out: parse → coalesce → normalize → process table, with every line accounted
-// for (records, blank lines, malformed lines with their line numbers and reasons).
+// Lines in, events out: parse → coalesce → normalize → process table → the caller's enrichment,
+// with every line accounted for (records, blank lines, malformed lines with their line numbers and
+// reasons).
 
 import type { HvEvent } from "../../events/event.js";
 import { Coalescer, type CoalesceOptions, type CoalesceStats, type RecordGroup } from "./coalesce.js";
@@ -29,16 +30,27 @@ export interface DecodedBatch {
 
 const MAX_PROBLEMS_KEPT = 20;
 
+export interface AuditDecoderOptions extends CoalesceOptions {
+  processes?: ProcessTable;
+  /**
+   * Runs on each event right after the process table learned from it, so what it reads of the
+   * table (VM attribution, self-action marking) is the table at that point of the stream.
+   */
+  enrich?: (event: HvEvent) => void;
+}
+
 export class AuditDecoder {
   private readonly coalescer: Coalescer;
-  /** Shared with VM attribution, which follows qemu's children through it. */
+  /** Shared with VM attribution and self-action marking, which label processes in it. */
   readonly processes: ProcessTable;
+  private readonly enrichHook: ((event: HvEvent) => void) | undefined;
   private readonly counts = { lines: 0, blank: 0, malformed: 0, warnings: 0 };
   private readonly problems: LineProblem[] = [];
 
-  constructor(options: CoalesceOptions & { processes?: ProcessTable } = {}) {
+  constructor(options: AuditDecoderOptions = {}) {
     this.coalescer = new Coalescer(options);
     this.processes = options.processes ?? new ProcessTable();
+    this.enrichHook = options.enrich;
   }
 
   /** `start`/`end`: byte offsets of the line in its file, when it has one; `cutBytes`: what its source cut off an overlong line. */
@@ -85,6 +97,7 @@ export class AuditDecoder {
     for (const g of groups) {
       const event = normalizeGroup(g);
       this.processes.enrich(event);
+      this.enrichHook?.(event);
       events.push(event);
     }
     return events;

@@ -5,7 +5,7 @@
 
 import { MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../../events/input.js";
 import * as ort from "onnxruntime-node";
-import { createAttribution } from "../../agent/attribution.js";
+import { flowAttribution } from "../../collectors/flows/attribution.js";
 import { createConntrackDecoder } from "../../collectors/flows/conntrack-decode.js";
 import { loadInventoryFile } from "../../collectors/libvirt/inventory.js";
 import type { HvEvent } from "../../events/event.js";
@@ -35,7 +35,7 @@ export interface FeatureBaseline {
 /** Flow events of a conntrack log, attributed to VMs through the inventory (vm.name), with the decoder's counts. */
 export function readConntrackLog(path: string, inventoryPath?: string): { events: HvEvent[]; stats: Record<string, unknown> } {
   const decoder = createConntrackDecoder();
-  const attribute = inventoryPath ? createAttribution(loadInventoryFile(inventoryPath)) : undefined;
+  const attribute = inventoryPath ? flowAttribution(loadInventoryFile(inventoryPath)) : undefined;
   const events: HvEvent[] = [];
   readTextCapped(path, MAX_TRAINING_BYTES).split("\n").forEach((text, i) => {
     const ev = decoder.line(text, i + 1);

@@ -3,10 +3,11 @@
 // it is. Durations are written like the agent config: 30s, 5m, 1h.
 
 import { z } from "zod";
+import { parseDuration } from "../../events/duration.js";
 
 const duration = z
-  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, "must look like 500ms, 30s, 5m or 1h")])
-  .transform((v) => (typeof v === "number" ? v : parseDuration(v)));
+  .union([z.number().nonnegative(), z.string().refine((s) => parseDuration(s) !== undefined, "must look like 500ms, 30s, 5m or 1h")])
+  .transform((v) => (typeof v === "number" ? v : parseDuration(v)!));
 
 /** Traffic a detector leaves alone: any field given must match (addresses may be CIDRs). */
 const allowEntry = z
@@ -216,10 +217,4 @@ export function parseFlowDetectorsConfig(input: unknown = {}, where = "flowDetec
   const r = flowDetectorsSchema.safeParse(input ?? {});
   if (!r.success) throw new Error(`${where}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`);
   return r.data;
-}
-
-function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(s)!;
-  const n = Number(m[1]);
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3600_000 }[m[2] as "ms" | "s" | "m" | "h"];
 }

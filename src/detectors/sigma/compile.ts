@@ -6,7 +6,7 @@ import { checkReferences, ConditionError, expandPattern, parseCondition, type Co
 import type { EvalContext, FieldAccessor } from "./context.js";
 import type { FilterDoc, RuleDoc, Search } from "./load.js";
 import { describeLogsource, permissiveResolve, resolveLogsource, type Logsource, type Source } from "./mapping.js";
-import { anyOf, compileFieldTest, strongest, type CompileEnv, type Requirement } from "./modifiers.js";
+import { allOf, anyOf, compileFieldTest, type CompileEnv, type Requirement } from "./modifiers.js";
 
 export type Match = (ctx: EvalContext) => boolean;
 export type Resolve = (field: string) => FieldAccessor | { unsupported: string };
@@ -18,7 +18,7 @@ export interface CompiledRule {
   /** Undefined for dormant rules (no hv source produces their logsource). */
   source?: Source;
   match: Match;
-  /** One of these literals must be in the event's text, or the rule cannot match (null: no such literal). */
+  /** Literal clauses the event must satisfy, or the rule cannot match (null: no such requirement). */
   need: Requirement;
   /** The rule's field names → accessors (exceptions and correlations use the rule's names). */
   resolve: Resolve;
@@ -143,7 +143,7 @@ export function compileDetection(searches: Search[], conditions: string[], condi
 function and(parts: Array<{ match: Match; need: Requirement }>): { match: Match; need: Requirement } {
   if (parts.length === 1) return parts[0]!;
   const ms = parts.map((p) => p.match);
-  return { match: (ctx) => ms.every((m) => m(ctx)), need: strongest(parts.map((p) => p.need)) };
+  return { match: (ctx) => ms.every((m) => m(ctx)), need: allOf(parts.map((p) => p.need)) };
 }
 
 function or(parts: Array<{ match: Match; need: Requirement }>): { match: Match; need: Requirement } {

@@ -1,6 +1,7 @@
 // The Sigma detector: rules indexed by logsource (an event only meets the rules whose source
-// selects it), each rule behind a literal prefilter (a rule that needs "wget" is skipped, without
-// evaluating it, when the event's text has no "wget"), then filters, exceptions, correlations.
+// selects it), each rule behind a literal prefilter (a rule whose CommandLine must contain "wget"
+// is not evaluated for an event whose command line has no "wget"; prefilter.ts), then filters,
+// exceptions, correlations.
 
 import type { Detection, Detector } from "../../events/alert.js";
 import type { HvEvent } from "../../events/event.js";
@@ -8,8 +9,8 @@ import type { CompiledFilter, CompiledRule } from "./compile.js";
 import { EvalContext } from "./context.js";
 import { CorrelationEngine, type CorrelationStats } from "./correlation.js";
 import { Exceptions, type ExceptionProblem, type ExceptionStats } from "./exceptions.js";
-import { LiteralIndex } from "./literals.js";
 import { keywordText, type Source } from "./mapping.js";
+import { Prefilter, RuleIndex, type Clauses } from "./prefilter.js";
 import type { RuleSet } from "./ruleset.js";
 
 export interface SigmaDetectorOptions {
@@ -46,8 +47,8 @@ interface Slot {
   evaluations: number;
   matches: number;
   filters: Array<{ filter: CompiledFilter; counter: { suppressed: number } }>;
-  /** Literal ids one of which the event must contain; undefined = no prefilter for this rule. */
-  need?: number[];
+  /** Literal clauses the event must satisfy (prefilter.ts); undefined = no prefilter for this rule. */
+  need?: Clauses;
   /** Referenced by a correlation without `generate: true`: feeds it, raises nothing alone. */
   correlationOnly: boolean;
 }
@@ -67,7 +68,7 @@ export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetecto
   const generated = new Set(options.rules.correlations.filter((c) => c.doc.generate).flatMap((c) => [...c.members.keys()]));
   const filterCounters = options.rules.filters.map((filter) => ({ filter, counter: { suppressed: 0 } }));
 
-  const literals = new LiteralIndex();
+  const literals = new Prefilter();
   const buckets = new Map<Source, Slot[]>();
   const slots: Slot[] = [];
   for (const rule of options.rules.rules) {
@@ -80,29 +81,30 @@ export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetecto
       filters: filterCounters.filter((f) => f.filter.doc.rules.some((r) => refs.includes(r))),
       correlationOnly: engine.watches(rule.ref.id) && !generated.has(rule.ref.id),
     };
-    if (rule.need !== null) slot.need = rule.need.map((l) => literals.add(l));
+    if (rule.need !== null) slot.need = rule.need.map((clause) => literals.add(clause));
     slots.push(slot);
     const list = buckets.get(rule.source) ?? [];
     list.push(slot);
     buckets.set(rule.source, list);
   }
   literals.build();
-  const bucketList = [...buckets.entries()];
+  const bucketList = [...buckets.entries()].map(([source, list]) => ({ source, slots: list, index: new RuleIndex(literals, list.map((s) => s.need)) }));
+  const picked: number[] = [];
   const c = { events: 0, candidates: 0, prefiltered: 0, evaluations: 0, matches: 0, detections: 0, suppressedByException: 0, suppressedByFilter: 0 };
 
   const onEvent = (event: HvEvent): Detection[] => {
     c.events++;
     const ctx = new EvalContext(event, keywordText);
+    // Without the prefilter every rule is evaluated in full (no literal gate on its tests either).
+    if (prefilter) literals.next(ctx);
     const out: Detection[] = [];
-    for (const [source, list] of bucketList) {
+    for (const { source, slots: list, index } of bucketList) {
       if (!source.applies(event)) continue;
       c.candidates += list.length;
-      for (const slot of list) {
-        const need = slot.need;
-        if (prefilter && need !== undefined && !hasAny(ctx.literals(literals), need)) {
-          c.prefiltered++;
-          continue;
-        }
+      const n = prefilter ? index.candidates(picked) : list.length;
+      c.prefiltered += list.length - n;
+      for (let k = 0; k < n; k++) {
+        const slot = list[prefilter ? picked[k]! : k]!;
         c.evaluations++;
         slot.evaluations++;
         if (!slot.rule.match(ctx)) continue;
@@ -149,11 +151,6 @@ export function createSigmaDetector(options: SigmaDetectorOptions): SigmaDetecto
       };
     },
   };
-}
-
-function hasAny(present: Uint8Array, ids: number[]): boolean {
-  for (let i = 0; i < ids.length; i++) if (present[ids[i]!] === 1) return true;
-  return false;
 }
 
 function summaryOf(rule: CompiledRule, e: HvEvent): string {

@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, type Document, type Node } from "yaml";
 import { z } from "zod";
 import type { Logsource } from "./mapping.js";
 import type { SigmaValue } from "./modifiers.js";
+import { parseDuration } from "../../events/duration.js";
 import { readYamlDocuments, readYamlFile, yamlFiles, type YamlDocument } from "../../events/yaml.js";
 
 /** `Field|mod|mod: values`; no field = a keyword search. */
@@ -120,7 +121,7 @@ const correlationSchema = z.looseObject({
     type: z.enum(["event_count", "value_count", "temporal", "temporal_ordered"]),
     rules: z.union([z.string(), strList.min(1)]),
     "group-by": z.union([z.string(), strList]).optional(),
-    timespan: z.string().regex(/^\d+[smhd]$/, "timespan must be a number followed by s, m, h or d"),
+    timespan: z.string().refine((s) => parseDuration(s) !== undefined, "timespan must be a number followed by ms, s, m, h, d or w"),
     condition: z
       .looseObject({
         field: z.string().optional(),
@@ -203,7 +204,6 @@ function toDoc(y: YamlDocument, obj: Record<string, unknown>, file: string): Sig
     }
     if (c.type === "value_count" && !c.condition?.field) return { kind: "invalid", ...base, line: lineAt(["correlation", "condition"]), reason: "correlation.condition.field: value_count needs the field whose values are counted" };
     const groupBy = c["group-by"];
-    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[c.timespan.slice(-1) as "s" | "m" | "h" | "d"];
     return {
       kind: "correlation",
       ...base,
@@ -216,7 +216,7 @@ function toDoc(y: YamlDocument, obj: Record<string, unknown>, file: string): Sig
       type: c.type,
       rules: typeof c.rules === "string" ? [c.rules] : c.rules,
       groupBy: groupBy === undefined ? [] : typeof groupBy === "string" ? [groupBy] : groupBy,
-      timespanMs: Number(c.timespan.slice(0, -1)) * unit,
+      timespanMs: parseDuration(c.timespan)!,
       thresholds,
       field: c.condition?.field,
       generate: c.generate ?? r.data.generate ?? false,

@@ -302,28 +302,53 @@ export const permissiveResolve = (field: string): FieldAccessor => ({ key: `dorm
  * normalized command lines; for other events every string or number in the event.
  */
 export function keywordText(e: HvEvent): string[] {
+  const out: string[] = [];
+  eachKeywordValue(e, (v) => out.push(v));
+  return out;
+}
+
+/** keywordText's values one by one, without gathering them (the prefilter scans them as they come). */
+export function eachKeywordValue(e: HvEvent, visit: (value: string) => void): void {
   if (e.audit) {
     const p = e.process;
-    if (p?.args && e.audit.records.some((r) => r.type === "EXECVE")) return p.command_line ? [...p.args, p.command_line] : [...p.args];
-    if (p?.title) return [p.title, p.command_line, p.parent?.command_line].filter((s): s is string => s !== undefined);
-    const out: string[] = [];
-    for (const r of e.audit.records) {
-      for (const v of Object.values(r.fields)) if (v !== null) out.push(v);
-      if (r.enriched) out.push(...Object.values(r.enriched));
+    if (p?.args && hasExecveRecord(e.audit.records)) {
+      for (let i = 0; i < p.args.length; i++) visit(p.args[i]!);
+      if (p.command_line) visit(p.command_line);
+      return;
     }
-    if (e.process?.command_line) out.push(e.process.command_line);
-    if (e.process?.parent?.command_line) out.push(e.process.parent.command_line);
-    return out;
+    if (p?.title) {
+      visit(p.title);
+      if (p.command_line !== undefined) visit(p.command_line);
+      if (p.parent?.command_line !== undefined) visit(p.parent.command_line);
+      return;
+    }
+    for (const r of e.audit.records) {
+      const values = Object.values(r.fields);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (v !== null && v !== undefined) visit(v);
+      }
+      if (r.enriched) {
+        const enriched = Object.values(r.enriched);
+        for (let i = 0; i < enriched.length; i++) visit(enriched[i]!);
+      }
+    }
+    if (e.process?.command_line) visit(e.process.command_line);
+    if (e.process?.parent?.command_line) visit(e.process.parent.command_line);
+    return;
   }
-  const out: string[] = [];
   const walk = (v: unknown): void => {
-    if (typeof v === "string") out.push(v);
-    else if (typeof v === "number") out.push(String(v));
+    if (typeof v === "string") visit(v);
+    else if (typeof v === "number") visit(String(v));
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") Object.values(v).forEach(walk);
   };
   walk(e);
-  return out;
+}
+
+function hasExecveRecord(records: ReadonlyArray<{ type: string }>): boolean {
+  for (let i = 0; i < records.length; i++) if (records[i]!.type === "EXECVE") return true;
+  return false;
 }
 
 /** Field names documented per source, for docs and tests. */

@@ -4,7 +4,7 @@
 // case-insensitive unless `cased` (or `re` without `i`), encodings applied in the order written.
 
 import { inNetwork, parseCidr } from "./cidr.js";
-import type { EvalContext, FieldAccessor, Values } from "./context.js";
+import { GatedLiterals, type EvalContext, type FieldAccessor, type Values } from "./context.js";
 import { compileRegex } from "./regex.js";
 import { STAR } from "../../events/glob.js";
 import { compilePattern, hasWildcards, literal, parseWildcards, requiredLiteral, wrap, type Pattern, type StringTest } from "./patterns.js";
@@ -26,8 +26,23 @@ export function valueText(v: SigmaValue): string {
   return String(v);
 }
 
-/** OR of literals one of which the event's text must contain; null = no such requirement. */
-export type Requirement = string[] | null;
+/**
+ * A literal (lower-case ASCII) a field's values must contain for a test to pass: `field`
+ * undefined means the keyword search's values (every value of the event).
+ */
+export interface Literal {
+  field?: FieldAccessor;
+  text: string;
+}
+
+/**
+ * What an event must have for a test to pass, as clauses that must all hold, each an OR of
+ * literals (one of which the event must contain where it says); null = no such requirement.
+ */
+export type Requirement = Literal[][] | null;
+
+/** Clauses kept per rule: the prefilter tests them in order and stops at the first that fails. */
+const MAX_CLAUSES = 4;
 
 export interface CompiledTest {
   test(ctx: EvalContext): boolean;
@@ -66,12 +81,14 @@ export function compileFieldTest(field: string | undefined, modifiers: string[],
 
   let read: (ctx: EvalContext) => Values | undefined;
   let derived = false;
+  let site: FieldAccessor | undefined;
   if (field === undefined) read = (ctx) => ctx.keywords();
   else {
     const acc = env.resolve(field);
     if ("unsupported" in acc) return acc;
     read = (ctx) => ctx.get(acc);
     derived = acc.derived === true;
+    site = acc;
   }
 
   let compiled: CompiledTest | Unsupported;
@@ -80,7 +97,7 @@ export function compileFieldTest(field: string | undefined, modifiers: string[],
   else if (mods.has("cidr")) compiled = cidrTest(read, values, mods.has("all"));
   else if (["lt", "lte", "gt", "gte"].some((m) => mods.has(m))) compiled = numericTest(read, values, modifiers);
   else if (mods.has("re")) compiled = regexTest(read, values, mods);
-  else compiled = stringTest(read, values, modifiers, env, field === undefined);
+  else compiled = stringTest(read, site, values, modifiers, env);
   if ("unsupported" in compiled) return compiled;
   if (derived) compiled = { test: compiled.test, need: null };
   if (mods.has("neq")) {
@@ -107,7 +124,9 @@ function combine(tests: Array<(ctx: EvalContext) => boolean>, all: boolean): (ct
 }
 
 /** Plain strings, numbers and booleans through the transformation modifiers, then wildcard matching. */
-function stringTest(read: (ctx: EvalContext) => Values | undefined, values: SigmaValue[], modifiers: string[], env: CompileEnv, keyword: boolean): CompiledTest | Unsupported {
+/** `site`: the field read, or undefined for a keyword search. */
+function stringTest(read: (ctx: EvalContext) => Values | undefined, site: FieldAccessor | undefined, values: SigmaValue[], modifiers: string[], env: CompileEnv): CompiledTest | Unsupported {
+  const keyword = site === undefined;
   const all = modifiers.includes("all");
   let cased = modifiers.includes("cased");
   const perValue: Array<(ctx: EvalContext) => boolean> = [];
@@ -151,16 +170,19 @@ function stringTest(read: (ctx: EvalContext) => Values | undefined, values: Sigm
     const tests = alts.map((p) => compilePattern(wrap(p, before, after), cased));
     const valueTest: StringTest = tests.length === 1 ? tests[0]! : (raw, lower) => tests.some((t) => t(raw, lower));
     const num = isNumber(v) && Number.isFinite(v.num) ? v.num : undefined;
-    perValue.push(
-      num === undefined
-        ? (ctx) => anyValue(read(ctx), valueTest)
-        : (ctx) => anyValue(read(ctx), (raw, lower) => valueTest(raw, lower) || (raw !== "" && Number(raw) === num)),
-    );
     const lits = alts.map((p) => requiredLiteral(p));
-    needs.push(num === undefined && lits.every((l) => l !== undefined) ? (lits as string[]) : null);
+    const need: Literal[] | undefined = num === undefined && lits.every((l) => l !== undefined) ? (lits as string[]).map((text) => (site ? { field: site, text } : { text })) : undefined;
+    if (num !== undefined) perValue.push((ctx) => anyValue(read(ctx), (raw, lower) => valueTest(raw, lower) || (raw !== "" && Number(raw) === num)));
+    else if (need === undefined) perValue.push((ctx) => anyValue(read(ctx), valueTest));
+    else {
+      // When the detector already knows none of the literals is in the field, no value can match.
+      const gated = new GatedLiterals(need.map(literalKey));
+      perValue.push((ctx) => gated.mayMatch(ctx) && anyValue(read(ctx), valueTest));
+    }
+    needs.push(need ? [need] : null);
   }
   if (perValue.length === 0) return no("a field with an empty list of values");
-  return { test: combine(perValue, all), need: all ? strongest(needs) : anyOf(needs) };
+  return { test: combine(perValue, all), need: all ? allOf(needs) : anyOf(needs) };
 }
 
 /** All permutations of the five dash characters at every dash position. */
@@ -279,24 +301,28 @@ function regexTest(read: (ctx: EvalContext) => Values | undefined, values: Sigma
   return { test: combine(tests, mods.has("all")), need: null };
 }
 
-/** OR of requirements: every branch must have one, and the literals are pooled. */
+/** OR of requirements: every branch must have one; the strongest clause of each is pooled into one. */
 export function anyOf(needs: Requirement[]): Requirement {
   if (needs.length === 0 || needs.some((n) => n === null)) return null;
-  return [...new Set(needs.flat() as string[])];
+  const pooled = new Map<string, Literal>();
+  for (const n of needs) for (const l of n![0]!) pooled.set(literalKey(l), l);
+  return [[...pooled.values()]];
 }
 
-/** AND of requirements: any one of them is necessary; keep the most selective. */
-export function strongest(needs: Requirement[]): Requirement {
-  let best: Requirement = null;
-  let bestScore = -1;
-  for (const n of needs) {
-    if (n === null || n.length === 0) continue;
-    // The weakest literal in an OR decides how often it passes; fewer alternatives is cheaper.
-    const score = Math.min(...n.map((l) => l.length)) * 100 - n.length;
-    if (score > bestScore) {
-      best = n;
-      bestScore = score;
-    }
-  }
-  return best;
+/** AND of requirements: every clause of each is necessary; the strongest few are kept, strongest first. */
+export function allOf(needs: Requirement[]): Requirement {
+  const clauses = new Map<string, Literal[]>();
+  for (const n of needs) for (const c of n ?? []) clauses.set(c.map(literalKey).sort().join("\u0001"), c);
+  if (clauses.size === 0) return null;
+  return [...clauses.values()].sort((a, b) => strength(b) - strength(a)).slice(0, MAX_CLAUSES);
+}
+
+/** A literal's identity: its field's accessor key ("" for the keyword search) and its text. */
+export function literalKey(l: Literal): string {
+  return `${l.field?.key ?? ""}\u0000${l.text}`;
+}
+
+/** The weakest literal of an OR decides how often it passes; fewer alternatives is cheaper. */
+function strength(clause: Literal[]): number {
+  return Math.min(...clause.map((l) => l.text.length)) * 100 - clause.length;
 }

@@ -40,13 +40,13 @@ export function compilePattern(p: Pattern, cased: boolean): StringTest {
 }
 
 /**
- * The literal the event text must contain for this pattern to match, for prefiltering: the
- * longest literal chunk, lower-cased and JSON-escaped (the event text is lower-cased JSON).
- * Undefined when there is none, or it holds non-ASCII (lower-casing is not always substring-safe).
+ * The literal a value must contain (ignoring case) for this pattern to match it, for prefiltering:
+ * the longest literal chunk, lower-cased. Undefined when there is none, or it holds non-ASCII
+ * (lower-casing is not always substring-safe there).
  */
 export function requiredLiteral(p: Pattern): string | undefined {
   let best = "";
   for (const x of p) if (typeof x === "string" && x.length > best.length) best = x;
   if (!best || /[^\x00-\x7f]/.test(best)) return undefined;
-  return JSON.stringify(best.toLowerCase()).slice(1, -1);
+  return best.toLowerCase();
 }

@@ -3,11 +3,12 @@
 import { canonicalDomain, canonicalNet } from "../canonical.js";
 import { isManifest, parseMisp } from "./misp.js";
 import { feodoLines, parseFeodoCsv, parseSpamhausJson, spamhausJsonLines } from "./records.js";
-import { FEED_FORMATS, isCommentLine, splitComment, textLines, type FeedBuilder, type FeedFormat, type LineParser, type ParsedFeed } from "./result.js";
+import { FEED_FORMATS, type FeedFormat } from "../../events/feed.js";
+import { isCommentLine, splitComment, textLines, type FeedBuilder, type LineParser, type ParsedFeed } from "./result.js";
 import { parseStix } from "./stix.js";
 import { domainLines, netsetLines, parseDomains, parseNetset, parsePlain, parseSpamhausDrop, plainLines, spamhausDropLines } from "./text.js";
 
-export { FEED_FORMATS, FeedBuilder, type FeedFormat, type IndicatorSink, type ParsedFeed, type Rejected } from "./result.js";
+export { FeedBuilder, type IndicatorSink, type ParsedFeed, type Rejected } from "./result.js";
 
 /** Does the text look like an HTML page (an error or login page served instead of the feed)? */
 export function looksLikeHtml(text: string): boolean {

@@ -1,12 +1,9 @@
 // What every parser builds: accepted indicators (deduplicated, canonical), rejects with line and
 // reason, and counts of what was skipped on purpose (comments, metadata, non-IDS attributes).
 
+import type { FeedFormat } from "../../events/feed.js";
 import type { Indicator } from "../../events/indicator.js";
 import type { Canon } from "../canonical.js";
-
-export type FeedFormat = "plain" | "spamhaus-drop" | "spamhaus-json" | "feodo-csv" | "netset" | "domains" | "misp" | "stix";
-
-export const FEED_FORMATS: readonly FeedFormat[] = ["plain", "spamhaus-drop", "spamhaus-json", "feodo-csv", "netset", "domains", "misp", "stix"];
 
 export interface Rejected {
   line?: number;

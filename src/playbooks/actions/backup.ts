@@ -8,7 +8,8 @@ import { createBackup } from "../../backup/create.js";
 import { redactRepository } from "../../backup/settings.js";
 import { listBackups } from "../../backup/snapshots.js";
 import type { ActionDefinition } from "../action.js";
-import { ActionError, checkedVm, vmTargetOf } from "./common.js";
+import { ActionError } from "../../events/errors.js";
+import { checkedVm, vmTargetOf } from "./common.js";
 
 const params = z.strictObject({
   /** Freeze the guest's file systems through the guest agent when it is connected. */

@@ -5,8 +5,9 @@ import { z } from "zod";
 import type { Alert } from "../../events/alert.js";
 import { activeEnforcement, enforce, releaseEnforcement } from "../../store/enforcements.js";
 import type { ActionDefinition } from "../action.js";
-import { checkEntry, tooBroadOrSpecial } from "./addresses.js";
-import { expectKind, heldLonger, refuse, releaseReason, syncAfter } from "./common.js";
+import { checkEntry, tooBroadOrSpecial } from "../../firewall/block-target.js";
+import { refuse } from "../../events/errors.js";
+import { expectKind, heldLonger, releaseReason, syncAfter } from "./common.js";
 
 const FIELDS = ["destination.ip", "source.ip", "threat"] as const;
 type Field = (typeof FIELDS)[number];

@@ -1,30 +1,13 @@
-// What several actions share: how they fail or refuse, how they find the VM an alert is about,
-// and the second-line allowlist check on VMs (the engine checks first; an action that could hurt
-// checks again, so one bug cannot turn a playbook against something an administrator protected).
+// What several actions share: how they find the VM an alert is about (they fail or refuse with
+// ActionError, src/events/errors.ts), and the second-line allowlist check on VMs (the engine
+// checks first; an action that could hurt checks again, so one bug cannot turn a playbook against
+// something an administrator protected).
 
 import type { Alert } from "../../events/alert.js";
+import { ActionError, refuse } from "../../events/errors.js";
 import { LibvirtError } from "../../vm/errors.js";
 import { checkName } from "../../vm/names.js";
 import type { ActionEnv, ActionRun, ActionTarget } from "../action.js";
-
-/**
- * An action that did not do its thing. `refused`: it chose not to (an allowlisted or dangerous
- * target, a reused pid), as opposed to trying and failing. `detail` is stored like an outcome's.
- */
-export class ActionError extends Error {
-  override name = "ActionError";
-  readonly refused: boolean;
-  readonly detail: Record<string, unknown> | undefined;
-  constructor(message: string, opts: { refused?: boolean; detail?: Record<string, unknown> } = {}) {
-    super(message);
-    this.refused = opts.refused ?? false;
-    this.detail = opts.detail;
-  }
-}
-
-export function refuse(message: string, detail?: Record<string, unknown>): ActionError {
-  return new ActionError(message, { refused: true, ...(detail ? { detail } : {}) });
-}
 
 export type VmTarget = Extract<ActionTarget, { kind: "vm" }>;
 

@@ -8,7 +8,8 @@ import { z } from "zod";
 import { captureBundle } from "../../forensics/capture.js";
 import { capturePcap } from "../../forensics/pcap.js";
 import type { ActionDefinition } from "../action.js";
-import { ActionError, checkedVm, vmTargetOf } from "./common.js";
+import { ActionError } from "../../events/errors.js";
+import { checkedVm, vmTargetOf } from "./common.js";
 
 const captureParams = z.strictObject({
   /** Guest memory (virsh dump --memory-only). */

@@ -9,7 +9,8 @@ import { hostOps } from "../../privileged/host-ops-choice.js";
 import { ownLineage } from "../../privileged/proc.js";
 import type { KillRequest } from "../../privileged/protocol.js";
 import type { ActionDefinition, ActionOutcome } from "../action.js";
-import { expectKind, refuse } from "./common.js";
+import { refuse } from "../../events/errors.js";
+import { expectKind } from "./common.js";
 
 const params = z.strictObject({
   signal: z.enum(["KILL", "TERM"]).default("KILL"),

@@ -9,7 +9,8 @@ import { hostOps } from "../../privileged/host-ops-choice.js";
 import { USER_NAME, type ShadowState } from "../../privileged/protocol.js";
 import { getAction } from "../../store/actions.js";
 import type { ActionDefinition, ActionEnv, ActionOutcome } from "../action.js";
-import { ActionError, expectKind, refuse } from "./common.js";
+import { ActionError, refuse } from "../../events/errors.js";
+import { expectKind } from "./common.js";
 
 const params = z.strictObject({
   /** Also accounts with uid < 1000 (never root). */

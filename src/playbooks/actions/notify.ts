@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Alert } from "../../events/alert.js";
 import type { AlertSink } from "../../outputs/sink.js";
 import type { ActionDefinition } from "../action.js";
-import { ActionError } from "./common.js";
+import { ActionError } from "../../events/errors.js";
 
 const params = z.strictObject({
   /** Sink names (the `name` of a sink in the config); absent: every sink. */

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { activeEnforcement, enforce, releaseEnforcement } from "../../store/enforcements.js";
 import type { ActionDefinition, ActionOutcome, ActionRun } from "../action.js";
-import { checkEntry, MIN_PREFIX } from "./addresses.js";
+import { checkEntry, MIN_PREFIX } from "../../firewall/block-target.js";
 import { checkedVm, expectKind, heldLonger, releaseReason, syncAfter, vmTargetOf } from "./common.js";
 
 const keepEntry = z.string().transform((text, ctx) => {

@@ -8,7 +8,7 @@ import { accessSync, constants } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { z } from "zod";
 import type { ActionDefinition } from "../action.js";
-import { ActionError, refuse } from "./common.js";
+import { ActionError, refuse } from "../../events/errors.js";
 
 /** Output kept per stream; the rest is counted, not stored. */
 export const OUTPUT_CAP = 64 * 1024;

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { stopDomain } from "../../vm/lifecycle.js";
 import { withSelfAction } from "../../vm/self-action.js";
 import type { ActionDefinition, ActionEnv, ActionOutcome, ActionTarget } from "../action.js";
-import { ActionError, checkedVm, vmTargetOf } from "./common.js";
+import { ActionError } from "../../events/errors.js";
+import { checkedVm, vmTargetOf } from "./common.js";
 
 const noParams = z.strictObject({});
 type NoParams = z.infer<typeof noParams>;

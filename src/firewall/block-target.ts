@@ -1,9 +1,9 @@
-// Addresses and CIDRs as block_ip and quarantine_vm's `keep` take them: one canonical text per
-// network (so the store's one-active-row-per-target holds however a playbook spells it), and
-// the checks that keep a response from covering too much.
+// Addresses and CIDRs as block_ip, quarantine_vm's `keep` and fleet-wide blocks take them: one
+// canonical text per network (so the store's one-active-row-per-target holds however a playbook
+// spells it), and the checks that keep a response from covering too much.
 
-import type { IpFamily } from "../../events/address.js";
-import { canonicalNet, overlaps, parseNet, type Net } from "../../feeds/canonical.js";
+import type { IpFamily } from "../events/address.js";
+import { canonicalNet, overlaps, parseNet, type Net } from "../feeds/canonical.js";
 
 export interface CheckedEntry {
   /** "192.0.2.7", "198.51.100.0/24", "2001:db8::/48": host bits cleared, RFC 5952 for IPv6. */

@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { AgentConfig } from "./config.js";
+import type { AgentConfig } from "../agent/config.js";
 
 export interface AgentProcess {
   pid: number;

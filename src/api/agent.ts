@@ -2,15 +2,15 @@
 // them. Approvals and releases go through the agent's own engine and firewall, so they act at once.
 
 import type Database from "better-sqlite3";
-import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "../api/config.js";
-import { consoleServerOptions } from "../api/console.js";
-import { createAgentMetrics, type AgentMetrics } from "../api/metrics.js";
-import { defaultResponseOps } from "../api/response.js";
-import { startApiListeners, startApiServer, type RunningApi } from "../api/server.js";
+import { apiSettings, DEFAULT_API_HOST, DEFAULT_API_PORT } from "./config.js";
+import { consoleServerOptions } from "./console.js";
+import { createAgentMetrics, type AgentMetrics } from "./metrics.js";
+import { defaultResponseOps } from "./response.js";
+import { startApiListeners, startApiServer, type RunningApi } from "./server.js";
 import type { Responder } from "../playbooks/engine.js";
 import type { LibvirtBackend } from "../vm/backend.js";
-import type { AgentConfig } from "./config.js";
-import type { FirewallSyncer } from "./firewall-sync.js";
+import type { AgentConfig } from "../agent/config.js";
+import type { FirewallSyncer } from "../firewall/sync.js";
 
 export interface ApiSetup {
   /** The recorders the pipeline, detectors and engine feed; present whenever something serves them. */

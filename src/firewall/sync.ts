@@ -5,11 +5,11 @@
 
 import type Database from "better-sqlite3";
 import type { Allowlist } from "../events/allowlist.js";
-import { parseEntry } from "../firewall/addresses.js";
-import { DEV_NAME } from "../firewall/build.js";
-import { reconcile, type ReconcileOptions, type ReconcileResult } from "../firewall/reconcile.js";
-import { VM_NAME } from "../firewall/response.js";
-import type { FeedSet, FirewallState, Quarantine, RateLimit } from "../firewall/state.js";
+import { parseEntry } from "./addresses.js";
+import { DEV_NAME } from "./build.js";
+import { reconcile, type ReconcileOptions, type ReconcileResult } from "./reconcile.js";
+import { VM_NAME } from "./response.js";
+import type { FeedSet, FirewallState, Quarantine, RateLimit } from "./state.js";
 import { activeEnforcements, type Enforcement, type EnforcementKind } from "../store/enforcements.js";
 import { feedIndicators, listFeeds } from "../store/feeds.js";
 

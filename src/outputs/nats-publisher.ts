@@ -8,9 +8,9 @@
 // restarts (src/outputs/delivery.ts).
 
 import type { NatsConnection } from "nats";
-import { Delivery, describeError, type DeliveryOptions } from "../outputs/delivery.js";
-import type { SinkStats } from "../outputs/sink.js";
-import { connectFleet, describeNatsError, ensureStream, natsLib, type FleetConnectionOptions, type StreamOptions } from "./connection.js";
+import { Delivery, describeError, type DeliveryOptions } from "./delivery.js";
+import type { SinkStats } from "./sink.js";
+import { connectFleet, describeNatsError, ensureStream, natsLib, type FleetConnectionOptions, type StreamOptions } from "../fleet/connection.js";
 
 export interface Outgoing {
   subject: string;

@@ -2,15 +2,13 @@
 // store, the registry, an ActionEnv and a responder without playbooks (the CLI approves, undoes
 // and acts by hand; only the agent reacts to alerts).
 
-import { userInfo } from "node:os";
-import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { defaultStateDir, loadAgentConfig, shippedPlaybooksDir, type AgentConfig } from "../agent/config.js";
-import { openStore } from "../store/open.js";
-import type { ActionEnv, ActionRegistry } from "./action.js";
-import { createResponder, type Responder, type ResponseSettings } from "./engine.js";
-import { buildActionEnv } from "./env.js";
-import { createRegistry } from "./registry.js";
+import { loadAgentConfig, shippedPlaybooksDir, type AgentConfig } from "./config.js";
+import { openStateStore, stateDirOf as resolveStateDir } from "../store/open.js";
+import type { ActionEnv, ActionRegistry } from "../playbooks/action.js";
+import { createResponder, type Responder, type ResponseSettings } from "../playbooks/engine.js";
+import { buildActionEnv } from "../playbooks/env.js";
+import { createRegistry } from "../playbooks/registry.js";
 
 export interface CliOptions {
   stateDir?: string;
@@ -22,7 +20,7 @@ export function readConfig(opts: CliOptions): AgentConfig {
 }
 
 export function stateDirOf(opts: CliOptions, config: AgentConfig): string {
-  return opts.stateDir ?? config.stateDir ?? defaultStateDir();
+  return resolveStateDir(opts.stateDir, config);
 }
 
 /** The playbook paths: given ones, else the config's, else hv's shipped defaults. */
@@ -39,11 +37,6 @@ export function responseSettings(config: AgentConfig): ResponseSettings {
   };
 }
 
-/** The person behind a CLI command: the one sudo ran for, else the user. */
-export function defaultActor(): string {
-  return process.env.SUDO_USER || userInfo().username;
-}
-
 export interface ResponseContext {
   config: AgentConfig;
   stateDir: string;
@@ -57,7 +50,7 @@ export interface ResponseContext {
 export function openResponse(opts: CliOptions): ResponseContext {
   const config = readConfig(opts);
   const stateDir = stateDirOf(opts, config);
-  const db = openStore(join(stateDir, "hv.db"));
+  const db = openStateStore(stateDir);
   const registry = createRegistry();
   const env = buildActionEnv({ db, stateDir, config });
   const responder = createResponder({ db, registry, playbooks: [], env, response: responseSettings(config) });

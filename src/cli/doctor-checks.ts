@@ -6,11 +6,11 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from "node:
 import { connect } from "node:net";
 import { join } from "node:path";
 import { findProgram, PROGRAMS, programStatus, runProgram, type Program } from "../events/programs.js";
-import { AUDIT_RULES_FILE, auditRuleKeys, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "./config.js";
-import { hasNetAdmin, isRoot } from "./system.js";
-import { agentStatus, type AgentStatus } from "./status.js";
+import { AUDIT_RULES_FILE, auditRuleKeys, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { hasNetAdmin, isRoot } from "../agent/system.js";
+import { agentStatus, type AgentStatus } from "./agent-status.js";
 import { SEED_TOOLS } from "../vm/seed.js";
-import { AUDIT_RULES_INSTALLED_NAME } from "./install.js";
+import { AUDIT_RULES_INSTALLED_NAME } from "../agent/install.js";
 
 export type CheckStatus = "ok" | "warn" | "problem" | "skip";
 
@@ -232,13 +232,13 @@ async function feedChecks(stateDir: string, status: AgentStatus, add: (c: Check)
   const path = join(stateDir, "hv.db");
   // No store, or one the store check already reported as unreadable.
   if (!existsSync(path) || status.store.error) return;
-  const [{ openStore }, { listFeeds }, { parseSchedule }] = await Promise.all([import("../store/open.js"), import("../store/feeds.js"), import("../feeds/spec.js")]);
+  const [{ openStore }, { listFeeds }, { durationMs }] = await Promise.all([import("../store/open.js"), import("../store/feeds.js"), import("../events/duration.js")]);
   const db = openStore(path);
   try {
     const feeds = listFeeds(db).filter((f) => f.enabled);
     if (feeds.length === 0) add({ area: "feeds", name: "threat feeds", status: "ok", detail: "none configured (hv feeds add --preset … adds one)" });
     for (const f of feeds) {
-      const everyMs = f.schedule ? parseSchedule(f.schedule) : undefined;
+      const everyMs = f.schedule ? durationMs(f.schedule, "schedule") : undefined;
       const last = f.lastSuccess ? Date.parse(f.lastSuccess) : undefined;
       const age = last !== undefined ? Date.now() - last : undefined;
       const ageText = age !== undefined ? `last good sync ${Math.round(age / 60_000)} min ago` : "never synced";
