@@ -14,9 +14,14 @@ apt-get update -qq
 #   rsync backups, cron jobs, sshd on localhost.
 # bench/decode.ts: laurel, a peer of hv's audit decoder (beside ausearch, which auditd brings); hv
 #   never runs it.
+# scripts/record-hv-rule-fixtures.sh (docs/hv-rules.md): the hypervisor techniques' own tools —
+#   ptrace and process_vm_readv with strace/gdb, module loads with insmod/modprobe (kmod), the guest
+#   agent started on the host (qemu-guest-agent), iptables next to nft, hv's own database
+#   tampered with sqlite3, ssh and curl clients (migration, exfiltration steps).
 apt-get install -y -qq --no-install-recommends \
   openssh-server hydra hping3 iodine ptunnel-ng bind9-dnsutils iputils-ping postgresql \
-  lighttpd sudo rsync cron laurel >/dev/null
+  lighttpd sudo rsync cron laurel \
+  strace gdb kmod qemu-guest-agent iptables sqlite3 openssh-client curl >/dev/null
 # laurel's package turns its auditd plugin on; the benchmark runs it by hand on a file, so a system
 # auditd must not start it.
 sed -i -E 's/^active\s*=\s*yes/active = no/' /etc/audit/plugins.d/laurel.conf

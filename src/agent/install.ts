@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findProgram, runProgram } from "../events/programs.js";
-import { AUDIT_RULES_FILE } from "./config.js";
+import { shippedAuditRulesFile } from "./config.js";
 
 /** The name hv's audit rules get in /etc/audit/rules.d: after the host's base rules (10-, 30-), before 99-finalize. */
 export const AUDIT_RULES_INSTALLED_NAME = "60-hv.rules";
@@ -51,7 +51,7 @@ export function serviceFiles(hv = hvCommand()): InstallFile[] {
 
 /** rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules, next to the host's own rules (never replacing them). */
 export function auditRulesFile(): InstallFile {
-  const rules = readFileSync(AUDIT_RULES_FILE, "utf8");
+  const rules = readFileSync(shippedAuditRulesFile(), "utf8");
   return { path: join("etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME), content: `# hv: the audit rules hv's detections need (rules/audit/hv.rules of hv); hv service uninstall removes this file.\n${rules}`, mode: 0o640 };
 }
 

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from "node:
 import { connect } from "node:net";
 import { join } from "node:path";
 import { findProgram, PROGRAMS, programStatus, runProgram, type Program } from "../events/programs.js";
-import { AUDIT_RULES_FILE, auditRuleKeys, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { auditRuleKeys, shippedAuditRulesFile, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { hasNetAdmin, isRoot } from "../agent/system.js";
 import { agentStatus, type AgentStatus } from "./agent-status.js";
 import { SEED_TOOLS } from "../vm/seed.js";
@@ -162,7 +162,7 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
     else if (st.enabled === 2) add({ area: "audit", name: "audit enabled", status: "warn", detail: "the rules are locked (enabled 2, immutable) until reboot: new rules load only at boot" });
     if ((st.lost ?? 0) > 0) add({ area: "audit", name: "audit backlog", status: "warn", detail: `the kernel lost ${st.lost} audit records (backlog_limit ${st.backlog_limit ?? "?"})`, fix: "a larger backlog in the host's base rules: -b 8192 and --backlog_wait_time 60000" });
   }
-  const expected = auditRuleKeys(readFileSync(AUDIT_RULES_FILE, "utf8"));
+  const expected = auditRuleKeys(readFileSync(shippedAuditRulesFile(), "utf8"));
   const l = await runProgram("auditctl", ["-l"], { timeout: 10_000, stdin: "ignore" });
   const loaded = l.stdout.split("\n").filter((line) => /(?:-k |key=)hv_/.test(line));
   const loadedKeys = new Set(loaded.map((line) => /(?:-k |key=)(hv_\w+)/.exec(line)?.[1]));

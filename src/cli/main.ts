@@ -26,7 +26,7 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
     load: async () => (await import("./alerts.js")).registerAlerts,
   },
   {
-    commands: { rules: "Sigma rules: check what hv can load and run" },
+    commands: { rules: "Sigma rules: check what hv can load and run, and whether the host's audit rules let them see anything" },
     load: async () => (await import("./rules.js")).registerRules,
   },
   {

@@ -2,8 +2,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
-import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedAuditRulesFile, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { loadedAuditRules } from "../collectors/audit/rules.js";
 import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
+import { coverageReport, coverageWarning } from "./rules.js";
 import { createAttribution } from "../agent/attribution.js";
 import { setUpDetection } from "../agent/detectors.js";
 import { setUpApi } from "../api/agent.js";
@@ -220,8 +222,9 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
       });
     },
   });
+  const rulePaths = opts.rules ?? config.rules ?? defaultRules(report);
   const detection = setUpDetection({
-    rulePaths: opts.rules ?? config.rules ?? defaultRules(report),
+    rulePaths,
     exceptions: config.exceptions,
     db,
     dedupWindow: config.dedupWindow,
@@ -262,6 +265,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (detection.learnedExceptions > 0) report(`${detection.learnedExceptions} learned exceptions applied (hv tune list)`);
   if (detection.learner) report(opts.learn ? "learning for this run (hv tune list afterwards)" : `learning for ${config.learning?.period} from the first learned detection`);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
+  if (!replay) await warnBlindDetections(rulePaths, watchLibvirt, report);
 
   // ink and react (~0.5 s to import) only when the live view is drawn.
   const viewActions = {
@@ -449,6 +453,21 @@ function rulesCheckCommand(opts: MonitorOptions, config: AgentConfig): string {
   if (opts.config && config.rules) return `hv rules check --config ${quote(opts.config)}`;
   const paths = config.rules ?? [shippedRulesDir()];
   return `hv rules check ${paths.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
+}
+
+/** One line when the host's loaded audit rules leave detections blind (hv rules coverage says which and how to fix it). */
+async function warnBlindDetections(rulePaths: string[], libvirt: boolean, report: (text: string) => void): Promise<void> {
+  try {
+    const audit = await loadedAuditRules();
+    if (typeof audit === "string") {
+      report(`audit coverage not checked: ${audit}`);
+      return;
+    }
+    const warning = coverageWarning(coverageReport(audit, rulePaths, { fixRules: shippedAuditRulesFile(), libvirt }));
+    if (warning) report(warning);
+  } catch (err) {
+    report(`audit coverage not checked: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** What each collector knows it lost or could not read, for /metrics. */

@@ -35,6 +35,11 @@ export interface ProcessFields extends ProcessRef {
   tty?: string;
   exit_code?: number;
   parent?: ProcessRef;
+  /**
+   * The process acted on: traced (ptrace, OBJ_PID opid/ocomm), read or written (process_vm_readv,
+   * /proc/PID/mem), signalled. Named from the process table when the record does not name it.
+   */
+  target?: ProcessRef;
 }
 
 export interface UserFields {

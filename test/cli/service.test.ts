@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIT_RULES_FILE, auditRuleKeys } from "../../src/agent/config.js";
+import { auditRuleKeys, shippedAuditRulesFile } from "../../src/agent/config.js";
 import { packagingDir } from "../../src/agent/install.js";
 import { mustSucceed, runHv } from "../helpers/hv-cli.js";
 
@@ -80,7 +80,7 @@ describe.skipIf(!HAVE)("hv service install", () => {
   it("puts hv's audit rules next to the host's own, every rule of rules/audit/hv.rules", async () => {
     const installed = await readFile(join(root, "etc/audit/rules.d/60-hv.rules"), "utf8");
     expect(installed.startsWith("# hv:")).toBe(true);
-    expect(auditRuleKeys(installed)).toEqual(auditRuleKeys(await readFile(AUDIT_RULES_FILE, "utf8")));
+    expect(auditRuleKeys(installed)).toEqual(auditRuleKeys(await readFile(shippedAuditRulesFile(), "utf8")));
     expect(await readFile(join(root, "etc/audit/rules.d/10-base-config.rules"), "utf8")).toBe("-D\n-b 8192\n");
   });
 

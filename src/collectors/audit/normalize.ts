@@ -69,6 +69,8 @@ export function normalizeGroup(group: RecordGroup): HvEvent {
   if (Number.isInteger(exit)) event.audit!.exit = exit;
 
   const proc = processOf(group.records);
+  const target = targetOf(group.records, scName);
+  if (target) proc.target = target;
   if (Object.keys(proc).length > 0) event.process = proc;
   const user = userOf(primary);
   if (Object.keys(user).length > 0) event.user = user;
@@ -183,6 +185,25 @@ function processOf(raw: ParsedRecord[]): ProcessFields {
   return proc;
 }
 
+const MEMORY_ACCESS = new Set(["process_vm_readv", "process_vm_writev"]);
+
+/** The process a syscall acts on: OBJ_PID (ptrace, kill), a0 of process_vm_readv/writev, /proc/PID/mem. */
+function targetOf(raw: ParsedRecord[], sc: string | undefined): ProcessFields["target"] {
+  const obj = raw.find((r) => r.type === "OBJ_PID")?.fields;
+  if (obj?.opid) {
+    const target: NonNullable<ProcessFields["target"]> = { pid: Number(obj.opid) };
+    if (obj.ocomm) target.name = obj.ocomm;
+    return target;
+  }
+  if (sc && MEMORY_ACCESS.has(sc)) {
+    const a0 = raw.find((r) => r.type === "SYSCALL")?.fields.a0;
+    const pid = a0 ? parseInt(a0, 16) : NaN;
+    return Number.isInteger(pid) && pid > 0 ? { pid } : undefined;
+  }
+  const mem = raw.filter((r) => r.type === "PATH").map((r) => /^\/proc\/(\d+)\/mem$/.exec(r.fields.name ?? "")).find((m) => m);
+  return mem ? { pid: Number(mem[1]) } : undefined;
+}
+
 /**
  * The chunks of one long argument may be spread over several EXECVE records (a1[0] in the first,
  * a1[1] in the next, …), so they are joined over all of them, not record by record.
@@ -230,7 +251,7 @@ function fileOf(raw: ParsedRecord[], cwd: string | undefined): FileFields | unde
   const chosen = pickFileItem(objects) ?? paths[paths.length - 1];
   const f = chosen?.fields;
   if (!f?.name) return undefined;
-  const path = f.name.startsWith("/") || !cwd ? f.name : joinPath(cwd, f.name);
+  const path = resolveName(f.name, cwd, namesFollowCwd(raw));
   const file: FileFields = { path, name: basename(path), directory: dirname(path) };
   if (f.inode) file.inode = f.inode;
   if (f.mode) file.mode = f.mode;
@@ -240,6 +261,30 @@ function fileOf(raw: ParsedRecord[], cwd: string | undefined): FileFields | unde
   const type = nameType(chosen);
   if (type) file.type = type.toLowerCase();
   return file;
+}
+
+// Syscalls whose first argument is a directory fd the PATH names are relative to.
+const DIRFD_FIRST = new Set([
+  "openat", "openat2", "mkdirat", "mknodat", "fchownat", "futimesat", "newfstatat", "unlinkat", "renameat", "renameat2",
+  "linkat", "readlinkat", "fchmodat", "fchmodat2", "faccessat", "faccessat2", "utimensat", "execveat", "name_to_handle_at", "statx",
+]);
+const AT_FDCWD = "ffffff9c";
+
+/**
+ * Whether the event's relative PATH names are relative to its CWD record: not when the call took a
+ * directory fd (openat(dirfd, "x") from tar or find walking a tree): the log does not say which
+ * directory that was, so such a name stays relative rather than being joined to the wrong one.
+ */
+export function namesFollowCwd(raw: ReadonlyArray<{ type: string; fields: Record<string, string | null> }>): boolean {
+  const sc = raw.find((r) => r.type === "SYSCALL")?.fields;
+  if (!sc) return true;
+  const name = sc.arch && sc.syscall ? syscallName(sc.arch, sc.syscall) : undefined;
+  return !name || !DIRFD_FIRST.has(name) || sc.a0 == null || sc.a0.toLowerCase() === AT_FDCWD;
+}
+
+/** A PATH name made absolute with the CWD when it is relative to it; otherwise as recorded. */
+export function resolveName(name: string, cwd: string | undefined, followsCwd: boolean): string {
+  return name.startsWith("/") || !cwd || !followsCwd ? name : joinPath(cwd, name);
 }
 
 /** Kernels before 3.x called it objtype. */
@@ -320,7 +365,17 @@ function fileTypeFromPaths(sc: string, raw: ParsedRecord[]): string {
   const types = raw.filter((r) => r.type === "PATH").map(nameType);
   if (types.includes("CREATE")) return "creation";
   if (types.includes("DELETE")) return "deletion";
-  return sc.startsWith("open") || sc === "creat" ? "access" : "info";
+  if (sc === "creat") return "change";
+  if (!sc.startsWith("open")) return "info";
+  // An open for writing changes the file (ECS "change"); one for reading only accesses it.
+  return opensForWriting(sc, raw.find((r) => r.type === "SYSCALL")) ? "change" : "access";
+}
+
+/** open (flags in a1) / openat (a2): the access mode is O_WRONLY or O_RDWR. openat2's flags are not in its arguments. */
+function opensForWriting(sc: string, syscall: ParsedRecord | undefined): boolean {
+  const arg = sc === "open" ? "a1" : sc === "openat" ? "a2" : undefined;
+  const flags = arg ? syscall?.fields[arg] : undefined;
+  return flags != null && (parseInt(flags, 16) & 3) !== 0;
 }
 
 function push(cat: string[], typ: string[], category: string, type: string): void {

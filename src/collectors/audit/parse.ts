@@ -348,6 +348,10 @@ function parseFields(line: string, from: number, to: number, execve: boolean, wa
     }
     let vEnd = line.indexOf(" ", vStart);
     if (vEnd < 0 || vEnd > to) vEnd = to;
+    // shadow's tools write op= unquoted with spaces ("op=user bob added by root to group libvirt"):
+    // the words up to the next key=value are the rest of op, as auparse reads them. (The fast
+    // reader leaves such a line here: a bare word after a value.)
+    if (key === "op") vEnd = endOfBareWords(line, vEnd, to);
     i = vEnd;
     if (key.length === 0 || fields[key] !== undefined) {
       if (key.length === 0) warnings.push("empty field name");
@@ -356,6 +360,21 @@ function parseFields(line: string, from: number, to: number, execve: boolean, wa
     fields[key] = decodeValue(key, line.slice(vStart, vEnd), execve, warnings);
   }
   return fields;
+}
+
+/** The end of the run of words without '=' that follows `end` in line[…, to), or `end` when the next word is key=value. */
+function endOfBareWords(line: string, end: number, to: number): number {
+  let pos = end;
+  for (;;) {
+    let start = pos;
+    while (start < to && line.charCodeAt(start) === 32) start++;
+    let stop = line.indexOf(" ", start);
+    if (stop < 0 || stop > to) stop = to;
+    if (stop === start) return pos;
+    const eq = line.indexOf("=", start);
+    if ((eq >= 0 && eq < stop) || (stop - start === 1 && line.charCodeAt(start) === 123 /* { */)) return pos;
+    pos = stop;
+  }
 }
 
 function parseBareWord(line: string, start: number, end: number, to: number, fields: Record<string, string | null>): number {

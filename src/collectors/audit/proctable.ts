@@ -61,6 +61,12 @@ export class ProcessTable {
       const parent = this.byPid.get(proc.ppid);
       if (parent) proc.parent = toRef(parent);
     }
+    const target = proc.target?.pid !== undefined ? this.byPid.get(proc.target.pid) : undefined;
+    if (target && proc.target) {
+      // The record's own name (OBJ_PID ocomm) is what the kernel saw: keep it, add what the table knows.
+      const known = toRef(target);
+      proc.target = { ...known, ...proc.target, ...(known.executable && { executable: known.executable }) };
+    }
     this.learn(event);
   }
 

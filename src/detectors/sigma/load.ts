@@ -44,6 +44,8 @@ export interface RuleDoc extends DocBase {
   /** Several conditions (a YAML list) are OR'ed. */
   conditions: string[];
   conditionLine: number;
+  /** hv's own section (`hv:`), as written: read by evidence.ts (what audit must record for the rule). */
+  hv?: { value: unknown; line: number };
 }
 
 export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered";
@@ -265,6 +267,7 @@ function toDoc(y: YamlDocument, obj: Record<string, unknown>, file: string): Sig
     searches: searches.searches,
     conditions: typeof d.detection.condition === "string" ? [d.detection.condition] : d.detection.condition,
     conditionLine: lineAt(["detection", "condition"]),
+    ...(obj.hv !== undefined && { hv: { value: obj.hv, line: lineAt(["hv"]) } }),
   };
 }
 

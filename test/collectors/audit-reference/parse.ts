@@ -185,6 +185,8 @@ function parseFields(body: string, type: string, warnings: string[]): Record<str
     } else {
       let vEnd = vStart;
       while (vEnd < len && body.charCodeAt(vEnd) !== 32) vEnd++;
+      // (Followed the product: shadow's unquoted op= keeps its words.)
+      if (key === "op") vEnd = extendOverBareWords(body, vEnd);
       value = body.slice(vStart, vEnd);
       i = vEnd;
       vStart = vEnd;
@@ -201,6 +203,19 @@ function parseFields(body: string, type: string, warnings: string[]): Record<str
     }
   }
   return fields;
+}
+
+function extendOverBareWords(body: string, end: number): number {
+  let pos = end;
+  for (;;) {
+    let start = pos;
+    while (start < body.length && body.charCodeAt(start) === 32) start++;
+    let stop = start;
+    while (stop < body.length && body.charCodeAt(stop) !== 32) stop++;
+    const word = body.slice(start, stop);
+    if (word === "" || word.includes("=") || word === "{") return pos;
+    pos = stop;
+  }
 }
 
 function parseBareWord(body: string, start: number, end: number, fields: Record<string, string | null>): number {

@@ -1,0 +1,76 @@
+// hv.evidence in a rule: read and checked (bad sections are named with file and line), turned into
+// probes, and matched against recorded events (relative names resolved only when they follow the CWD).
+
+import { describe, expect, it } from "vitest";
+import { decodeAuditLines } from "../../../src/collectors/audit/decoder.js";
+import { eventShows, evidenceOf, pathMatches, probesOf } from "../../../src/detectors/sigma/evidence.js";
+import { loadRulesFromText } from "../../../src/detectors/sigma/ruleset.js";
+
+const rule = (hv: string, logsource = "product: linux\n    category: process_creation"): string => `title: t
+id: 11111111-2222-4333-8444-555555555555
+logsource:
+    ${logsource}
+detection:
+    selection:
+        Image|endswith: '/virsh'
+    condition: selection
+${hv}`;
+const docOf = (text: string) => loadRulesFromText(text, "r.yml").rules[0]!.doc;
+
+describe("hv.evidence", () => {
+  it("reads a declared section; a wrong one is named with its file, line and field", () => {
+    const ev = evidenceOf(docOf(rule("hv:\n    technique: t1\n    evidence:\n        - exec: ['/usr/bin/virsh']\n          naming: [dump]\n        - syscall: [ptrace]\n          a0: [0x10]")));
+    expect(ev).toMatchObject({ declared: true, technique: "t1", items: [{ kind: "exec", programs: ["/usr/bin/virsh"], naming: ["dump"] }, { kind: "syscall", syscalls: ["ptrace"], a0: [16] }] });
+    expect(evidenceOf(docOf(rule("hv:\n    evidence:\n        - exec: [virsh]")))).toMatch(/^r\.yml:11: hv\.evidence\.0/);
+    expect(evidenceOf(docOf(rule("hv:\n    evidence:\n        - open: ['/x']")))).toMatch(/^r\.yml:11: hv\.evidence\.0/);
+    expect(evidenceOf(docOf(rule("hv:\n    evidnce: []")))).toMatch(/^r\.yml:11: hv/);
+  });
+
+  it("rules without it get their logsource's default, or none", () => {
+    expect(evidenceOf(docOf(rule("")))).toMatchObject({ declared: false, items: [{ kind: "exec", programs: "any" }] });
+    // (an auditd rule selects on audit record fields: exe, not Image)
+    expect(evidenceOf(docOf(rule("", "product: linux\n    service: auditd").replace("Image|endswith", "exe|endswith")))).toBeUndefined();
+    // rules over libvirt's events need the libvirt collector, not audit
+    const lv = `title: t\nlogsource:\n    product: hv\n    service: libvirt\ndetection:\n    s:\n        event.action: undefined\n    condition: s\n`;
+    expect(evidenceOf(docOf(lv))).toEqual({ declared: false, items: [{ kind: "libvirt", events: [] }] });
+  });
+
+  it("makes one probe per program, path and actor; an exec with a parent adds the parent's start", () => {
+    const ev = evidenceOf(docOf(rule("hv:\n    actors: [root, user]\n    evidence:\n        - exec: ['/usr/bin/sh']\n          parent: ['/usr/bin/qemu-system-x86_64']\n        - write: ['/etc/libvirt/qemu/*.xml']\n          by: ['/usr/bin/sed']")));
+    if (typeof ev !== "object") throw new Error(String(ev));
+    const [exec, write] = ev.items.map(probesOf);
+    expect(exec!.map((p) => p.label)).toEqual([
+      "start of /usr/bin/sh by root", "start of /usr/bin/qemu-system-x86_64 (parent) by root",
+      "start of /usr/bin/sh by user", "start of /usr/bin/qemu-system-x86_64 (parent) by user",
+    ]);
+    // a write is an open for writing or a rename onto the file (sed -i), at an example path
+    expect(write!.filter((p) => p.actor === "root").map((p) => p.probe)).toEqual([
+      { kind: "syscall", syscall: "openat", args: { a2: 0x241 }, paths: ["/etc/libvirt/qemu/x.xml"], exe: "/usr/bin/sed", actor: { uid: 0, euid: 0, auid: 0 } },
+      { kind: "syscall", syscall: "rename", paths: ["/etc/libvirt/qemu/x.xml"], exe: "/usr/bin/sed", actor: { uid: 0, euid: 0, auid: 0 } },
+    ]);
+  });
+
+  it("path patterns: dir/ is anything under it, * one segment, /bin is /usr/bin", () => {
+    expect(pathMatches("/var/lib/libvirt/images/", "/var/lib/libvirt/images/a/b.qcow2")).toBe(true);
+    expect(pathMatches("/var/lib/libvirt/images/", "/var/lib/libvirt/images")).toBe(false);
+    expect(pathMatches("/etc/libvirt/qemu/*.xml", "/etc/libvirt/qemu/vm.xml")).toBe(true);
+    expect(pathMatches("/etc/libvirt/qemu/*.xml", "/etc/libvirt/qemu/networks/n.xml")).toBe(false);
+    expect(pathMatches("/usr/bin/virsh", "/bin/virsh")).toBe(true);
+  });
+
+  it("matches recorded events: reads by open mode; a name relative to a directory fd is not joined to the CWD", () => {
+    const syscall = (serial: number, a0: string, a2: string, name: string): string[] => [
+      `type=SYSCALL msg=audit(10.000:${serial}): arch=c000003e syscall=257 success=yes exit=3 a0=${a0} a1=1 a2=${a2} a3=0 items=1 ppid=1 pid=9 auid=0 uid=0 euid=0 ses=1 comm="tar" exe="/usr/bin/tar"`,
+      `type=CWD msg=audit(10.000:${serial}): cwd="/var/lib/libvirt/images"`,
+      `type=PATH msg=audit(10.000:${serial}): item=0 name="${name}" inode=5 mode=0100600 nametype=NORMAL`,
+      `type=EOE msg=audit(10.000:${serial}):`,
+    ];
+    const events = decodeAuditLines([...syscall(1, "ffffff9c", "0", "vm.qcow2"), ...syscall(2, "5", "0", "vm.qcow2"), ...syscall(3, "ffffff9c", "2", "vm.qcow2")]);
+    const read = { kind: "read" as const, paths: ["/var/lib/libvirt/images/"], by: [], actors: ["root" as const] };
+    const write = { ...read, kind: "write" as const };
+    expect(events.map((e) => eventShows(read, e))).toEqual([true, false, true]);
+    expect(events.map((e) => eventShows(write, e))).toEqual([false, false, true]);
+    expect(events.map((e) => e.file?.path)).toEqual(["/var/lib/libvirt/images/vm.qcow2", "vm.qcow2", "/var/lib/libvirt/images/vm.qcow2"]);
+    expect(events.map((e) => e.event.type)).toEqual([["access"], ["access"], ["change"]]);
+  });
+});
