@@ -73,6 +73,19 @@ export function queryEvents(db: Database.Database, q: EventQuery): HvEvent[] {
     .map((json) => JSON.parse(json) as HvEvent);
 }
 
+/** How many of a rule's newest alerts `rule=` looks behind. */
+export const MAX_RULE_ALERTS = 100;
+
+/**
+ * The ids filter of an event query (the API's events?rule=&alert= and `hv events list --rule
+ * --alert`): the events behind a rule's newest alerts, behind one alert, or both (intersected).
+ */
+export function eventIdsFor(db: Database.Database, f: { ruleId?: string; alert?: Pick<Alert, "event_ids"> }): string[] | undefined {
+  let ids = f.ruleId !== undefined ? eventIdsOfRule(db, f.ruleId, MAX_RULE_ALERTS) : undefined;
+  if (f.alert) ids = ids === undefined ? f.alert.event_ids : ids.filter((i) => f.alert!.event_ids.includes(i));
+  return ids;
+}
+
 /** The ids of the events behind the newest `maxAlerts` alerts of a rule. */
 export function eventIdsOfRule(db: Database.Database, ruleId: string, maxAlerts: number): string[] {
   const rows = prepared<[string, number], string>(db, `SELECT event_ids FROM alerts WHERE rule_id = ? ORDER BY last_seen DESC, id DESC LIMIT ?`)

@@ -15,7 +15,7 @@ import { ApiError, badRequest, conflict, notFound } from "./errors.js";
 import type { LiveFeed } from "./live.js";
 import { sourceCounts } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
-import { alertTimeline, eventIdsOfRule, queryAlerts, queryEvents, storeCounts } from "./queries.js";
+import { alertTimeline, eventIdsFor, MAX_RULE_ALERTS, queryAlerts, queryEvents, storeCounts } from "./queries.js";
 import type { ResponseOps, VmAction } from "./response.js";
 import * as s from "./schemas.js";
 import { sessionCookie, type Session, type SessionStore } from "./session.js";
@@ -92,7 +92,6 @@ export interface RouteSpec {
   handler(ctx: ApiContext, req: RouteRequest): unknown;
 }
 
-const MAX_RULE_ALERTS = 100;
 const MAX_BUCKETS = 500;
 const sourceTotals: s.JsonSchema = { type: "array", items: s.openObject({ source: { type: "string" }, total: { type: "number" } }, ["source", "total"]) };
 
@@ -323,12 +322,8 @@ export const ROUTES: readonly RouteSpec[] = [
     query: s.strictObject({ since: s.time, until: s.time, vm: s.vmName, module: s.word, action: s.word, rule: s.ruleId, alert: s.id, limit: s.limit(s.MAX_EVENTS, 500) }),
     response: s.listOf("events", s.event),
     handler: (ctx, { query: q }): { events: HvEvent[] } => {
-      let ids: string[] | undefined;
-      if (q.rule !== undefined) ids = eventIdsOfRule(ctx.db, String(q.rule), MAX_RULE_ALERTS);
-      if (q.alert !== undefined) {
-        const alert = getAlert(ctx.db, num(q.alert)) ?? notFoundOf("alert", q.alert);
-        ids = ids === undefined ? alert.event_ids : ids.filter((i) => alert.event_ids.includes(i));
-      }
+      const alert = q.alert !== undefined ? (getAlert(ctx.db, num(q.alert)) ?? notFoundOf("alert", q.alert)) : undefined;
+      const ids = eventIdsFor(ctx.db, { ruleId: str(q.rule), alert });
       return {
         events: queryEvents(ctx.db, {
           sinceMs: parseTime(q.since, "since"), untilMs: parseTime(q.until, "until"), vmName: str(q.vm), module: str(q.module), action: str(q.action), ids, limit: num(q.limit),

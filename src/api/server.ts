@@ -5,9 +5,8 @@
 
 import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
-import rateLimit from "@fastify/rate-limit";
 import type Database from "better-sqlite3";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from "fastify";
 import type { Registry } from "prom-client";
 import { packageVersion } from "../events/version.js";
 import { InputError } from "../events/input.js";
@@ -115,6 +114,8 @@ function crossOrigin(req: FastifyRequest): boolean {
 }
 
 export async function createApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
+  // fastify and its plugin take ~0.2 s to import: only a process that serves the API loads them.
+  const [{ default: Fastify }, { default: rateLimit }] = await Promise.all([import("fastify"), import("@fastify/rate-limit")]);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,

@@ -1,10 +1,11 @@
 import type { Command } from "commander";
-import { SEVERITIES, type Alert } from "../events/alert.js";
+import { SEVERITY_NAMES_HELP, SEVERITY_SHORT, severityArg, type Alert } from "../events/alert.js";
 import { durationMs } from "../events/duration.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
 import { openStateStore, stateDirOf } from "../store/open.js";
 import { loadAgentConfig } from "../agent/config.js";
-import { LineWriter } from "./output.js";
+import { LineWriter, table } from "./output.js";
+import { localTime, zoneOf } from "./time.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
@@ -28,6 +29,7 @@ export function registerAlerts(program: Command): void {
 Examples:
   hv alerts list
   hv alerts list --severity high --since 2h --json
+  hv alerts list --severity med                    (names: ${SEVERITY_NAMES_HELP})
   hv alerts list --all              # with the signals: stored, not sent (docs/noise.md)
   hv alerts list --signals --since 1d
   hv alerts show 42
@@ -40,7 +42,7 @@ Examples:
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .option("--config <file>", "hv's config (its stateDir)")
     .option("--status <status>", "open or acked")
-    .option("--severity <level>", `one of ${SEVERITIES.join(", ")}`)
+    .option("--severity <level>", `only this severity: ${SEVERITY_NAMES_HELP}`)
     .option("--rule <id>", "only this rule id")
     .option("--vm <name>", "only this VM")
     .option("--since <age>", "only alerts seen in the last AGE (30m, 2h, 7d)")
@@ -49,18 +51,19 @@ Examples:
     .option("--signals", "only the signals")
     .option("--json", "one JSON alert per line")
     .action(async (opts: CommonOptions & { status?: string; severity?: string; rule?: string; vm?: string; since?: string; limit: string; all?: boolean; signals?: boolean }) => {
-      if (opts.severity && !SEVERITIES.includes(opts.severity as Alert["severity"])) throw new Error(`--severity must be one of ${SEVERITIES.join(", ")}`);
+      const severity = opts.severity !== undefined ? severityArg(opts.severity) : undefined;
       const db = store(opts);
       const found = listAlerts(db, {
-        status: opts.status, severity: opts.severity, ruleId: opts.rule, vmName: opts.vm,
+        status: opts.status, severity, ruleId: opts.rule, vmName: opts.vm,
         sinceMs: opts.since ? Date.now() - durationMs(opts.since, "--since") : undefined,
         limit: Number(opts.limit),
         signals: opts.signals ? "only" : opts.all ? "include" : "exclude",
       });
       db.close();
       const out = new LineWriter();
-      for (const a of found) out.line(opts.json ? JSON.stringify(a) : formatAlertLine(a));
-      if (!opts.json && found.length === 0) out.line("no alerts");
+      if (opts.json) for (const a of found) out.line(JSON.stringify(a));
+      else if (found.length === 0) out.line("no alerts");
+      else for (const l of alertTable(found)) out.line(l);
       await out.end();
     });
 
@@ -99,10 +102,18 @@ function parseId(id: string): number {
   return n;
 }
 
+/** Alerts as a table with a header; times local, with their zone. */
+export function alertTable(alerts: Alert[]): string[] {
+  return table(
+    ["ID", `LAST SEEN (${zoneOf()})`, "SEV", "COUNT", "STATUS", "WHERE", "RULE"],
+    alerts.map((a) => [String(a.id ?? "-"), localTime(a.last_seen).replace(/ \S+$/, ""), SEVERITY_SHORT[a.severity], String(a.count), a.signal ? `${a.status} (signal)` : a.status, a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`, `${a.rule.title} [${a.rule.id}]`]),
+  );
+}
+
 export function formatAlertLine(a: Alert): string {
   const where = a.vm?.name ? `vm=${a.vm.name}` : `${a.entity.kind}=${a.entity.id}`;
   const count = a.count > 1 ? ` ×${a.count}` : "";
-  return terminalSafe(`${a.id ?? "-"} ${a.last_seen} ${a.severity.toUpperCase()} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}${a.signal ? " (signal)" : ""}`);
+  return terminalSafe(`${a.id ?? "-"} ${a.last_seen} ${SEVERITY_SHORT[a.severity]} ${a.rule.title}${count} ${where} [${a.rule.id}]${a.status === "acked" ? " (acked)" : ""}${a.signal ? " (signal)" : ""}`);
 }
 
 export function formatAlertDetail(a: Alert): string {
@@ -116,7 +127,7 @@ function detailLines(a: Alert): string[] {
     `  severity   ${a.severity}   status ${a.status}   count ${a.count}${a.signal ? "   signal (stored, not sent)" : ""}`,
     `  rule       ${a.rule.id} (${a.rule.source}${a.rule.file ? `, ${a.rule.file}` : ""})`,
     `  entity     ${a.entity.kind} ${a.entity.id}${a.vm?.name ? `   vm ${a.vm.name}` : ""}`,
-    `  seen       ${a.first_seen} … ${a.last_seen}`,
+    `  seen       ${localTime(a.first_seen)} … ${localTime(a.last_seen)}`,
   ];
   if (a.mitre.techniques.length + a.mitre.tactics.length > 0) lines.push(`  mitre      ${[...a.mitre.tactics, ...a.mitre.techniques].join(", ")}`);
   if (a.process?.command_line ?? a.process?.executable) lines.push(`  process    ${a.process?.pid ?? ""} ${a.process?.command_line ?? a.process?.executable}`);

@@ -1,35 +1,124 @@
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { AuditDecoder, type DecoderStats } from "../collectors/audit/decoder.js";
 import type { HvEvent } from "../events/event.js";
 import { readStreamLines } from "../collectors/audit/sources/stdin.js";
+import { InputError } from "../events/input.js";
 import { LineWriter } from "./output.js";
+import { localTime, parseTimeArg } from "./time.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
 
 export function registerEvents(program: Command): void {
-  program
+  const events = program
     .command("events")
-    .description("parse and group a recorded audit log; print normalized events, then a summary on stderr")
-    .requiredOption("--replay <file>", "raw auditd log to read ('-' for stdin)")
+    .description("stored events (hv events list), or a recorded audit log parsed and grouped (hv events --replay FILE)")
+    .option("--replay <file>", "raw auditd log to parse and group ('-' for stdin): one event per line, a summary on stderr")
     .option("--json", "one JSON event per line (the normalized Event, raw records included)")
     .addHelpText(
       "after",
       `
 Examples:
+  hv events list --since 1h --vm web1
+  hv events list --alert 42 --json | jq -c '.process'
   hv events --replay /var/log/audit/audit.log --json | jq -c '.process'
   ausearch --raw -ts today | hv events --replay - --json
-The summary (stderr) counts records, events, malformed lines (first line numbers and reasons) and
-lost serials (gaps in the kernel's sequence numbers).`,
+The replay summary (stderr) counts records, events, malformed lines (first line numbers and
+reasons) and lost serials (gaps in the kernel's sequence numbers).
+Exit status: 0; 2 when the file cannot be read, or is not empty and holds no audit record.`,
     )
-    .action(async (opts: { replay: string; json?: boolean }) => {
+    .action(async (opts: { replay?: string; json?: boolean }) => {
+      if (opts.replay === undefined) throw new InputError("give --replay FILE (a recorded audit log), or hv events list for the stored events; hv events --help");
+      const unreadable = unreadableReplay(opts.replay);
+      if (unreadable) throw new InputError(unreadable);
       const stats = await replayEvents(opts.replay, opts.json ?? false);
       writeSafe(process.stderr, formatSummary(stats, opts.replay));
-      if (stats.lines > 0 && stats.records === 0) process.exitCode = 2;
+      const none = noAuditRecords(stats, opts.replay);
+      if (none) throw new InputError(none);
+    });
+
+  events
+    .command("list")
+    .description("stored events, oldest first, with the API's filters (GET /api/v1/events)")
+    .option("--state-dir <dir>", "where the store lives (default $HV_STATE_DIR, /var/lib/hv as root, else ~/.local/state/hv)")
+    .option("--since <time>", "at or after: an age (30m, 2h, 7d) or an ISO time")
+    .option("--until <time>", "before: an age or an ISO time")
+    .option("--vm <name>", "only events of this VM")
+    .option("--module <name>", "only this source: audit, libvirt, flow, …")
+    .option("--action <name>", "only this action: execve, connect, started, …")
+    .option("--rule <id>", "only the events behind this rule's newest alerts")
+    .option("--alert <id>", "only the events behind this alert")
+    .option("--limit <n>", "at most N events", "500")
+    .option("--json", "one JSON event per line")
+    .addHelpText(
+      "after",
+      `
+Times are shown in local time with their zone; --json keeps the stored UTC times.
+
+Examples:
+  hv events list --since 2h
+  hv events list --vm web1 --action execve --since 1d
+  hv events list --alert 42
+  hv events list --rule 5b0c7a53-9f7e-4c4e-9d61-6f0e1a7d3c21 --json`,
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      // --json may have been taken by `hv events` itself: read the options of both.
+      const o = cmd.optsWithGlobals<{ stateDir?: string; since?: string; until?: string; vm?: string; module?: string; action?: string; rule?: string; alert?: string; limit: string; json?: boolean }>();
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`);
+      const alertId = o.alert !== undefined ? Number(o.alert) : undefined;
+      if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new InputError(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
+      const [{ openStateStore, stateDirOf }, { getAlert }, { eventIdsFor, queryEvents }] = await Promise.all([
+        import("../store/open.js"),
+        import("../store/alerts.js"),
+        import("../api/queries.js"),
+      ]);
+      const db = openStateStore(stateDirOf(o.stateDir));
+      let found: HvEvent[];
+      try {
+        const alert = alertId !== undefined ? getAlert(db, alertId) : undefined;
+        if (alertId !== undefined && !alert) throw new Error(`no alert ${alertId} (hv alerts list shows them)`);
+        found = queryEvents(db, {
+          ...(o.since !== undefined ? { sinceMs: parseTimeArg(o.since, "--since") } : {}),
+          ...(o.until !== undefined ? { untilMs: parseTimeArg(o.until, "--until") } : {}),
+          ...(o.vm !== undefined ? { vmName: o.vm } : {}),
+          ...(o.module !== undefined ? { module: o.module } : {}),
+          ...(o.action !== undefined ? { action: o.action } : {}),
+          ids: eventIdsFor(db, { ...(o.rule !== undefined ? { ruleId: o.rule } : {}), ...(alert ? { alert } : {}) }),
+          limit,
+        });
+      } finally {
+        db.close();
+      }
+      const out = new LineWriter();
+      for (const e of found) out.line(o.json ? JSON.stringify(e) : formatEventLine(e, localTime));
+      if (!o.json && found.length === 0) out.line("no events");
+      await out.end();
     });
 }
 
 export interface ReplayStats extends DecoderStats {
   lostRanges: Array<{ node: string; from: number; to: number }>;
+}
+
+/**
+ * Why a replay input cannot be read (missing, a directory, no permission), said before any work
+ * starts; undefined when it can be ("-" is stdin). `hv monitor --replay` asks the same.
+ */
+export function unreadableReplay(file: string): string | undefined {
+  if (file === "-") return undefined;
+  try {
+    if (statSync(file).isDirectory()) return `${file} is a directory, not an audit log`;
+    closeSync(openSync(file, "r"));
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return `cannot read ${file}: ${e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : e.message}`;
+  }
+}
+
+/** A non-empty input in which no line was an audit record: not an audit log (exit 2). */
+export function noAuditRecords(s: Pick<DecoderStats, "lines" | "records">, file: string): string | undefined {
+  return s.lines > 0 && s.records === 0 ? `${file === "-" ? "standard input" : file} holds no audit record in ${s.lines} lines: not a raw auditd log (ausearch --raw writes one)` : undefined;
 }
 
 async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
@@ -45,13 +134,13 @@ async function replayEvents(file: string, json: boolean): Promise<ReplayStats> {
   return { ...decoder.stats, lostRanges: decoder.lostRanges() };
 }
 
-/** One event as a short human line: time, action, who, what. */
-export function formatEventLine(e: HvEvent): string {
-  return formatEventParts(e).map(terminalSafe).join(" ");
+/** One event as a short human line: time, action, who, what. `time` formats the timestamp (default: as stored, UTC). */
+export function formatEventLine(e: HvEvent, time: (iso: string) => string = (iso) => iso): string {
+  return formatEventParts(e, time).map(terminalSafe).join(" ");
 }
 
-function formatEventParts(e: HvEvent): string[] {
-  const parts = [e["@timestamp"], e.event.action];
+function formatEventParts(e: HvEvent, time: (iso: string) => string): string[] {
+  const parts = [time(e["@timestamp"]), e.event.action];
   if (e.vm?.name) parts.push(`vm=${e.vm.name}`);
   if (e.user?.name ?? e.user?.id) parts.push(`user=${e.user?.name ?? e.user?.id}`);
   if (e.process?.pid !== undefined) parts.push(`pid=${e.process.pid}`);

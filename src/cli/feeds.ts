@@ -12,6 +12,7 @@ import { defaultStateDir, openStateStore } from "../store/open.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { LineWriter } from "./output.js";
 import { progress } from "./progress.js";
+import { severityArg } from "../events/alert.js";
 import { writeSafe } from "../events/terminal.js";
 
 interface CommonOptions {
@@ -55,7 +56,7 @@ Formats: ${FEED_FORMATS.join(", ")} (or auto). Safety rules: docs/feeds.md.`,
     .option("--action <action>", "alert (default) or block (its addresses also go into nft sets)")
     .option("--mode <mode>", "for block: monitor (count, default) or enforce (drop)")
     .option("--paths <paths>", "for block: comma list of input, forward, output, taps (default input,forward,taps)")
-    .option("--severity <level>", "low, medium, high or critical")
+    .option("--severity <level>", "low, med|medium, high or crit|critical")
     .option("--max-size <size>", "refuse responses bigger than this (default 64M)")
     .option("--timeout <duration>", "per-attempt deadline, e.g. 60s (default 60s)")
     .option("--min-keep <ratio>", "refuse a new copy with fewer entries than RATIO × the last good one (default 0.5)")
@@ -230,7 +231,8 @@ function buildSpec(name: string | undefined, url: string | undefined, opts: Reco
   };
   if (opts.schedule === false) delete input.schedule;
   else input.schedule = typeof opts.schedule === "string" ? opts.schedule : preset?.spec.schedule ?? "6h";
-  if (opts.severity) input.severity = opts.severity;
+  // Any name of a severity (med, crit, …); the feed spec refuses the ones a feed cannot have.
+  if (opts.severity) input.severity = severityArg(String(opts.severity));
   if (opts.maxSize) input.maxBytes = parseSize(String(opts.maxSize));
   if (opts.timeout) input.timeoutMs = durationMs(String(opts.timeout).replace(/^(\d+)$/, "$1s"), "--timeout");
   if (opts.minKeep !== undefined) input.minKeepRatio = Number(opts.minKeep);

@@ -9,7 +9,9 @@ import { libvirtTaps } from "../firewall/devices.js";
 import { flushHvTables } from "../firewall/reconcile.js";
 import { DEFAULT_TABLES, type NftOptions } from "../firewall/state.js";
 import { readStatus, type FirewallStatus } from "../firewall/status.js";
-import { openStateStore, stateDirOf } from "../store/open.js";
+import { openStateStore, openStore, stateDirOf, storePath } from "../store/open.js";
+import { activeEnforcements } from "../store/enforcements.js";
+import { listFeeds } from "../store/feeds.js";
 import { emit, table } from "./vm.js";
 
 // `hv firewall`: hv's own nftables tables (inet hv, netdev hv) — what they hold, bringing them in
@@ -46,10 +48,11 @@ Examples:
   );
 
   common(fw.command("status").description("tables, chains, sets; counters per feed, per quarantined or rate-limited VM, for blocked addresses"))
+    .option("--state-dir <dir>", "where the store lives: says whether tables that are absent should exist")
     .addHelpText("after", "\nExamples:\n  hv firewall status\n  hv firewall status --json | jq '.quarantines'\n  hv firewall status --netns lab")
-    .action(async (opts: FwOptions) => {
+    .action(async (opts: FwOptions & { stateDir?: string }) => {
       const status = await readStatus(nftOptions(opts));
-      emit(opts, status, formatStatus(status));
+      emit(opts, status, formatStatus(status, () => storeWants(stateDirOf(opts.stateDir))));
     });
 
   common(fw.command("reconcile").description("make hv's tables hold the store's enabled block feeds and active enforcements (no-op when they already do)"))
@@ -100,9 +103,33 @@ async function libvirtVmTaps(vm: string): Promise<string[] | undefined> {
   }
 }
 
-function formatStatus(s: FirewallStatus): string[] {
+/**
+ * What the store asks hv's tables to hold: enabled block feeds and active enforcements. Without
+ * tables that is the difference between "all released, nothing to do" and "reconcile needed".
+ */
+function storeWants(stateDir: string): { feeds: number; enforcements: number } | undefined {
+  const path = storePath(stateDir);
+  if (!existsSync(path)) return { feeds: 0, enforcements: 0 };
+  try {
+    const db = openStore(path);
+    try {
+      return { feeds: listFeeds(db).filter((f) => f.enabled && f.action === "block").length, enforcements: activeEnforcements(db).length };
+    } finally {
+      db.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function formatStatus(s: FirewallStatus, wants: () => { feeds: number; enforcements: number } | undefined): string[] {
   const lines = [`tables: ${s.tables.map((t) => `${t.family} ${t.name} (${t.present ? "present" : "absent"})`).join(", ")}${s.netns ? `  [netns ${s.netns}]` : ""}`];
-  if (!s.tables.some((t) => t.present)) return [...lines, "hv has no tables here: run hv firewall reconcile"];
+  if (!s.tables.some((t) => t.present)) {
+    const w = wants();
+    if (w === undefined) return [...lines, "hv has no tables here (the store could not be read to say whether it should): hv firewall reconcile --dry-run tells"];
+    if (w.feeds + w.enforcements === 0) return [...lines, "hv has no tables here, and the store has nothing to enforce (no block feed, no quarantine, block or rate limit): nothing to do"];
+    return [...lines, `hv has no tables here, but the store has ${w.feeds} block feed(s) and ${w.enforcements} enforcement(s): run hv firewall reconcile`];
+  }
   lines.push("");
   lines.push(
     ...(s.feeds.length

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { readTextCapped } from "../events/input.js";
 import type { Command } from "commander";
 import { captureBundle, type BundleSummary } from "../forensics/capture.js";
@@ -103,7 +104,7 @@ Examples:
     ]);
   });
 
-  common(f.command("verify <id-or-path>").description("check every file, the signature and the chain of custody (exit 1 when anything is wrong)"), "hv forensics verify 20240501T101500Z-web1-3fa9c2\n  hv forensics verify ./extracted/20240501T101500Z-web1-3fa9c2 --key origin-host.pub")
+  common(f.command("verify <id-or-path>").description("check every file, the signature and the chain of custody of a bundle or of an archive hv forensics export wrote (exit 1 when anything is wrong)"), "hv forensics verify 20240501T101500Z-web1-3fa9c2\n  hv forensics verify web1.tar.gz                      the archive as exported: unpacked to a temp dir, checked, removed\n  hv forensics verify ./extracted/20240501T101500Z-web1-3fa9c2 --key origin-host.pub")
     .option("--key <file>", "verify with this public key (PEM) instead of the one in the bundle")
     .action(async (id: string, o: Common & { key?: string }) => {
       const publicKeyPem = o.key ? readTextCapped(o.key, 64 * 1024) : undefined;
@@ -119,7 +120,13 @@ Examples:
   common(f.command("export <id>").description("pack a bundle into a .tar.gz (recorded in its chain of custody with the archive's SHA-256)"), "hv forensics export 20240501T101500Z-web1-3fa9c2 --out web1-evidence.tar.gz")
     .requiredOption("--out <file>", "the archive to write (.tar.gz)")
     .action(async (id: string, o: Common & { out: string }) => {
-      const r = await exportBundle(o.stateDir, id, o.out, o.by ?? currentUser());
+      // tar gives no progress of its own: the archive's size as it grows.
+      const bar = progress({ label: `export ${id}`, format: formatBytes });
+      const timer = setInterval(() => void stat(o.out).then((st) => bar.update(st.size), () => undefined), 250);
+      const r = await exportBundle(o.stateDir, id, o.out, o.by ?? currentUser()).finally(() => {
+        clearInterval(timer);
+        bar.done();
+      });
       emit(o, r, [`exported ${r.id} to ${r.file} (${formatBytes(r.bytes)})`, `sha256 ${r.sha256}`]);
     });
 }
@@ -136,5 +143,6 @@ function verifyText(r: VerifyReport): string[] {
   const head = r.ok
     ? `OK ${r.id ?? r.path}: ${r.artifacts} artifacts and ${r.custodyEntries} custody entries verified${r.keyFingerprint ? `, key ${r.keyFingerprint.slice(0, 16)}…` : ""}${r.hostKey ? " (this host's key)" : ""}`
     : `BAD ${r.id ?? r.path}: ${r.problems.length} problem(s)`;
-  return [head, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
+  const archive = r.archive ? [`  archive sha256 ${r.archive.sha256}${r.archive.exportedHere ? " (recorded when this host exported it)" : ""}`] : [];
+  return [head, ...archive, ...r.problems.map((p) => `  ${p.kind.padEnd(9)} ${p.message}`)];
 }

@@ -14,7 +14,7 @@ type Register = (program: Command) => unknown;
  */
 export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Promise<Register> }[] = [
   {
-    commands: { events: "parse and group a recorded audit log; print normalized events, then a summary on stderr" },
+    commands: { events: "stored events (hv events list), or a recorded audit log parsed and grouped (hv events --replay FILE)" },
     load: async () => (await import("./events.js")).registerEvents,
   },
   {
@@ -92,6 +92,21 @@ export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Pro
   {
     commands: { api: "the REST API and Prometheus metrics: serve them, manage bearer tokens, print the OpenAPI document" },
     load: async () => (await import("./api.js")).registerApi,
+  },
+  {
+    commands: {
+      doctor: "check this host and hv: programs, auditd and its rules, libvirt, store, feeds, models, API, fleet, the agent; each problem with its fix",
+      status: "the running agent: its processes, store, sources and drops, and its API's /healthz and /metrics",
+    },
+    load: async () => (await import("./doctor.js")).registerDoctor,
+  },
+  {
+    commands: { service: "install hv's systemd units, system user and audit rules outside NixOS (Debian, Ubuntu), or remove them" },
+    load: async () => (await import("./service.js")).registerService,
+  },
+  {
+    commands: { completion: "print a shell completion script for bash, zsh or fish", man: "write hv's man pages (hv(1) and one per command, hv-vm(1), …), or print one" },
+    load: async () => (await import("./completion.js")).registerReference,
   },
 ];
 

@@ -10,16 +10,23 @@ import { frequencyScorer, stideScorer } from "../detectors/anomaly/baselines.js"
 import { rateAbove } from "../detectors/anomaly/calibrate.js";
 import { evaluateMethod, formatEvalTable, type EvalRow } from "../detectors/anomaly/evaluate.js";
 import { FLOW_FEATURES } from "../detectors/anomaly/flow-features.js";
-import { describeGraph, MAX_MODEL_BYTES, readMetadata } from "../detectors/anomaly/onnx-build.js";
-import { explainCalls, explainTrace, loadSyscallModel, scoreTraces } from "../detectors/anomaly/syscall-model.js";
-import { trainSyscallModel, type TrainedSyscallModel } from "../detectors/anomaly/train-syscalls.js";
+import type { trainSyscallModel, TrainedSyscallModel } from "../detectors/anomaly/train-syscalls.js";
 import { loadLabelledTraceDir, loadTraceDir, tracesFromEvents, type Trace, type TraceProblem } from "../detectors/anomaly/traces.js";
-import { featureExcess, scoreFlowLog, trainFlowModelFromFile, type FeatureBaseline, type MinuteScore } from "../detectors/anomaly/train-flows.js";
+import type { FeatureBaseline, MinuteScore } from "../detectors/anomaly/train-flows.js";
 import { listEvents } from "../store/events.js";
 import { defaultStateDir, openStateStore } from "../store/open.js";
 import { LineWriter } from "./output.js";
 import { progress, type Progress } from "./progress.js";
 import { writeSafe } from "../events/terminal.js";
+
+/**
+ * onnxruntime-node and the ONNX protobuf code, loaded by the subcommand that uses them: `hv model
+ * --help` and the rest of hv stay quick to start (bench/startup.ts).
+ */
+async function onnxModules(): Promise<typeof import("../detectors/anomaly/onnx-build.js") & typeof import("../detectors/anomaly/syscall-model.js") & typeof import("../detectors/anomaly/train-syscalls.js") & typeof import("../detectors/anomaly/train-flows.js")> {
+  const [a, b, c, d] = await Promise.all([import("../detectors/anomaly/onnx-build.js"), import("../detectors/anomaly/syscall-model.js"), import("../detectors/anomaly/train-syscalls.js"), import("../detectors/anomaly/train-flows.js")]);
+  return { ...a, ...b, ...c, ...d };
+}
 
 interface TrainOpts {
   kind: string;
@@ -75,6 +82,7 @@ Examples:
   hv model train --kind syscalls --traces train/ --calibrate validation/ --out syscalls.onnx --seed 7
   hv model train --kind syscalls --audit audit.log --out host.onnx --fpr 0.005 --json`)
     .action(async (opts: TrainOpts) => {
+      const { trainFlowModelFromFile } = await onnxModules();
       const fpr = Number(opts.fpr);
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer: ${opts.seed}`);
@@ -109,6 +117,7 @@ Examples:
   hv model score --model host.onnx --audit audit.log --explain
   hv model score --model models/flows-lab.onnx --flows conntrack.log --inventory vms.json`)
     .action(async (opts: { model: string; traces?: string; audit?: string; flows?: string; inventory?: string; explain?: boolean }) => {
+      const { scoreFlowLog, loadSyscallModel, scoreTraces, explainTrace, explainCalls } = await onnxModules();
       if (opts.flows) {
         const out = new LineWriter();
         for (const m of await scoreFlowLog(opts.model, opts.flows, opts.inventory)) {
@@ -177,7 +186,8 @@ the numbers are.`)
     .addHelpText("after", `
 Example:
   hv model info models/syscalls-adfa.onnx --json`)
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const { readMetadata, describeGraph, MAX_MODEL_BYTES } = await onnxModules();
       const bytes = readFileCapped(file, MAX_MODEL_BYTES);
       const meta = readMetadata(bytes);
       const graph = describeGraph(bytes);
@@ -267,6 +277,7 @@ function byClass<T>(normal: T[], attacks: Map<string, T[]>, score: (items: T[]) 
 
 async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
   if (!opts.normal || !opts.attack) throw new InputError("a syscall model needs --normal DIR and --attack DIR (a flow model: --flows, --inventory, --truth)");
+  const { loadSyscallModel, scoreTraces } = await onnxModules();
   const m = await loadSyscallModel(opts.model);
   const normal = readTraces(opts.normal, undefined, 1);
   const labelled = loadLabelledTraceDir(opts.attack);
@@ -302,6 +313,7 @@ async function evalSyscalls(opts: EvalOpts): Promise<EvalResult> {
 async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
   if (!opts.truth) throw new InputError("--flows needs --truth FILE (which VM attacked when)");
   const truth = readFlowTruth(opts.truth);
+  const { scoreFlowLog, readMetadata, featureExcess, MAX_MODEL_BYTES } = await onnxModules();
   const minutes = await scoreFlowLog(opts.model, opts.flows!, opts.inventory);
   if (minutes.length === 0) throw new Error(`${opts.flows}: no VM-minutes of flows (is --inventory given so flows map to VMs?)`);
   const meta = readMetadata(readFileCapped(opts.model, MAX_MODEL_BYTES));
@@ -364,6 +376,7 @@ async function trainSyscallsCommand(opts: TrainOpts, seed: number, fpr: number, 
 }
 
 async function trainWithBar(traces: Trace[], opts: Parameters<typeof trainSyscallModel>[1]): Promise<TrainedSyscallModel> {
+  const { trainSyscallModel } = await onnxModules();
   let bar: Progress | undefined;
   let phase = "";
   const trained = await trainSyscallModel(traces, {

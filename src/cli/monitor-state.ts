@@ -28,6 +28,17 @@ export interface VmStatus {
   alerts: number;
   worst: Severity;
   lastSeen: string;
+  /** libvirt's state (running, shut off, paused, …); undefined when only alerts named the VM. */
+  state?: string;
+  /** hv has it in quarantine now (an active enforcement in the store). */
+  quarantined?: boolean;
+}
+
+/** What the agent knows of a VM right now, for setVms. */
+export interface VmFacts {
+  name: string;
+  state?: string;
+  quarantined?: boolean;
 }
 
 export interface MonitorSnapshot {
@@ -90,8 +101,41 @@ export class MonitorState {
 
   /** Known VMs without alerts still get a row. */
   addVm(name: string): void {
-    if (!this.vms.has(name)) this.vms.set(name, { name, alerts: 0, worst: "informational", lastSeen: "" });
-    this.changed();
+    this.setVms([...this.vmFacts(), { name }]);
+  }
+
+  /**
+   * The VMs the host has now, with their state and quarantine (the agent calls it as the inventory
+   * and the store change). A VM that is gone keeps its row while it has alerts.
+   */
+  setVms(facts: VmFacts[]): void {
+    const now = new Map(facts.map((f) => [f.name, f]));
+    let changed = false;
+    for (const [name, v] of this.vms) {
+      if (now.has(name)) continue;
+      if (v.alerts === 0) this.vms.delete(name);
+      else if (v.state !== undefined || v.quarantined) this.vms.set(name, { ...v, state: "gone", quarantined: false });
+      else continue;
+      changed = true;
+    }
+    for (const f of facts) {
+      const v = this.vms.get(f.name) ?? { name: f.name, alerts: 0, worst: "informational" as Severity, lastSeen: "" };
+      const next = { ...v, ...(f.state !== undefined ? { state: f.state } : {}), quarantined: f.quarantined === true };
+      if (v.state !== next.state || v.quarantined !== next.quarantined || !this.vms.has(f.name)) changed = true;
+      this.vms.set(f.name, next);
+    }
+    if (changed) this.changed();
+  }
+
+  /** An alert's status changed outside the detection stage (acknowledged from the view). */
+  setAlertStatus(id: number, status: Alert["status"]): void {
+    let found = false;
+    this.alerts = this.alerts.map((a) => (a.id === id ? ((found = true), { ...a, status }) : a));
+    if (found) this.changed();
+  }
+
+  private vmFacts(): VmFacts[] {
+    return [...this.vms.values()].map((v) => ({ name: v.name, ...(v.state !== undefined ? { state: v.state } : {}), quarantined: v.quarantined === true }));
   }
 
   setSources(sources: SourceStatus[], events: number): void {

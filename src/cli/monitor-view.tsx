@@ -3,13 +3,25 @@
 
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Box, render, Text, useApp, useInput, useStdin, useStdout } from "ink";
-import type { Alert, Severity } from "../events/alert.js";
+import { SEVERITY_SHORT, type Alert, type Severity } from "../events/alert.js";
+import type { HvEvent } from "../events/event.js";
 import { terminalSafeDeep } from "../events/terminal.js";
+import { formatEventLine } from "./events.js";
 import { alertKey, type MonitorSnapshot, type MonitorState, type SinkRow, type SourceStatus, type VmStatus } from "./monitor-state.js";
+import { clockTime, localTime, zoneOf } from "./time.js";
+
+/** What the view can ask of the agent (the store): the keys `a` and `e`. Absent: the keys say so. */
+export interface MonitorActions {
+  /** Acknowledges a stored alert; returns what to tell the person. */
+  ack?(alert: Alert): string;
+  /** The stored events behind an alert, oldest first. */
+  events?(alert: Alert): HvEvent[];
+}
 
 export interface MonitorViewProps {
   state: MonitorState;
   onQuit: () => void;
+  actions?: MonitorActions;
   /** Most re-renders per second: an alert storm changes the state thousands of times a second. */
   fps?: number;
 }
@@ -21,25 +33,25 @@ export interface MonitorViewHandle {
   waitUntilExit(): Promise<void>;
 }
 
-type Screen = "feed" | "detail" | "help";
+type Screen = "feed" | "detail" | "events" | "help";
 
 // Wide terminals get the rules/VM panel beside the feed, narrow ones below it.
 const SIDE_PANEL_MIN_COLUMNS = 110;
-const SIDE_PANEL_WIDTH = 44;
+const SIDE_PANEL_WIDTH = 48;
 const BOTTOM_PANEL_ROWS = 8;
 
-const SEVERITY_STYLE: Record<Severity, { color: string; bold?: boolean; inverse?: boolean; short: string; label: string }> = {
-  critical: { color: "red", bold: true, inverse: true, short: "CRIT", label: "critical" },
-  high: { color: "red", short: "HIGH", label: "high" },
-  medium: { color: "yellow", short: "MED", label: "medium" },
-  low: { color: "cyan", short: "LOW", label: "low" },
-  informational: { color: "gray", short: "INFO", label: "info" },
+const SEVERITY_STYLE: Record<Severity, { color: string; bold?: boolean; inverse?: boolean; label: string }> = {
+  critical: { color: "red", bold: true, inverse: true, label: "critical" },
+  high: { color: "red", label: "high" },
+  medium: { color: "yellow", label: "medium" },
+  low: { color: "cyan", label: "low" },
+  informational: { color: "gray", label: "info" },
 };
 
 // Most severe first: what an operator reads first.
 const SEVERITY_ORDER: Severity[] = ["critical", "high", "medium", "low", "informational"];
 
-export function startMonitorView(state: MonitorState, opts: { onQuit: () => void }): MonitorViewHandle {
+export function startMonitorView(state: MonitorState, opts: { onQuit: () => void; actions?: MonitorActions }): MonitorViewHandle {
   const tty = process.stdout.isTTY === true;
   // The alternate screen gives the view the whole terminal and hands the shell back untouched,
   // so the summary printed after quitting is not mixed into the last frame.
@@ -52,7 +64,7 @@ export function startMonitorView(state: MonitorState, opts: { onQuit: () => void
     restored = true;
   };
   // Ctrl-C arrives as a key in raw mode; the view handles it so onQuit runs, as for `q`.
-  const instance = render(<MonitorView state={state} onQuit={opts.onQuit} />, { exitOnCtrlC: false, maxFps: 10 });
+  const instance = render(<MonitorView state={state} onQuit={opts.onQuit} {...(opts.actions ? { actions: opts.actions } : {})} />, { exitOnCtrlC: false, maxFps: 10 });
   const exited = instance.waitUntilExit().then(restore, (err: unknown) => {
     restore();
     throw err;
@@ -63,20 +75,23 @@ export function startMonitorView(state: MonitorState, opts: { onQuit: () => void
   };
 }
 
-export function MonitorView({ state, onQuit, fps = 4 }: MonitorViewProps): ReactNode {
+export function MonitorView({ state, onQuit, actions, fps = 4 }: MonitorViewProps): ReactNode {
   const snap = useSnapshot(state, fps);
   const now = useClock(1000);
   const { columns, rows } = useTerminalSize();
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
-  const [nav, setNav] = useState<Nav>({ screen: "feed" });
-  const selected = selectedIndex(nav, snap.alerts);
+  const [nav, setNav] = useState<Nav>({ screen: "feed", filter: {} });
+  const shown = filterAlerts(snap.alerts, nav.filter);
+  const selected = selectedIndex(nav, shown);
 
   // Keys update the navigation through an updater: several keys can arrive before React renders
   // again, and each must start from where the previous one left off. The alerts come through a
   // ref, as ink may still hold the handler of an earlier render.
-  const alerts = useRef(snap.alerts);
-  alerts.current = snap.alerts;
+  const alerts = useRef(snap);
+  alerts.current = snap;
+  const acts = useRef(actions);
+  acts.current = actions;
   useInput(
     (input, key) => {
       if (input === "q" || (key.ctrl && input === "c")) {
@@ -84,14 +99,15 @@ export function MonitorView({ state, onQuit, fps = 4 }: MonitorViewProps): React
         exit();
         return;
       }
-      const k: NavKey =
-        key.downArrow || input === "j" ? "down"
-        : key.upArrow || input === "k" ? "up"
+      const special: NavKey | undefined =
+        key.downArrow ? "down"
+        : key.upArrow ? "up"
         : key.return ? "enter"
         : key.escape || key.backspace || key.delete ? "back"
-        : input === "?" ? "help"
-        : "other";
-      setNav((n) => navigate(n, k, alerts.current));
+        : undefined;
+      // Keys typed faster than the terminal is read arrive together ("ss"): each one counts.
+      const keys: NavKey[] = special ? [special] : [...input].map((c) => LETTER_KEYS[c] ?? "other");
+      for (const k of keys) setNav((n) => navigate(n, k, alerts.current, acts.current ?? {}));
     },
     { isActive: isRawModeSupported },
   );
@@ -101,11 +117,12 @@ export function MonitorView({ state, onQuit, fps = 4 }: MonitorViewProps): React
   const height = Math.max(8, rows - 1);
   let body: ReactNode;
   if (nav.screen === "help") body = <Help />;
+  else if (nav.screen === "events" && nav.opened) body = <AlertEvents alert={nav.opened} events={nav.events ?? []} offset={nav.eventsOffset ?? 0} height={height} note={nav.flash} />;
   else if (nav.screen === "detail" && nav.opened) {
     // Show the alert as it is now (its count may have grown since it was opened).
     const key = alertKey(nav.opened);
-    body = <AlertDetail alert={snap.alerts.find((a) => alertKey(a) === key) ?? nav.opened} />;
-  } else body = <Dashboard snap={snap} now={now} columns={columns} height={height} selected={selected} />;
+    body = <AlertDetail alert={snap.alerts.find((a) => alertKey(a) === key) ?? nav.opened} note={nav.flash} />;
+  } else body = <Dashboard snap={snap} alerts={shown} filter={nav.filter} flash={nav.flash} now={now} columns={columns} height={height} selected={selected} />;
   return (
     <Box flexDirection="column" width={columns} height={height} overflow="hidden">
       {body}
@@ -113,40 +130,96 @@ export function MonitorView({ state, onQuit, fps = 4 }: MonitorViewProps): React
   );
 }
 
+/** Which alerts the feed shows: at least this severity, only this VM ("" = alerts about no VM). */
+interface Filter {
+  minSeverity?: Severity;
+  vm?: string;
+}
+
 interface Nav {
   screen: Screen;
   /** The selection follows an alert, not a row, so alerts arriving do not move it elsewhere.
    *  None means "the newest": an idle view keeps the latest alert selected. */
   selectedKey?: string;
-  /** The alert whose details are shown. */
+  /** The alert whose details (or events) are shown. */
   opened?: Alert;
+  filter: Filter;
+  /** The events behind the opened alert, read once when the events screen opens. */
+  events?: HvEvent[];
+  eventsOffset?: number;
+  /** The answer to the last key that did something (an ack), until the next key. */
+  flash?: string;
 }
 
-type NavKey = "up" | "down" | "enter" | "back" | "help" | "other";
+type NavKey = "up" | "down" | "enter" | "back" | "help" | "ack" | "events" | "severity" | "vm" | "clear" | "other";
+
+const LETTER_KEYS: Record<string, NavKey> = { j: "down", k: "up", "?": "help", a: "ack", e: "events", s: "severity", v: "vm", c: "clear" };
 
 function selectedIndex(nav: Nav, alerts: Alert[]): number {
   return nav.selectedKey === undefined ? 0 : Math.max(0, alerts.findIndex((a) => alertKey(a) === nav.selectedKey));
 }
 
+export function filterAlerts(alerts: Alert[], f: Filter): Alert[] {
+  if (f.minSeverity === undefined && f.vm === undefined) return alerts;
+  const min = f.minSeverity ? SEVERITY_ORDER.indexOf(f.minSeverity) : SEVERITY_ORDER.length;
+  return alerts.filter((a) => SEVERITY_ORDER.indexOf(a.severity) <= min && (f.vm === undefined || (a.vm?.name ?? "") === f.vm));
+}
+
+/** The next step of a cycling filter key: all → each value in turn → all. */
+function cycle<T>(current: T | undefined, values: readonly T[]): T | undefined {
+  const i = current === undefined ? -1 : values.indexOf(current);
+  return i + 1 < values.length ? values[i + 1] : undefined;
+}
+
+// `s` steps the minimum severity up from "everything": low and above, medium and above, …
+const SEVERITY_STEPS: readonly Severity[] = ["low", "medium", "high", "critical"];
+
 /** Where a key leads from where the view is. */
-function navigate(nav: Nav, key: NavKey, alerts: Alert[]): Nav {
-  if (nav.screen === "help") return { ...nav, screen: "feed" }; // any key leaves the help
-  if (key === "help") return { ...nav, screen: "help" };
-  if (nav.screen === "detail") return key === "back" ? { ...nav, screen: "feed" } : nav;
+function navigate(nav: Nav, key: NavKey, snap: MonitorSnapshot, actions: MonitorActions): Nav {
+  const n: Nav = { ...nav, flash: undefined };
+  if (nav.screen === "help") return { ...n, screen: "feed" }; // any key leaves the help
+  if (key === "help") return { ...n, screen: "help" };
+  if (nav.screen === "events") {
+    const last = Math.max(0, (nav.events?.length ?? 0) - 1);
+    if (key === "down" || key === "up") return { ...n, eventsOffset: Math.min(last, Math.max(0, (nav.eventsOffset ?? 0) + (key === "down" ? 1 : -1))) };
+    return key === "back" ? { ...n, screen: "detail" } : n;
+  }
+  const alerts = filterAlerts(snap.alerts, nav.filter);
+  const current = nav.screen === "detail" ? nav.opened : alerts[selectedIndex(nav, alerts)];
+  if (key === "ack" && current) {
+    if (!actions.ack) return { ...n, flash: "acknowledging needs the store (not available in this view)" };
+    if (current.id === undefined) return { ...n, flash: "this alert is not stored: nothing to acknowledge" };
+    if (current.status === "acked") return { ...n, flash: `alert #${current.id} is already acknowledged` };
+    return { ...n, flash: actions.ack(current), ...(nav.opened ? { opened: { ...current, status: "acked" } } : {}) };
+  }
+  if (key === "events" && current) {
+    if (!actions.events) return { ...n, flash: "events need the store (not available in this view)" };
+    return { ...n, screen: "events", selectedKey: alertKey(current), opened: current, events: actions.events(current), eventsOffset: 0 };
+  }
+  if (nav.screen === "detail") return key === "back" ? { ...n, screen: "feed" } : n;
+  if (key === "severity") return { ...n, selectedKey: undefined, filter: { ...nav.filter, minSeverity: cycle(nav.filter.minSeverity, SEVERITY_STEPS) } };
+  if (key === "vm") {
+    // Every VM an alert names, then the alerts about no VM ("").
+    const names = [...new Set(snap.alerts.map((a) => a.vm?.name ?? ""))].sort((a, b) => (a === "" ? 1 : b === "" ? -1 : a.localeCompare(b)));
+    return { ...n, selectedKey: undefined, filter: { ...nav.filter, vm: cycle(nav.filter.vm, names) } };
+  }
+  if (key === "clear") return { ...n, selectedKey: undefined, filter: {} };
   const at = selectedIndex(nav, alerts);
   if (key === "up" || key === "down") {
     const next = Math.min(alerts.length - 1, Math.max(0, at + (key === "down" ? 1 : -1)));
     const alert = alerts[next];
-    return { ...nav, selectedKey: next === 0 || !alert ? undefined : alertKey(alert) };
+    return { ...n, selectedKey: next === 0 || !alert ? undefined : alertKey(alert) };
   }
   const alert = alerts[at];
-  if (key === "enter" && alert) return { screen: "detail", selectedKey: alertKey(alert), opened: alert };
-  return nav;
+  if (key === "enter" && alert) return { ...n, screen: "detail", selectedKey: alertKey(alert), opened: alert };
+  return n;
 }
 
-function Dashboard(props: { snap: MonitorSnapshot; now: number; columns: number; height: number; selected: number }): ReactNode {
-  const { snap, now, columns, height, selected } = props;
-  const note = snap.notes[snap.notes.length - 1];
+function Dashboard(props: { snap: MonitorSnapshot; alerts: Alert[]; filter: Filter; flash: string | undefined; now: number; columns: number; height: number; selected: number }): ReactNode {
+  const { snap, alerts, filter, flash, now, columns, height, selected } = props;
+  const last = snap.notes[snap.notes.length - 1];
+  // An answer to a key just pressed goes before the pipeline's latest note.
+  const note = flash !== undefined ? { at: new Date(now).toISOString(), text: flash } : last;
   const failingSinks = snap.sinks.filter((k) => k.failed + k.dropped + k.queued > 0);
   // header, severity bar, sources, key hints, and the latest note and failing sinks when there are
   const fixed = 4 + (note ? 1 : 0) + (failingSinks.length > 0 ? 1 : 0);
@@ -160,7 +233,7 @@ function Dashboard(props: { snap: MonitorSnapshot; now: number; columns: number;
       <Header startedAt={snap.startedAt} now={now} events={snap.events} eventsPerSec={eventsPerSec} />
       <SeverityBar counts={snap.bySeverity} />
       <Box flexDirection={side ? "row" : "column"}>
-        <AlertFeed alerts={snap.alerts} selected={selected} height={feedRows} now={now} />
+        <AlertFeed alerts={alerts} total={snap.alerts.length} filter={filter} selected={selected} height={feedRows} now={now} />
         <Box flexDirection={side ? "column" : "row"} width={side ? SIDE_PANEL_WIDTH : columns} flexShrink={0}>
           <RulePanel rules={snap.byRule} height={side ? Math.ceil(panelRows / 2) : panelRows} />
           <VmPanel vms={snap.vms} height={side ? Math.floor(panelRows / 2) : panelRows} />
@@ -174,7 +247,7 @@ function Dashboard(props: { snap: MonitorSnapshot; now: number; columns: number;
         </Text>
       ) : null}
       <Text dimColor wrap="truncate-end">
-        ↑/↓ j/k select · enter details · ? help · q quit
+        ↑/↓ j/k select · enter details · e events · a ack · s severity · v vm · c clear · ? help · q quit
       </Text>
     </>
   );
@@ -219,8 +292,8 @@ function SeverityText({ severity, children }: { severity: Severity; children: Re
   );
 }
 
-function AlertFeed(props: { alerts: Alert[]; selected: number; height: number; now: number }): ReactNode {
-  const { alerts, selected, height, now } = props;
+function AlertFeed(props: { alerts: Alert[]; total: number; filter: Filter; selected: number; height: number; now: number }): ReactNode {
+  const { alerts, total, filter, selected, height, now } = props;
   const visible = Math.max(1, height - 3); // border and title
   // Scroll only as far as needed to keep the selection in sight.
   const offset = useRef(0);
@@ -229,12 +302,15 @@ function AlertFeed(props: { alerts: Alert[]; selected: number; height: number; n
   offset.current = Math.max(0, Math.min(offset.current, alerts.length - visible));
   const shown = alerts.slice(offset.current, offset.current + visible);
   const range = alerts.length > visible ? ` ${offset.current + 1}–${offset.current + shown.length} of ${alerts.length}` : ` ${alerts.length}`;
+  const filtered = filter.minSeverity !== undefined || filter.vm !== undefined;
+  const what = [filter.minSeverity ? `${SEVERITY_STYLE[filter.minSeverity].label}+` : "", filter.vm !== undefined ? (filter.vm === "" ? "no VM" : `vm=${filter.vm}`) : ""].filter(Boolean).join(" ");
   return (
     <Box flexDirection="column" flexGrow={1} height={height} borderStyle="round" borderDimColor paddingX={1} overflow="hidden">
       <Text bold wrap="truncate-end">
-        Alerts<Text dimColor>{range} · newest first</Text>
+        Alerts<Text dimColor>{range}{filtered ? ` of ${total}` : ""} · newest first · times {zoneOf()}</Text>
+        {filtered ? <Text color="yellow"> filter: {what}</Text> : null}
       </Text>
-      {shown.length === 0 ? <Text dimColor>no alerts yet</Text> : null}
+      {shown.length === 0 ? <Text dimColor>{filtered ? "no alert matches the filter (c clears it)" : "no alerts yet"}</Text> : null}
       {shown.map((a, i) => (
         <AlertRow key={alertKey(a)} alert={a} selected={offset.current + i === selected} now={now} />
       ))}
@@ -248,7 +324,7 @@ function AlertRow({ alert, selected, now }: { alert: Alert; selected: boolean; n
     <Text wrap="truncate-end" bold={selected}>
       <Text color="blueBright">{selected ? "> " : "  "}</Text>
       <Text dimColor>{clockTime(alert.last_seen, now)} </Text>
-      <SeverityText severity={alert.severity}>{SEVERITY_STYLE[alert.severity].short.padEnd(4)}</SeverityText>
+      <SeverityText severity={alert.severity}>{SEVERITY_SHORT[alert.severity].padEnd(4)}</SeverityText>
       <Text> {alert.rule.title}</Text>
       {alert.count > 1 ? <Text color="magenta"> ×{alert.count}</Text> : null}
       <Text dimColor> {where}</Text>
@@ -276,8 +352,8 @@ function RulePanel({ rules, height }: { rules: MonitorSnapshot["byRule"]; height
 }
 
 function VmPanel({ vms, height }: { vms: VmStatus[]; height: number }): ReactNode {
-  // Worst first: the VM in trouble is the one to see when the list is longer than the panel.
-  const sorted = [...vms].sort((a, b) => worstRank(b) - worstRank(a) || b.alerts - a.alerts || a.name.localeCompare(b.name));
+  // Quarantined and worst first: the VM in trouble is the one to see when the list is longer than the panel.
+  const sorted = [...vms].sort((a, b) => Number(b.quarantined === true) - Number(a.quarantined === true) || worstRank(b) - worstRank(a) || b.alerts - a.alerts || a.name.localeCompare(b.name));
   const shown = sorted.slice(0, Math.max(0, height - 3));
   const nameWidth = Math.min(20, Math.max(4, ...shown.map((v) => v.name.length)));
   return (
@@ -290,6 +366,14 @@ function VmPanel({ vms, height }: { vms: VmStatus[]; height: number }): ReactNod
         <Text key={v.name} wrap="truncate-end">
           {v.name.slice(0, nameWidth).padEnd(nameWidth)} {String(v.alerts).padStart(4)}{" "}
           {v.alerts > 0 ? <SeverityText severity={v.worst}>{SEVERITY_STYLE[v.worst].label}</SeverityText> : <Text color="green">ok</Text>}
+          {/* QUAR before the state: in a narrow panel the state is what gets cut off. */}
+          {v.quarantined ? (
+            <Text color="red" bold>
+              {" "}
+              QUAR
+            </Text>
+          ) : null}
+          {v.state !== undefined ? <Text dimColor> {v.state}</Text> : null}
         </Text>
       ))}
     </Box>
@@ -345,7 +429,7 @@ function Counter({ label, value, color }: { label: string; value: number; color:
   );
 }
 
-function AlertDetail({ alert: a }: { alert: Alert }): ReactNode {
+function AlertDetail({ alert: a, note }: { alert: Alert; note: string | undefined }): ReactNode {
   const mitre = [...a.mitre.tactics, ...a.mitre.techniques];
   const proc = a.process ? [a.process.pid !== undefined ? `pid ${a.process.pid}` : "", a.process.executable ?? "", a.process.command_line ? `“${a.process.command_line}”` : ""].filter(Boolean).join("  ") : "";
   const user = a.user ? `${a.user.name ?? ""}${a.user.id !== undefined ? ` (uid ${a.user.id})` : ""}`.trim() : "";
@@ -362,8 +446,8 @@ function AlertDetail({ alert: a }: { alert: Alert }): ReactNode {
         <SeverityText severity={a.severity}>{a.severity}</SeverityText>
       </Field>
       <Field label="count">{a.count}</Field>
-      <Field label="first seen">{a.first_seen}</Field>
-      <Field label="last seen">{a.last_seen}</Field>
+      <Field label="first seen">{localTime(a.first_seen)}</Field>
+      <Field label="last seen">{localTime(a.last_seen)}</Field>
       <Field label="entity">
         {a.entity.kind} {a.entity.id}
       </Field>
@@ -374,7 +458,36 @@ function AlertDetail({ alert: a }: { alert: Alert }): ReactNode {
       {a.rule.description ? <Field label="description">{a.rule.description.trim().replace(/\s+/g, " ")}</Field> : null}
       {a.summary ? <Field label="summary">{a.summary}</Field> : null}
       <Field label="event ids">{a.event_ids.join(" ")}</Field>
-      <Text dimColor>esc/backspace back · q quit</Text>
+      {note ? <Text color="yellow">! {note}</Text> : null}
+      <Text dimColor>e events · a ack · esc/backspace back · q quit</Text>
+    </Box>
+  );
+}
+
+/** The stored events behind an alert, one line each, scrolled with ↑/↓. */
+function AlertEvents({ alert: a, events, offset, height, note }: { alert: Alert; events: HvEvent[]; offset: number; height: number; note: string | undefined }): ReactNode {
+  const rows = Math.max(1, height - 5);
+  const shown = events.slice(offset, offset + rows);
+  const missing = a.event_ids.length - events.length;
+  return (
+    <Box flexDirection="column" borderStyle="round" borderDimColor paddingX={1} height={height} overflow="hidden">
+      <Text bold wrap="truncate-end">
+        Events of {a.id !== undefined ? `#${a.id} ` : ""}
+        {a.rule.title}
+        <Text dimColor>
+          {" "}
+          {events.length > rows ? `${offset + 1}–${offset + shown.length} of ${events.length}` : events.length} · oldest first · times {zoneOf()}
+          {missing > 0 ? ` · ${missing} past retention` : ""}
+        </Text>
+      </Text>
+      {events.length === 0 ? <Text dimColor>none of its events is stored any more (retention)</Text> : null}
+      {shown.map((e) => (
+        <Text key={e.event.id} wrap="truncate-end">
+          {formatEventLine(e, (iso) => localTime(iso).replace(/ \S+$/, ""))}
+        </Text>
+      ))}
+      {note ? <Text color="yellow">! {note}</Text> : null}
+      <Text dimColor>↑/↓ scroll · esc back to the alert · q quit</Text>
     </Box>
   );
 }
@@ -395,7 +508,12 @@ function Help(): ReactNode {
     ["↑ / k", "select the newer alert"],
     ["↓ / j", "select the older alert"],
     ["enter", "details of the selected alert"],
-    ["esc / backspace", "back to the feed"],
+    ["e", "the stored events behind the selected alert"],
+    ["a", "acknowledge the selected alert (a new detection opens a new one)"],
+    ["s", "severity filter: all, low+, medium+, high+, critical"],
+    ["v", "VM filter: each VM in turn, then alerts about no VM, then all"],
+    ["c", "clear the filters"],
+    ["esc / backspace", "back"],
     ["?", "this help"],
     ["q / ctrl-c", "quit (pending events are stored first)"],
   ];
@@ -410,7 +528,7 @@ function Help(): ReactNode {
           <Text>{what}</Text>
         </Box>
       ))}
-      <Text dimColor>hv monitor only alerts; it never acts on a VM. Any key returns.</Text>
+      <Text dimColor>Times are local ({zoneOf()}). The view never acts on a VM. Any key returns.</Text>
     </Box>
   );
 }
@@ -463,15 +581,6 @@ function useTerminalSize(): { columns: number; rows: number } {
     return () => void stdout.off("resize", resized);
   }, [stdout]);
   return size;
-}
-
-/** HH:MM:SS for today, MM-DD HH:MM for older alerts (replayed logs), in local time. */
-function clockTime(iso: string, now: number): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "--:--:--";
-  const p = (n: number): string => String(n).padStart(2, "0");
-  if (d.toDateString() === new Date(now).toDateString()) return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-  return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
 function duration(ms: number): string {

@@ -17,7 +17,6 @@ import { publishActionResult } from "../outputs/sink.js";
 import { runFleetView } from "./fleet.js";
 import { onPath } from "../agent/system.js";
 import { createSelfActions } from "../agent/self-actions.js";
-import { createAnomalyDetector } from "../detectors/anomaly/detector.js";
 import { LibvirtCollector } from "../collectors/libvirt/collector.js";
 import { VirshBackend } from "../vm/virsh.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
@@ -29,14 +28,17 @@ import type { AlertSink } from "../outputs/sink.js";
 import { InputError } from "../events/input.js";
 import { sinkHealthWatcher, sinkStatusPart, sinkStatuses, sinkSummaryLines, undelivered } from "./sink-status.js";
 import { getCheckpoint } from "../store/checkpoints.js";
+import { ackAlert } from "../store/alerts.js";
+import { activeEnforcements } from "../store/enforcements.js";
+import { queryEvents } from "../api/queries.js";
+import type { Alert } from "../events/alert.js";
 import { openStore, stateDirOf, storePath } from "../store/open.js";
 import { applyRetention } from "../store/retention.js";
-import { formatEventLine, formatSummary } from "./events.js";
+import { formatEventLine, formatSummary, noAuditRecords, unreadableReplay } from "./events.js";
 import { MonitorState } from "./monitor-state.js";
 import { startMonitorPlain } from "./monitor-plain.js";
-import { startMonitorView } from "./monitor-view.js";
 import { LineWriter } from "./output.js";
-import { writeSafe } from "../events/terminal.js";
+import { printErr, writeSafe } from "../events/terminal.js";
 
 interface MonitorOptions {
   replay?: string;
@@ -115,6 +117,11 @@ Examples:
 async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
+  const cannotRead = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;
+  if (cannotRead) {
+    printErr(`hv monitor: ${cannotRead}`);
+    return 2;
+  }
   const source = chooseSource(opts);
   if (source === undefined) return 2;
   const stateDir = stateDirOf(opts.stateDir, config);
@@ -130,7 +137,13 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const watchLibvirt = !replay && opts.libvirt && !opts.inventory && onPath("virsh");
   const libvirt = watchLibvirt ? new LibvirtCollector({ uri: opts.libvirtUri, onReport: (t) => report(`libvirt: ${t}`) }) : undefined;
   const inventory = opts.inventory ? loadInventoryFile(opts.inventory) : (libvirt?.inventory ?? new InventoryIndex());
-  for (const vm of inventory.all()) state.addVm(vm.name);
+  // The VMs panel follows the inventory (libvirt's fills in once the collector connects, after
+  // this point) and the store's quarantines: read again on every status tick, not once here.
+  const syncVms = (): void => {
+    const quarantined = new Set(activeEnforcements(db, "quarantine").map((e) => e.target));
+    state.setVms([...inventory.all().map((vm) => ({ name: vm.name, ...(vm.state !== undefined ? { state: vm.state } : {}), quarantined: quarantined.has(vm.name) })), ...[...quarantined].filter((n) => !inventory.byName(n)).map((name) => ({ name, quarantined: true }))]);
+  };
+  syncVms();
   const attribute = createAttribution(inventory, { processes: collector.decoder.processes, live: !replay });
   const self = createSelfActions(db, { processes: collector.decoder.processes });
   const out = new LineWriter();
@@ -164,7 +177,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   const collectors: Collector[] = [finite ? endingWith(collector, inputEnded) : collector, ...(libvirt ? [libvirt] : []), ...network.collectors];
   const api = setUpApi({ config, db, stateDir, live: !replay, firewall: network.firewall, ...(libvirt ? { backend: new VirshBackend({ uri: opts.libvirtUri }) } : {}), report });
   const metrics = api.metrics;
-  const anomaly = config.anomaly?.syscalls ? await createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
+  const anomaly = config.anomaly?.syscalls ? await (await import("../detectors/anomaly/detector.js")).createAnomalyDetector({ modelPath: config.anomaly.syscalls, ...(metrics ? { onScore: (s: number) => metrics.modelScore("syscalls", s) } : {}) }) : undefined;
   const fleet = setUpFleet({ config, db, live: !replay, spoolDir: join(stateDir, "outbox"), firewall: network.firewall, report });
   // Live, a sink whose peer is away keeps its alerts in STATE/outbox until it is back (also across
   // restarts); a replay only reports what it could not deliver.
@@ -248,13 +261,22 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   }
   const duplicates = rs.duplicates > 0 ? ` (${rs.duplicates} duplicate ids refused)` : "";
   const exceptionNote = refused.length > 0 ? `, ${refused.length} exception problems` : "";
-  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — see \`hv rules check\``);
+  report(`${rs.loaded} rules loaded (${rs.dormant} dormant), ${rs.unsupported} unsupported, ${rs.invalid} invalid${duplicates}${exceptionNote} — details: ${rulesCheckCommand(opts, config)}`);
   if (detection.learnedExceptions > 0) report(`${detection.learnedExceptions} learned exceptions applied (hv tune list)`);
   if (detection.learner) report(opts.learn ? "learning for this run (hv tune list afterwards)" : `learning for ${config.learning?.period} from the first learned detection`);
   if (!replay) report(`reading ${collector.name.slice(6)} (${source.kind}); store ${dbPath}`);
   if (!replay) await warnBlindDetections(rulePaths, watchLibvirt, report);
 
-  const view = tui ? startMonitorView(state, { onQuit: stop }) : undefined;
+  // ink and react (~0.5 s to import) only when the live view is drawn.
+  const viewActions = {
+    ack: (a: Alert): string => {
+      if (a.id === undefined || !ackAlert(db, a.id)) return `alert ${a.id ?? "?"} is not in the store`;
+      state.setAlertStatus(a.id, "acked");
+      return `alert #${a.id} acknowledged`;
+    },
+    events: (a: Alert): HvEvent[] => queryEvents(db, { ids: a.event_ids, limit: a.event_ids.length }),
+  };
+  const view = tui ? (await import("./monitor-view.js")).startMonitorView(state, { onQuit: stop, actions: viewActions }) : undefined;
   const plain = tui ? undefined : startMonitorPlain(state, { out, json: opts.json });
   let lastEventMs = 0;
   const onEvents = (events: HvEvent[]): void => {
@@ -295,6 +317,7 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
           const libvirtSource = libvirt && l ? [{ name: libvirt.name, events: l.events, eventsPerSec: 0, drops: s.drops[libvirt.name] ?? 0, malformed: l.unknown, lostSerials: 0 }] : [];
           const flowSources = flowSourceRows(network, s.drops);
           state.setSources([source, ...libvirtSource, ...flowSources], s.stored);
+          syncVms();
           if (!tui) {
             const rows = sinkStatuses(sinks);
             const sinkPart = sinkStatusPart(rows);
@@ -374,6 +397,11 @@ async function runMonitor(opts: MonitorOptions): Promise<number> {
   for (const line of sinkSummaryLines(sinkRows)) writeSafe(process.stderr, `${line}\n`);
   db.close();
   if (unreadable) return 2;
+  const notAudit = replay ? noAuditRecords(collector.stats, opts.replay!) : undefined;
+  if (notAudit) {
+    printErr(`hv monitor: ${notAudit}`);
+    return 2;
+  }
   // Alerts a sink could not deliver (refused, dropped, or left queued on disk) are a failure of the run.
   return sinkRows.some((r) => undelivered(r) > 0) ? 1 : 0;
 }
@@ -416,6 +444,15 @@ function flowSourceRows(network: NetworkSetup, drops: Record<string, number>): A
     rows.push({ name: network.netflow.name, events: n.flows, eventsPerSec: 0, drops: drops[network.netflow.name] ?? 0, malformed: n.malformed, lostSerials: 0 });
   }
   return rows;
+}
+
+/** The `hv rules check` command that checks exactly the rules (and exceptions) this run loaded, ready to paste. */
+function rulesCheckCommand(opts: MonitorOptions, config: AgentConfig): string {
+  const quote = (p: string): string => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
+  if (opts.rules) return `hv rules check ${opts.rules.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
+  if (opts.config && config.rules) return `hv rules check --config ${quote(opts.config)}`;
+  const paths = config.rules ?? [shippedRulesDir()];
+  return `hv rules check ${paths.map(quote).join(" ")}${opts.config ? ` --config ${quote(opts.config)}` : ""}`;
 }
 
 /** One line when the host's loaded audit rules leave detections blind (hv rules coverage says which and how to fix it). */

@@ -3,7 +3,7 @@
 // Every line is made terminal-safe (src/events/terminal.ts): control characters from events,
 // alerts and feeds are shown escaped, never acted on by the terminal.
 
-import { terminalSafeLines } from "../events/terminal.js";
+import { terminalSafe, terminalSafeLines } from "../events/terminal.js";
 
 export class LineWriter {
   private chunks: string[] = [];
@@ -47,4 +47,12 @@ export class LineWriter {
     this.flushSync();
     await new Promise<void>((resolve) => this.stream.write("", () => resolve()));
   }
+}
+
+/** Left-aligned columns for list output; a cell is one line whatever it holds (its control characters escaped). */
+export function table(header: string[], dirty: string[][]): string[] {
+  const rows = dirty.map((r) => r.map(terminalSafe));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
 }

@@ -3,7 +3,7 @@ import { writeSafe } from "../events/terminal.js";
 import { packageVersion } from "../events/version.js";
 
 export function registerVersion(program: Command): void {
-  program.version(packageVersion(), "-V, --version-flag", "print the version number");
+  program.version(packageVersion(), "-V, --version", "print the version number");
   program
     .command("version")
     .description("print hv's version and runtime")

@@ -1,5 +1,6 @@
 // `hv vm audit`: risky settings in domain XML, from libvirt or from files.
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { parseSeverity, SEVERITY_NAMES_HELP } from "../events/alert.js";
 import { auditXml, DomainXmlError, isRiskSeverity, RISK_SEVERITIES, severityRank, summarize, type AuditSummary, type DomainReport, type RiskSeverity } from "../vm/risk.js";
 import { readDomainXml, readXmlFile, type XmlInput } from "../vm/risk-source.js";
 import { resolveUri } from "../vm/virsh.js";
@@ -30,8 +31,8 @@ export function registerVmAudit(vmCommand: Command): void {
     .option("--file <path...>", "audit domain XML files instead of libvirt (repeatable)")
     .option("--uri <uri>", "libvirt connection URI (default $HV_LIBVIRT_URI or qemu:///system)", resolveUri())
     .option("--json", "print { domains, summary, skipped, errors } as JSON")
-    .addOption(new Option("--fail-on <severity>", "exit 1 when a finding at or above this severity exists").choices(RISK_SEVERITIES))
-    .addOption(new Option("--min-severity <severity>", "hide findings below this severity").choices(RISK_SEVERITIES).default("info"))
+    .addOption(new Option("--fail-on <severity>", `exit 1 when a finding at or above this severity exists (${SEVERITY_NAMES_HELP})`).argParser(riskSeverityArg))
+    .addOption(new Option("--min-severity <severity>", "hide findings below this severity").argParser(riskSeverityArg).default("info"))
     .addHelpText(
       "after",
       `
@@ -51,6 +52,13 @@ Examples:
       await out.end();
       if (code !== 0) process.exitCode = code;
     });
+}
+
+/** A severity flag: any name hv knows for a severity (med, crit, informational, …), as a finding's severity. */
+function riskSeverityArg(text: string): RiskSeverity {
+  const s = parseSeverity(text);
+  if (s === undefined) throw new InvalidArgumentError(`one of ${SEVERITY_NAMES_HELP}`);
+  return s === "informational" ? "info" : s;
 }
 
 /** Audits, prints, and returns the exit code. Throws when nothing could be audited at all. */

@@ -6,24 +6,25 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { registerVmAudit } from "./vm-audit.js";
-import { cloneDomain } from "../vm/clone.js";
-import { createVm } from "../vm/create.js";
 import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../vm/domain-xml.js";
 import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
 import { LibvirtError } from "../vm/errors.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
-import { checkMigration, migrateDomain } from "../vm/migrate.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";
-import { withSelfAction } from "../vm/self-action.js";
 import { formatBytes, parseSize } from "../vm/size.js";
 import { isLocalUri } from "../vm/storage.js";
-import { listTemplates, loadTemplate } from "../vm/templates.js";
 import { VirshBackend, resolveUri } from "../vm/virsh.js";
 import { buildXml, MAX_XML_BYTES, parseLibvirtXml } from "../vm/xml.js";
 import { runProgram } from "../events/programs.js";
-import { terminalSafe, writeSafe } from "../events/terminal.js";
+import { printErr, writeSafe } from "../events/terminal.js";
+import { table } from "./output.js";
 import { progress } from "./progress.js";
+import { confirmOnTerminal } from "./prompt.js";
+
+// Modules only some subcommands need are imported where they are used: templates and the create
+// path bring zod and yaml, self-actions the SQLite store; `hv vm list` in a script's loop should
+// not pay for them (bench/startup.ts).
 
 // ---- shared by `hv vm`, `hv net`, `hv pool`, `hv volume` ------------------------------------
 
@@ -52,13 +53,8 @@ export function warn(message: string): void {
   writeSafe(process.stderr, `hv: warning: ${message}\n`);
 }
 
-/** Left-aligned columns for list output; a cell is one line whatever it holds (its control characters escaped). */
-export function table(header: string[], dirty: string[][]): string[] {
-  const rows = dirty.map((r) => r.map(terminalSafe));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [fmt(header), ...rows.map(fmt)];
-}
+// table lives in output.ts (commands that do not load the VM surface use it too).
+export { table };
 
 // ---- hv vm ----------------------------------------------------------------------------------
 
@@ -121,21 +117,45 @@ Examples:
     .option("--cmdline <text>", "kernel template: the kernel command line")
     .option("--image <path>", "cloud-image template: the base image")
     .option("--iso <path>", "iso-install template: the installer ISO")
-    .option("--start", "start the domain once defined")
+    .option("--start", "start the domain once defined (if it does not start, the create is undone)")
+    .option("--dry-run", "check everything the template needs and say what would be created; create nothing")
+    .option("--print-xml", "print the domain XML that would be defined; create nothing")
+    .addHelpText("after", `
+Before anything is created, hv checks what the template needs: the kernel, initrd, image or ISO
+files, the storage pool (active, enough space, no leftover volume of that name), the network or
+bridge, a cloud-init seed tool, /dev/kvm for kvm domains and the serial log's directory. Every
+problem is listed (exit 1) and nothing is created. If a later step fails (a volume, the seed, the
+definition, or the start with --start), whatever was made for the VM is removed again.`)
     .action(async (name: string, opts: O & Record<string, string | boolean | undefined>) => {
       const b = backendFor(opts);
+      const [{ loadTemplate }, { createVm, planVm, planRefusal }] = await Promise.all([import("../vm/templates.js"), import("../vm/create.js")]);
       const template = loadTemplate(String(opts.template));
       const str = (k: string): string | undefined => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
       const overrides = Object.fromEntries(
         (["memory", "diskSize", "network", "bridge", "pool", "kernel", "initrd", "cmdline", "image", "iso"] as const).flatMap((k) => (str(k) !== undefined ? [[k, str(k)]] : [])),
       );
       const vcpus = str("vcpus") !== undefined ? positiveInt(str("vcpus")!, "--vcpus") : undefined;
-      const r = await createVm(b, name, template, { ...overrides, ...(vcpus !== undefined ? { vcpus } : {}) });
-      if (opts.start) await b.start(name);
-      emit(opts, { name, template: template.path, started: Boolean(opts.start), volumes: r.volumes }, `created ${name} from ${template.path}${opts.start ? " and started it" : ""}`);
+      const plan = await planVm(b, name, template, { ...overrides, ...(vcpus !== undefined ? { vcpus } : {}) }, { start: Boolean(opts.start) });
+      for (const n of plan.notes) warn(n);
+      if (opts.printXml || opts.dryRun) {
+        const volumes = plan.volumes.map((v) => `  volume ${v.pool}/${v.volume} ${v.seed ? "(cloud-init seed)" : `${formatBytes(v.capacityBytes)} ${v.format}${v.backing ? ` on ${v.backing.path}` : ""}`} -> ${v.path}`);
+        if (opts.printXml) writeSafe(process.stdout, plan.xml.endsWith("\n") ? plan.xml : plan.xml + "\n");
+        else emit(opts, { name, template: template.path, dryRun: true, volumes: plan.volumes, problems: plan.problems, xml: plan.xml }, [`would create ${name} from ${template.path}${opts.start ? " and start it" : ""}:`, ...volumes, `  domain ${name} (${plan.template.memory} memory, ${plan.template.vcpus} vcpus)`]);
+        if (plan.problems.length > 0) {
+          printErr(`hv: ${planRefusal(plan)}`);
+          process.exitCode = 1;
+        }
+        return;
+      }
+      const steps = plan.volumes.length + 1 + (opts.start ? 1 : 0);
+      const bar = progress({ label: `vm create ${name}`, total: steps });
+      let done = 0;
+      const r = await createVm(b, plan, { start: Boolean(opts.start), onStep: (_step, detail) => bar.update(done++, detail) }).finally(() => bar.done());
+      emit(opts, { name, template: template.path, started: r.started, volumes: r.volumes }, `created ${name} from ${template.path}${r.started ? " and started it" : ""}`);
     });
 
-  sub(vm, "templates", "list the VM templates hv finds", "hv vm templates").action((opts: O) => {
+  sub(vm, "templates", "list the VM templates hv finds", "hv vm templates").action(async (opts: O) => {
+    const { listTemplates } = await import("../vm/templates.js");
     const found = listTemplates();
     emit(opts, found, found.length ? table(["NAME", "PATH"], found.map((t) => [t.name, t.path])) : "no templates");
   });
@@ -173,10 +193,19 @@ Examples:
       emit(opts, { file }, `restored ${file}`);
     });
 
-  sub(vm, "delete <name>", "undefine a domain (destroying it first if running), with its snapshot metadata and nvram", "hv vm delete web1\n  hv vm delete web1 --remove-storage      also delete its disks and the files hv made for it")
-    .option("--remove-storage", "delete its writable disks (and their snapshot overlays) and hv's seed ISO; shared base images stay")
-    .action(async (name: string, opts: O & { removeStorage?: boolean }) => {
-      const r = await deleteDomain(backendFor(opts), name, { removeStorage: opts.removeStorage });
+  sub(vm, "delete <name>", "undefine a domain, with its snapshot metadata and nvram (a running one: asks, or --force)", "hv vm delete web1\n  hv vm delete web1 --remove-storage      also delete its disks, its serial log and the files hv made for it\n  hv vm delete web1 --force               power it off first if it is running, without asking")
+    .option("--remove-storage", "delete its writable disks (and their snapshot overlays), hv's seed ISO and its serial log; shared base images stay")
+    .option("--force", "a running domain is powered off (destroyed) first, without asking")
+    .action(async (name: string, opts: O & { removeStorage?: boolean; force?: boolean }) => {
+      const b = backendFor(opts);
+      let force = Boolean(opts.force);
+      if (!force && (await b.domainState(checkName(name))) !== "shut off") {
+        const answer = await confirmOnTerminal(`${name} is running: power it off${opts.removeStorage ? ", delete it and its storage" : " and delete it"}?`);
+        if (answer === undefined) throw new LibvirtError("operation-invalid", `${name} is running: stop it first (hv vm stop ${name}) or pass --force to power it off and delete it; nothing was done`);
+        if (!answer) return emit(opts, { name, deleted: false }, `${name} not deleted`);
+        force = true;
+      }
+      const r = await deleteDomain(b, name, { removeStorage: opts.removeStorage, force });
       for (const s of r.storage.filter((x) => !x.removed)) warn(`${s.target} not removed: ${s.error}`);
       emit(opts, r, [`deleted ${name}${r.destroyed ? " (was running: destroyed first)" : ""}`, ...r.storage.filter((s) => s.removed).map((s) => `  removed ${s.target}`)]);
     });
@@ -199,7 +228,9 @@ Examples:
   sub(vm, "clone <name> <new>", "copy a stopped or paused domain: disks copied with qemu-img, new uuid and MACs", "hv vm clone web1 web2")
     .action(async (name: string, newName: string, opts: O) => {
       const b = backendFor(opts);
-      const r = await cloneDomain(b, name, newName);
+      const { cloneDomain } = await import("../vm/clone.js");
+      const bar = progress({ label: `vm clone ${name} -> ${newName}`, total: 100 });
+      const r = await cloneDomain(b, name, newName, { onCopy: (target, percent, i, n) => bar.update(percent, `${target} (disk ${i + 1} of ${n})`) }).finally(() => bar.done());
       emit(opts, r, [`cloned ${name} to ${newName}`, ...r.disks.map((d) => `  ${d.target}: ${d.from} -> ${d.to}`)]);
     });
 
@@ -280,6 +311,8 @@ Examples:
     .action(async (name: string, dest: string, opts: O & { live?: boolean; copyStorage?: boolean; migrateUri?: string; p2p?: boolean; allowHostCpu?: boolean; check?: boolean }) => {
       const b = backendFor(opts);
       const how = { live: Boolean(opts.live), copyStorage: Boolean(opts.copyStorage), allowHostCpu: Boolean(opts.allowHostCpu) };
+      // migrate.js records its work as a self-action in the store (SQLite): loaded here only.
+      const { checkMigration, migrateDomain } = await import("../vm/migrate.js");
       if (opts.check) {
         const c = await checkMigration(b, name, how);
         emit(opts, { name, dest, ...how, ok: c.problems.length === 0, ...c }, [c.problems.length ? `${name} may not be migrated:` : `${name} may be migrated to ${dest}`, ...c.problems.map((p) => `  - ${p}`), ...c.notes.map((n) => `  note: ${n}`)]);
@@ -324,6 +357,9 @@ Examples:
     .option("--description <text>", "free text stored with the snapshot")
     .action(async (name: string, snapshot: string, opts: O & { diskOnly?: boolean; description?: string }) => {
       const b = backendFor(opts);
+      // libvirt's own words for this are "unsupported configuration: nothing selected for snapshot".
+      const disks = parseDomainXml(await b.dumpXml(checkName(name), { inactive: true })).disks.filter((d) => d.device === "disk" && !d.readonly);
+      if (disks.length === 0) throw new LibvirtError("operation-invalid", `${name} has no writable disk to snapshot (it boots from a kernel, initrd or ISO only); attach one with hv vm disk attach ${name} --size 1G, or use hv vm save to keep its memory; nothing was done`);
       await selfAction(b, name, "snapshot", () => b.snapshotCreate(name, snapshot, { diskOnly: opts.diskOnly, ...(opts.description !== undefined ? { description: opts.description } : {}) }));
       emit(opts, { name, snapshot, diskOnly: Boolean(opts.diskOnly) }, `snapshot ${snapshot} of ${name} created${opts.diskOnly ? " (disk-only)" : ""}`);
     });
@@ -486,6 +522,7 @@ function simple(vm: Command, verb: string, description: string, fn: (b: LibvirtB
 
 async function selfAction(b: LibvirtBackend, name: string, action: string, fn: () => Promise<void>): Promise<void> {
   checkName(name);
+  const { withSelfAction } = await import("../vm/self-action.js");
   await withSelfAction(name, action, fn, { warn });
 }
 

@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3";
 import type { Alert, AlertEntity, Detection } from "../events/alert.js";
 import type { HvEvent } from "../events/event.js";
-import { findOpenAlert, saveAlert } from "../store/alerts.js";
+import { alertStatus, findOpenAlert, saveAlert } from "../store/alerts.js";
 
 export interface AlerterOptions {
   /** Alerts are stored (and deduplicated across restarts) when a store is given. */
@@ -85,13 +85,20 @@ export class Alerter {
   private findOpen(key: string, ruleId: string, entity: AlertEntity, target: string | undefined, seenMs: number): Alert | undefined {
     const cached = this.open.get(key);
     if (cached) {
-      if (cached.status === "open" && seenMs - Date.parse(cached.last_seen) <= this.windowMs) return cached;
+      // Someone may have acknowledged it since (the live view, the API, `hv alerts ack` from
+      // another process): an acked alert stays acked, and the next detection opens a new one.
+      if (cached.status === "open" && seenMs - Date.parse(cached.last_seen) <= this.windowMs && !this.ackedInStore(cached)) return cached;
       this.open.delete(key);
       return undefined;
     }
     // After a restart the cache is empty; the store remembers what was open.
     const db = this.options.db;
     return db ? findOpenAlert(db, ruleId, entity.kind, entity.id, seenMs - this.windowMs, target) : undefined;
+  }
+
+  private ackedInStore(alert: Alert): boolean {
+    const db = this.options.db;
+    return db !== undefined && alert.id !== undefined && alertStatus(db, alert.id) !== "open";
   }
 
   private keep(key: string, alert: Alert): Alert {

@@ -3,10 +3,45 @@
 // about the same entity within a window is one alert with a count.
 
 import type { HvEvent } from "./event.js";
+import { InputError } from "./input.js";
 
 export type Severity = "informational" | "low" | "medium" | "high" | "critical";
 
 export const SEVERITIES: readonly Severity[] = ["informational", "low", "medium", "high", "critical"];
+
+/**
+ * Every name a person may use for a severity: the full names, the short ones the live view and
+ * `hv alerts list` print (INFO, LOW, MED, HIGH, CRIT), any case. One table, so a name seen in one
+ * place is accepted by every flag and file that takes a severity.
+ */
+const SEVERITY_NAMES: Record<string, Severity> = {
+  informational: "informational",
+  info: "informational",
+  low: "low",
+  medium: "medium",
+  med: "medium",
+  high: "high",
+  critical: "critical",
+  crit: "critical",
+};
+
+/** The short name shown in lists and the live view (at most 4 letters). */
+export const SEVERITY_SHORT: Record<Severity, string> = { informational: "INFO", low: "LOW", medium: "MED", high: "HIGH", critical: "CRIT" };
+
+/** The accepted names, for help texts and error messages. */
+export const SEVERITY_NAMES_HELP = "info|informational, low, med|medium, high, crit|critical";
+
+/** A severity from any of its names (see SEVERITY_NAMES), or undefined. */
+export function parseSeverity(text: string): Severity | undefined {
+  return Object.hasOwn(SEVERITY_NAMES, text.trim().toLowerCase()) ? SEVERITY_NAMES[text.trim().toLowerCase()] : undefined;
+}
+
+/** parseSeverity for a flag: a name it does not know is an error saying which names it knows. */
+export function severityArg(text: string, what = "--severity"): Severity {
+  const s = parseSeverity(text);
+  if (s === undefined) throw new InputError(`${what} must be one of ${SEVERITY_NAMES_HELP}, got ${JSON.stringify(text)}`);
+  return s;
+}
 
 export type EntityKind = "vm" | "host" | "user" | "process" | "ip";
 

@@ -39,6 +39,10 @@ export const PROGRAMS = {
   "cloud-localds": { debian: "cloud-image-utils", nix: "cloud-utils", usedFor: "cloud-init seed ISOs for hv vm create (first choice)", optional: true },
   genisoimage: { debian: "genisoimage", nix: "cdrkit", usedFor: "cloud-init seed ISOs for hv vm create (when cloud-localds is missing)", optional: true },
   xorriso: { debian: "xorriso", nix: "xorriso", usedFor: "cloud-init seed ISOs for hv vm create (when the other two are missing)", optional: true },
+  // Installing hv as services outside NixOS (hv service install); NixOS's module does it there.
+  "systemd-sysusers": { debian: "systemd", nix: "systemd", usedFor: "creating the hv system user when installing the services (hv service install)", optional: true },
+  systemctl: { debian: "systemd", nix: "systemd", usedFor: "reloading and starting the installed services (hv service install --now)", optional: true },
+  augenrules: { debian: "auditd", nix: "audit", usedFor: "loading the audit rules hv installs into /etc/audit/rules.d (hv service install --now)", optional: true },
 } as const satisfies Record<string, ProgramInfo>;
 
 export type Program = keyof typeof PROGRAMS;

@@ -9,7 +9,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { rootCertificates } from "node:tls";
 import { createGunzip, createInflate } from "node:zlib";
 import { pipeline, Readable } from "node:stream";
-import axios, { type AxiosResponse } from "axios";
+import type { AxiosResponse } from "axios";
 import { capChunks, collectCapped, InputTooLargeError } from "../events/input.js";
 
 export interface FetchOptions {
@@ -137,6 +137,8 @@ async function attemptOnce<R>(url: string, opts: FetchOptions, consume: (res: Fe
   if (opts.lastModified) headers["If-Modified-Since"] = opts.lastModified;
   let res: AxiosResponse<Readable> | undefined;
   try {
+    // axios takes ~0.1 s to import: loaded by the first download, not by every command that can sync.
+    const { default: axios } = await import("axios");
     res = await axios.get<Readable>(url, {
       responseType: "stream",
       // Decompressed here, after the Content-Length check on the bytes that came over the wire.

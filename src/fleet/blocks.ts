@@ -8,10 +8,10 @@
 import type Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection, type PubAck } from "nats";
+import type { ConsumerMessages, JetStreamManager, JsMsg, NatsConnection, PubAck } from "nats";
 import type { Allowlist } from "../events/allowlist.js";
 import { activeEnforcement, enforce, releaseEnforcement } from "../store/enforcements.js";
-import { connectFleet, describeNatsError, ensureStream, isNotFound, type FleetConnectionOptions, type StreamOptions } from "./connection.js";
+import { connectFleet, describeNatsError, ensureStream, isNotFound, natsLib, type FleetConnectionOptions, type StreamOptions } from "./connection.js";
 import { encode, parseBlockMessage, type BlockMessage } from "./messages.js";
 import { BLOCKS_SUBJECT, hostToken, STREAM } from "./subjects.js";
 import { canonicalTarget } from "./target.js";
@@ -200,6 +200,7 @@ async function ensureDurable(jsm: JetStreamManager, name: string): Promise<void>
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+  const { AckPolicy, DeliverPolicy, nanos } = await natsLib();
   await jsm.consumers.add(STREAM, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,

@@ -3,8 +3,18 @@
 // the same way: forever, across every server given, with the same credentials.
 
 import { readFileCapped } from "../events/input.js";
-import { connect, credsAuthenticator, nanos, tokenAuthenticator, type Authenticator, type JetStreamManager, type NatsConnection, type StreamInfo } from "nats";
+import type { Authenticator, JetStreamManager, NatsConnection, StreamInfo } from "nats";
 import { STREAM, STREAM_SUBJECTS } from "./subjects.js";
+
+type NatsLib = typeof import("nats");
+
+/**
+ * The nats client library, imported when hv first talks to NATS: it takes ~80 ms to load, which
+ * every `hv` command would otherwise pay (the monitor without a fleet, `hv actions list`, …).
+ */
+export function natsLib(): Promise<NatsLib> {
+  return import("nats");
+}
 
 export interface FleetConnectionOptions {
   /** nats://host:port URLs; the client fails over between them. */
@@ -41,8 +51,9 @@ export class FleetConfigError extends Error {
  */
 export async function connectFleet(opts: FleetConnectionOptions): Promise<NatsConnection> {
   if (opts.servers.length === 0) throw new FleetConfigError("fleet: no NATS servers given");
-  const authenticator = fleetAuthenticator(opts);
-  return connect({
+  const nats = await natsLib();
+  const authenticator = fleetAuthenticator(opts, nats);
+  return nats.connect({
     servers: opts.servers,
     name: opts.name ?? "hv",
     timeout: opts.connectTimeoutMs ?? 5000,
@@ -55,7 +66,7 @@ export async function connectFleet(opts: FleetConnectionOptions): Promise<NatsCo
   });
 }
 
-function fleetAuthenticator(opts: FleetConnectionOptions): Authenticator | undefined {
+function fleetAuthenticator(opts: FleetConnectionOptions, { credsAuthenticator, tokenAuthenticator }: NatsLib): Authenticator | undefined {
   if (opts.credentials !== undefined && opts.tokenFile !== undefined) throw new FleetConfigError("fleet: set credentials or tokenFile, not both");
   if (opts.credentials !== undefined) return credsAuthenticator(readSecret(opts.credentials, "credentials"));
   if (opts.tokenFile !== undefined) return tokenAuthenticator(new TextDecoder().decode(readSecret(opts.tokenFile, "tokenFile")).trim());
@@ -76,6 +87,7 @@ function readSecret(path: string, field: string): Uint8Array {
  */
 export async function ensureStream(jsm: JetStreamManager, opts: StreamOptions = {}): Promise<StreamInfo> {
   const o = { ...DEFAULT_STREAM, ...opts };
+  const { nanos } = await natsLib();
   try {
     return await jsm.streams.info(STREAM);
   } catch (err) {

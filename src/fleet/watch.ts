@@ -4,8 +4,8 @@
 // onMalformed; they never end the watch.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { AckPolicy, DeliverPolicy, nanos, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
-import { describeNatsError } from "./connection.js";
+import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg, NatsConnection } from "nats";
+import { describeNatsError, natsLib } from "./connection.js";
 import type { Alert } from "../events/alert.js";
 import { parseActionResult, parseAlert, parseBlockMessage, type ActionResultMessage, type BlockMessage } from "./messages.js";
 import { parseSubject, STREAM, WATCH_SUBJECTS } from "./subjects.js";
@@ -109,6 +109,7 @@ const PULL_EXPIRES_MS = 4000;
 const INACTIVE_MS = 60_000;
 
 async function createConsumer(nc: NatsConnection, jsm: JetStreamManager, nextSeq: number | undefined, startTime: string | undefined): Promise<Consumer> {
+  const { AckPolicy, DeliverPolicy, nanos } = await natsLib();
   const from =
     nextSeq !== undefined
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: nextSeq }

@@ -1,8 +1,8 @@
-import { realpath } from "node:fs/promises";
+import { realpath, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { appendCustody, checkCustody, readCustodyText, type CustodyEntry } from "./custody.js";
 import { InputError } from "../events/input.js";
-import { isBundleId, listBundles, resolveBundle, tarBundle } from "./bundles.js";
+import { isArchive, isBundleId, listBundles, resolveBundle, tarBundle, unpackBundle } from "./bundles.js";
 import { readManifest, type Manifest } from "./manifest.js";
 import { loadOrCreateSigningKey } from "./signing.js";
 import { verifyBundle, type VerifyReport } from "./verify.js";
@@ -42,6 +42,7 @@ export async function showBundle(stateDir: string, idOrPath: string, who: string
  * head file is named by a checked id; otherwise a warning says it was not recorded.
  */
 export async function verifyAndRecord(stateDir: string, idOrPath: string, opts: { who: string; publicKeyPem?: string; onBytes?: (n: number) => void }): Promise<VerifyReport> {
+  if (await isArchive(idOrPath)) return verifyArchive(stateDir, idOrPath, opts);
   const { path } = await resolveBundle(stateDir, idOrPath);
   const report = await verifyBundle(path, { stateDir, ...(opts.publicKeyPem ? { publicKeyPem: opts.publicKeyPem } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
   if (report.id === undefined) {
@@ -54,6 +55,35 @@ export async function verifyAndRecord(stateDir: string, idOrPath: string, opts: 
     report.warnings.push(`could not append to custody.log: ${(err as Error).message}`);
   }
   return report;
+}
+
+/**
+ * Verifies an archive `exportBundle` wrote, as it is: unpacked into a temp directory, checked like
+ * a bundle, then removed. When this host exported that bundle, the archive's SHA-256 must be one
+ * its chain of custody recorded. Nothing is appended to the copy (it is thrown away); the report's
+ * path is the archive.
+ */
+async function verifyArchive(stateDir: string, archive: string, opts: { publicKeyPem?: string; onBytes?: (n: number) => void }): Promise<VerifyReport> {
+  const unpacked = await unpackBundle(archive);
+  try {
+    const report = await verifyBundle(unpacked.path, { stateDir, ...(opts.publicKeyPem ? { publicKeyPem: opts.publicKeyPem } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+    report.path = archive;
+    const id = report.id;
+    const here = id ? await resolveBundle(stateDir, id).catch(() => undefined) : undefined;
+    if (here) {
+      const exports = checkCustody(readCustodyText(here.path), undefined, new Set()).entries.filter((e) => e.what === "exported").map((e) => String(e.details.sha256 ?? ""));
+      const exportedHere = exports.includes(unpacked.sha256);
+      report.archive = { sha256: unpacked.sha256, exportedHere };
+      if (!exportedHere) report.problems.push({ kind: "changed", file: archive, message: `the archive's SHA-256 ${unpacked.sha256} is not one this host recorded when exporting ${id} (${exports.length} export(s) recorded)` });
+      report.ok = report.problems.length === 0;
+    } else {
+      report.archive = { sha256: unpacked.sha256 };
+      report.warnings.push("this host holds no bundle with that id: the archive is checked against its own manifest and chain only");
+    }
+    return report;
+  } finally {
+    await rm(unpacked.dir, { recursive: true, force: true });
+  }
 }
 
 export async function exportBundle(stateDir: string, idOrPath: string, outFile: string, who: string): Promise<{ id: string; file: string; bytes: number; sha256: string }> {

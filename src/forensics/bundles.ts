@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { appendFile, lstat, mkdir, readdir, readFile } from "node:fs/promises";
+import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256File } from "./hash.js";
 import { InputError } from "../events/input.js";
@@ -115,4 +116,39 @@ export async function tarBundle(path: string, outFile: string): Promise<{ file: 
   if (r.exitCode !== 0) throw new Error(`tar failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
   const { sha256, size } = await sha256File(file);
   return { file, bytes: size, sha256 };
+}
+
+/**
+ * Unpacks an archive made by tarBundle into a fresh temp directory (the caller removes `dir`)
+ * and returns the bundle inside it. The listing is checked first: one top-level directory holding
+ * only plain files and directories, no absolute or `..` names — anything else is refused unread.
+ */
+export async function unpackBundle(archive: string): Promise<{ dir: string; path: string; sha256: string }> {
+  const list = await runProgram("tar", ["--list", "--verbose", "--gzip", "--file", archive], { stdin: "ignore", maxBuffer: 64 * 1024 * 1024 });
+  if (list.exitCode !== 0) throw new InputError(`${archive} is not a .tar.gz that hv forensics export wrote: ${list.stderr.trim() || `tar exit ${list.exitCode}`}`);
+  const tops = new Set<string>();
+  for (const line of list.stdout.split("\n").filter(Boolean)) {
+    // "-rw-r----- root/root 123 2026-05-01 10:15 ID/manifest.json": type, mode, owner, size, date, time, name.
+    const m = /^(\S)\S*\s+\S+\s+\d+\s+\S+\s+\S+\s(.+)$/.exec(line);
+    if (!m) throw new InputError(`${archive}: cannot read the listing line ${JSON.stringify(line)}`);
+    const [, type, name] = m as unknown as [string, string, string];
+    if (type !== "-" && type !== "d") throw new InputError(`${archive} holds ${name}, which is not a plain file or directory: refused, not unpacked`);
+    if (name.startsWith("/") || name.split("/").includes("..")) throw new InputError(`${archive} holds ${name}, a name outside the bundle: refused, not unpacked`);
+    tops.add(name.split("/")[0]!);
+  }
+  if (tops.size !== 1) throw new InputError(`${archive} should hold one bundle directory, it holds ${tops.size === 0 ? "nothing" : [...tops].join(", ")}`);
+  const dir = await mkdtemp(join(tmpdir(), "hv-bundle-"));
+  try {
+    const r = await runProgram("tar", ["--extract", "--gzip", "--file", archive, "--directory", dir, "--no-same-owner", "--no-same-permissions"], { stdin: "ignore" });
+    if (r.exitCode !== 0) throw new Error(`tar could not unpack ${archive}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    return { dir, path: join(dir, [...tops][0]!), sha256: (await sha256File(archive)).sha256 };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** True when `idOrPath` names a file (an exported archive), not a bundle id or directory. */
+export async function isArchive(idOrPath: string): Promise<boolean> {
+  return (await stat(idOrPath).catch(() => undefined))?.isFile() === true;
 }

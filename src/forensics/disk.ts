@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { parseDomainXml, type DiskModel } from "../vm/domain-xml.js";
 import { LibvirtError } from "../vm/errors.js";
-import { startProgram, throwIfNotFound } from "../events/programs.js";
+import { convertImage as copyImage } from "../vm/qemu-img.js";
 
 // A consistent image of every disk of a running guest without stopping it: an external disk-only
 // snapshot of all disks at once (--atomic) freezes the current images under new overlays, the
@@ -161,21 +161,15 @@ async function mergeBack(backend: LibvirtBackend, vm: string, disks: Array<DiskM
 
 async function convertImage(o: DiskCaptureOptions, target: string, source: string, format: string): Promise<string> {
   const file = join(o.outDir, `${target}.qcow2`);
-  const child = startProgram("qemu-img", ["convert", "-p", "-f", format, "-O", "qcow2", "--", source, file], {
-    reject: false,
-    stdin: "ignore",
-    ...(o.signal ? { cancelSignal: o.signal } : {}),
-  }, o.qemuImg);
-  child.stdout?.on("data", (chunk: Buffer) => {
-    const all = [...chunk.toString().matchAll(/\(([\d.]+)\/100%\)/g)];
-    const last = all[all.length - 1];
-    if (last) o.onPercent?.(target, Number(last[1]));
+  await copyImage({
+    source,
+    dest: file,
+    sourceFormat: format,
+    onPercent: (p) => o.onPercent?.(target, p),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.qemuImg ? { bin: o.qemuImg } : {}),
+  }).catch((err: Error) => {
+    throw new Error(err.message.replace(`convert of ${source}`, `convert of ${target} (${source})`));
   });
-  const r = await child;
-  throwIfNotFound("qemu-img", r, o.qemuImg);
-  if (r.exitCode !== 0) {
-    await rm(file, { force: true });
-    throw new Error(`qemu-img convert of ${target} (${source}) failed${r.exitCode === undefined ? "" : ` (exit ${r.exitCode})`}: ${String(r.stderr ?? "").trim() || r.message}`);
-  }
   return file;
 }

@@ -30,6 +30,8 @@ export interface VerifyReport {
   hostKey?: boolean;
   problems: VerifyProblem[];
   warnings: string[];
+  /** When an exported archive was verified: its SHA-256, and whether this host's custody records exporting it (undefined: this host has no such bundle). */
+  archive?: { sha256: string; exportedHere?: boolean };
 }
 
 /** signing.pub and manifest.sig are a few hundred bytes. */

@@ -7,10 +7,10 @@
 // retries could not deliver waits on disk, in order, for the stream to come back, also across
 // restarts (src/outputs/delivery.ts).
 
-import { Events, headers as natsHeaders, type NatsConnection } from "nats";
+import type { NatsConnection } from "nats";
 import { Delivery, describeError, type DeliveryOptions } from "./delivery.js";
 import type { SinkStats } from "./sink.js";
-import { connectFleet, describeNatsError, ensureStream, type FleetConnectionOptions, type StreamOptions } from "../fleet/connection.js";
+import { connectFleet, describeNatsError, ensureStream, natsLib, type FleetConnectionOptions, type StreamOptions } from "../fleet/connection.js";
 
 export interface Outgoing {
   subject: string;
@@ -86,6 +86,7 @@ export class FleetPublisher {
   private async publishBatch(batch: Outgoing[]): Promise<void> {
     try {
       const nc = await this.connection();
+      const { headers: natsHeaders } = await natsLib();
       const js = nc.jetstream({ timeout: this.opts.publishTimeoutMs ?? 5000 });
       const acks = await Promise.allSettled(
         batch.map((m) => {
@@ -132,6 +133,7 @@ export class FleetPublisher {
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
+    const { Events } = await natsLib();
     for await (const s of nc.status()) {
       if (s.type === Events.Reconnect) this.counts.reconnects++;
       else if (s.type === Events.Disconnect) this.counts.disconnects++;

@@ -3,7 +3,7 @@
 // registry's), by load.ts.
 
 import { z } from "zod";
-import { SEVERITIES, type EntityKind, type Severity } from "../events/alert.js";
+import { parseSeverity, SEVERITIES, type EntityKind, type Severity } from "../events/alert.js";
 import { DURATION_HINT, parsePlaybookDuration, parseRate, RATE_HINT, type Rate } from "./duration.js";
 
 export const PLAYBOOK_MODES = ["monitor", "interactive", "automatic"] as const;
@@ -21,7 +21,8 @@ const matchSchema = z
     rules: nonEmptyList.optional(),
     tags: nonEmptyList.optional(),
     techniques: z.array(z.string().regex(/^[Tt]\d{4}(\.\d{3})?$/, "a MITRE technique looks like T1611 or T1003.007")).min(1).optional(),
-    min_severity: z.enum(SEVERITIES as [Severity, ...Severity[]]).optional(),
+    // Any name of a severity (med, info, crit, …: parseSeverity), stored as its full name.
+    min_severity: z.preprocess((v) => (typeof v === "string" ? (parseSeverity(v) ?? v) : v), z.enum(SEVERITIES as [Severity, ...Severity[]])).optional(),
     min_anomaly_score: z.union([z.number().positive(), z.strictObject({ absolute: z.number() })]).optional(),
     feeds: z.union([nonEmptyList, z.strictObject({ any: z.literal(true) })]).optional(),
     entity: z.array(z.enum(ENTITY_KINDS as [EntityKind, ...EntityKind[]])).min(1).optional(),

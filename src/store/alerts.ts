@@ -89,6 +89,11 @@ export function listAlerts(db: Database.Database, opts: ListAlertsOptions = {}):
   return prepared<Array<string | number>, AlertRow>(db, sql).all(...params).map(fromRow);
 }
 
+/** An alert's status now (open, acked), or undefined when there is no such alert. */
+export function alertStatus(db: Database.Database, id: number): Alert["status"] | undefined {
+  return prepared<[number], string>(db, `SELECT status FROM alerts WHERE id = ?`).pluck().get(id) as Alert["status"] | undefined;
+}
+
 /** Marks an alert acknowledged; false when there is no such alert. */
 export function ackAlert(db: Database.Database, id: number): boolean {
   const alert = getAlert(db, id);

@@ -6,7 +6,7 @@ import { LibvirtError } from "./errors.js";
 import { checkName } from "./names.js";
 import { isLocalUri } from "./storage.js";
 import { child, elements, ensureChild, removeChildren, parseLibvirtXml, type XmlElement } from "./xml.js";
-import { runProgram } from "../events/programs.js";
+import { convertImage } from "./qemu-img.js";
 
 // `hv vm clone`: what virt-clone does, without needing virt-clone. Every writable disk is copied
 // (and flattened: the copy has no backing chain) with qemu-img next to the original; the
@@ -18,7 +18,12 @@ export interface CloneResult {
   disks: { target: string; from: string; to: string }[];
 }
 
-export async function cloneDomain(backend: LibvirtBackend, source: string, newName: string): Promise<CloneResult> {
+export interface CloneOptions {
+  /** How far the copy of each disk is (percent), for a progress display. */
+  onCopy?: (target: string, percent: number, index: number, of: number) => void;
+}
+
+export async function cloneDomain(backend: LibvirtBackend, source: string, newName: string, opts: CloneOptions = {}): Promise<CloneResult> {
   checkName(source);
   checkName(newName, "new name");
   if (!isLocalUri(backend.uri)) throw new LibvirtError("operation-invalid", `clone copies disk images with qemu-img on this host, so it needs a local URI (not ${backend.uri})`);
@@ -45,10 +50,12 @@ export async function cloneDomain(backend: LibvirtBackend, source: string, newNa
 
   const made: string[] = [];
   try {
-    for (const d of plan) {
-      // -U: the source may be open by a paused qemu.
-      const r = await runProgram("qemu-img", ["convert", "-U", "-O", "qcow2", d.from, d.to], { timeout: 60 * 60_000 });
-      if (r.exitCode !== 0) throw new LibvirtError("other", `qemu-img convert ${d.from} failed: ${String(r.stderr).trim() || r.shortMessage}`);
+    for (const [i, d] of plan.entries()) {
+      opts.onCopy?.(d.target, 0, i, plan.length);
+      // shareLock (-U): the source may be open by a paused qemu.
+      await convertImage({ source: d.from, dest: d.to, shareLock: true, onPercent: (p) => opts.onCopy?.(d.target, p, i, plan.length) }).catch((err: Error) => {
+        throw new LibvirtError("other", err.message);
+      });
       made.push(d.to);
     }
     await backend.define(toXml(domain));

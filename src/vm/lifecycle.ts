@@ -1,6 +1,6 @@
 import type { DomainState, LibvirtBackend } from "./backend.js";
 import { LibvirtError } from "./errors.js";
-import { removeDomainStorage, storageOf, type StorageRemoval } from "./storage.js";
+import { removeDomainStorage, removeLocalFiles, serialLogsOf, storageOf, type StorageRemoval } from "./storage.js";
 
 // Operations made of several libvirt calls: a graceful stop that may end in a destroy, and a
 // delete that stops, undefines and then removes storage — in that order, so a failure leaves
@@ -57,15 +57,23 @@ export interface DeleteResult {
   storage: StorageRemoval[];
 }
 
-export async function deleteDomain(backend: LibvirtBackend, name: string, opts: { removeStorage?: boolean } = {}): Promise<DeleteResult> {
+/**
+ * Undefines a domain. A running one is refused unless `force` (then it is destroyed first). With
+ * removeStorage, its own disks, hv's seed ISO and its serial log files go too (see storage.ts).
+ */
+export async function deleteDomain(backend: LibvirtBackend, name: string, opts: { removeStorage?: boolean; force?: boolean } = {}): Promise<DeleteResult> {
   const state = await backend.domainState(name);
+  if (state !== "shut off" && !opts.force) throw new LibvirtError("operation-invalid", `${name} is ${state}: stop it first, or delete with force to power it off; nothing was done`);
   // Storage is read before anything changes, from the definition that will be gone afterwards.
-  const storage = opts.removeStorage ? storageOf(await backend.dumpXml(name, { inactive: true }), name) : [];
+  const inactive = opts.removeStorage ? await backend.dumpXml(name, { inactive: true }) : "";
+  const storage = opts.removeStorage ? storageOf(inactive, name) : [];
+  const logs = opts.removeStorage ? serialLogsOf(inactive) : [];
   let destroyed = false;
   if (state !== "shut off") {
     await destroyIfRunning(backend, name);
     destroyed = true;
   }
   await backend.undefine(name);
-  return { name, destroyed, storage: opts.removeStorage ? await removeDomainStorage(backend, storage) : [] };
+  if (!opts.removeStorage) return { name, destroyed, storage: [] };
+  return { name, destroyed, storage: [...(await removeDomainStorage(backend, storage)), ...(await removeLocalFiles(backend, logs))] };
 }

@@ -9,6 +9,9 @@ import { MissingProgramError, PROGRAMS, runProgram, type Program } from "../even
 // meta-data. cloud-localds (Debian: cloud-image-utils) is the usual tool; genisoimage and
 // xorriso make the same image.
 
+/** The tools that can build the seed, in the order they are tried. */
+export const SEED_TOOLS: readonly Program[] = ["cloud-localds", "genisoimage", "xorriso"];
+
 export interface SeedInput {
   hostname: string;
   user: string;

@@ -30,6 +30,31 @@ export function storageOf(domainXml: string, domainName: string): StorageRef[] {
   return refs;
 }
 
+/**
+ * The files the domain's serial consoles write: a `<serial type='file'>`'s source (qemu creates
+ * it) and any `<log file=…>` copy. They are its own, like its disks.
+ */
+export function serialLogsOf(domainXml: string): string[] {
+  const files = parseDomainXml(domainXml).serials.flatMap((c) => [...(c.type === "file" && c.sourcePath ? [c.sourcePath] : []), ...(c.logFile ? [c.logFile] : [])]);
+  return [...new Set(files)];
+}
+
+/** Removes files on this host (none when libvirt is remote: they are on its host). */
+export async function removeLocalFiles(backend: LibvirtBackend, paths: string[]): Promise<StorageRemoval[]> {
+  if (!isLocalUri(backend.uri)) return paths.map((p) => ({ target: p, removed: false, error: `on the host of ${backend.uri}, not here` }));
+  const out: StorageRemoval[] = [];
+  for (const path of paths) {
+    try {
+      await unlink(path);
+      out.push({ target: path, removed: true, via: "file" });
+    } catch (err) {
+      // A VM that never ran has no log yet: nothing to remove is not a failure.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") out.push({ target: path, removed: false, error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
 export function isLocalUri(uri: string): boolean {
   try {
     return new URL(uri).hostname === "";

@@ -11,6 +11,7 @@ import { codeForMessage, LibvirtError, libvirtMessageOf } from "./errors.js";
 import { checkArg, checkMac, checkName, checkTarget } from "./names.js";
 import { parseDomainStats } from "./stats.js";
 import { child, parseLibvirtXml, text } from "./xml.js";
+import { printErr } from "../events/terminal.js";
 
 export const DEFAULT_URI = "qemu:///system";
 
@@ -170,7 +171,12 @@ export class VirshBackend implements LibvirtBackend {
   }
 
   async console(name: string): Promise<number> {
-    const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: "inherit" }, this.virsh);
+    // stderr is read, not inherited: virsh prints "Authorization not available. Check if polkit
+    // service is running …" on hosts without polkitd (its pty check falls back and works), which
+    // only alarms. Everything else it says is passed on once the console ends.
+    const r = await runProgram("virsh", ["-c", this.uri, "console", "--domain", checkName(name)], { stdio: ["inherit", "inherit", "pipe"] }, this.virsh);
+    const said = r.stderr.split("\n").filter((l) => l.trim() !== "" && !/^Authorization not available\. Check if polkit service is running/.test(l));
+    if (said.length > 0) printErr(said.join("\n"));
     return r.exitCode ?? 1;
   }
 

@@ -7,6 +7,9 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { enforce } from "../../src/store/enforcements.js";
+import { openStore } from "../../src/store/open.js";
+import { cleanupTestResources, ensureLibvirtd, guestFiles, libvirtSkipReason, virsh, type RunningLibvirt } from "../helpers/libvirt.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUILT = join(ROOT, "dist", "src", "cli", "main.js");
@@ -148,8 +151,22 @@ describe.skipIf(!HAVE_TMUX)("hv monitor live view under tmux", () => {
     expect(detail).toContain("T1059.004");
     expect(detail).toContain(MARKER);
 
+    // e: the stored events behind it, read from the store.
+    tmux("send-keys", "-t", SESSION, "e");
+    const events = await waitForPane("the alert's events", (t) => t.includes("Events of #") && t.includes(MARKER));
+    expect(events).toMatch(/execve .*pid=20101 .*exe=\/bin\/echo/);
+    tmux("send-keys", "-t", SESSION, "Escape");
+    await waitForPane("the detail again", (t) => t.includes("event ids"));
     tmux("send-keys", "-t", SESSION, "Escape");
     await waitForPane("the feed again", (t) => t.includes("Alerts") && !t.includes("event ids"));
+
+    // a acknowledges the selected (older) alert in the store; s filters to high and above.
+    tmux("send-keys", "-t", SESSION, "a");
+    await waitForPane("the ack", (t) => /alert #\d+ acknowledged/.test(t) && t.includes("(acked)"));
+    tmux("send-keys", "-t", SESSION, "s", "s", "s");
+    await waitForPane("the severity filter", (t) => t.includes("filter: high+") && t.split("\n").filter((l) => l.includes(RULE_TITLE) && l.includes("HIGH")).length === 2);
+    tmux("send-keys", "-t", SESSION, "s");
+    await waitForPane("the critical filter", (t) => t.includes("filter: critical+") && t.includes("no alert matches the filter"));
 
     tmux("send-keys", "-t", SESSION, "q");
     const deadline = Date.now() + 15_000;
@@ -160,9 +177,66 @@ describe.skipIf(!HAVE_TMUX)("hv monitor live view under tmux", () => {
 
     const listed = spawnSync(process.execPath, [join(ROOT, "bin", "hv.js"), "alerts", "list", "--state-dir", state, "--json"], { encoding: "utf8" });
     expect(listed.status, listed.stderr).toBe(0);
-    const alerts = listed.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; event_ids: string[]; severity: string });
+    const alerts = listed.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { rule: { id: string }; event_ids: string[]; severity: string; status: string });
     const ours = alerts.filter((a) => a.rule.id === RULE_ID);
     expect(ours.map((a) => a.event_ids).flat().sort()).toEqual([first.eventId, second.eventId].sort());
     expect(ours.every((a) => a.severity === "high")).toBe(true);
+    // The one acknowledged in the view is acked in the store; the other is still open.
+    expect(ours.find((a) => a.event_ids.includes(first.eventId))?.status).toBe("acked");
+    expect(ours.find((a) => a.event_ids.includes(second.eventId))?.status).toBe("open");
+  }, 90_000);
+});
+
+// Issue 19, item 1: the VMs panel was always empty, because it was filled once from libvirt's
+// inventory before the libvirt collector had read it. A real libvirtd here: a domain defined for
+// the test (shut off; nothing boots) and a quarantine of it in the store must both show.
+const libvirtSkip = HAVE_TMUX ? libvirtSkipReason() : "tmux is not installed";
+describe.skipIf(libvirtSkip !== undefined)("hv monitor live view: the VMs panel under tmux, with libvirt", () => {
+  const prefix = `hvtest-mon-${id}-`;
+  const vm = `${prefix}vm`;
+  const session = `${SESSION}-vms`;
+  let daemons: RunningLibvirt | undefined;
+
+  afterAll(async () => {
+    spawnSync("tmux", ["-L", SOCKET, "kill-session", "-t", session]);
+    await cleanupTestResources(prefix);
+    await daemons?.stop();
+  });
+
+  it("lists libvirt's domains with their state and the store's quarantine", async () => {
+    daemons = await ensureLibvirtd();
+    await cleanupTestResources(prefix);
+    const xmlFile = join(dir, "vm.xml");
+    writeFileSync(xmlFile, `<domain type='qemu'><name>${vm}</name><memory unit='MiB'>128</memory><os><type arch='x86_64'>hvm</type><kernel>${guestFiles().kernel}</kernel></os></domain>`);
+    await virsh("define", xmlFile);
+    const state = join(dir, "state-vms");
+    mkdirSync(state);
+    const db = openStore(join(state, "hv.db"));
+    enforce(db, { kind: "quarantine", target: vm, createdBy: "test" });
+    db.close();
+    // No firewall or conntrack: the quarantine row must not turn into nft rules on this host.
+    const config = join(dir, "vms.yaml");
+    writeFileSync(config, "firewall: { enabled: false }\nflows: { conntrack: false }\nfeeds: { schedule: false }\n");
+    const log = join(dir, "audit-vms.log");
+    writeFileSync(log, "");
+    const command = `exec env -u CI -u CONTINUOUS_INTEGRATION node bin/hv.js monitor --audit-log '${log}' --state-dir '${state}' --config '${config}' 2>'${join(dir, "stderr-vms.log")}'`;
+    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "45", "-c", ROOT, command);
+    const screen = (): string => (spawnSync("tmux", ["-L", SOCKET, "has-session", "-t", session]).status === 0 ? tmux("capture-pane", "-p", "-t", session) : "(session ended)");
+    const deadline = Date.now() + 30_000;
+    let text = screen();
+    const rowOf = (t: string): string => t.split("\n").find((l) => l.includes(vm.slice(0, 20))) ?? "";
+    // The quarantine comes from the store at once; the state once the libvirt collector has read the inventory.
+    while (!/0 ok QUAR shut off/.test(rowOf(text))) {
+      if (Date.now() > deadline || text === "(session ended)") throw new Error(`the VMs panel never showed ${vm}; pane:\n${text}\nstderr:\n${readFileSync(join(dir, "stderr-vms.log"), "utf8")}`);
+      await new Promise((r) => setTimeout(r, 200));
+      text = screen();
+    }
+    expect(text).not.toContain("no VM seen");
+    tmux("send-keys", "-t", session, "q");
+    const end = Date.now() + 15_000;
+    while (spawnSync("tmux", ["-L", SOCKET, "has-session", "-t", session]).status === 0) {
+      if (Date.now() > end) throw new Error(`hv monitor did not exit after q; pane:\n${screen()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }, 90_000);
 });

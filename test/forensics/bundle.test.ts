@@ -2,12 +2,14 @@
 // code (hash, sign, append), then each kind of tampering must make verifyBundle fail and name the
 // file (and for custody.log the line).
 
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { exportBundle, verifyAndRecord } from "../../src/forensics/bundle-ops.js";
 import { appendCustody, checkCustody } from "../../src/forensics/custody.js";
 import { sha256Text } from "../../src/forensics/hash.js";
 import { MANIFEST_FORMAT, describeArtifacts, writeSignedManifest, type Manifest } from "../../src/forensics/manifest.js";
@@ -187,6 +189,66 @@ describe("verifyBundle", () => {
     rmSync(join(dir, "custody.log"));
     const r = await verify();
     expect(r.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "missing", file: "custody.log" })]));
+  });
+});
+
+describe("verifying an exported archive (hv forensics verify web1.tar.gz)", () => {
+  const tar = (...args: string[]): void => void execFileSync("tar", args, { stdio: "pipe" });
+
+  it("reads the archive export wrote: verified as a bundle, and its SHA-256 found in this host's custody", async () => {
+    const out = join(root, "web1.tar.gz");
+    const e = await exportBundle(stateDir, ID, out, "user:test");
+    const r = await verifyAndRecord(stateDir, out, { who: "user:test" });
+    expect(r.problems).toEqual([]);
+    expect(r).toMatchObject({ ok: true, path: out, id: ID, artifacts: 3, archive: { sha256: e.sha256, exportedHere: true } });
+    // Nothing is left in the temp directory, and nothing was appended to the registered bundle.
+    expect(custodyLines().map((l) => (JSON.parse(l) as { what: string }).what)).toEqual(["captured", "verified", "shown", "exported"]);
+  });
+
+  it("a tampered archive: the changed file is named, and its SHA-256 is not one this host exported", async () => {
+    const out = join(root, "web1.tar.gz");
+    await exportBundle(stateDir, ID, out, "user:test");
+    const x = join(root, "x");
+    await mkdir(x);
+    tar("-xzf", out, "-C", x);
+    flipByte(join(x, ID, "memory/memory.elf"));
+    const forged = join(root, "forged.tar.gz");
+    tar("-czf", forged, "-C", x, ID);
+    const r = await verifyAndRecord(stateDir, forged, { who: "user:test" });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "changed", file: "memory/memory.elf" }), expect.objectContaining({ kind: "changed", file: forged })]));
+    expect(r.archive?.exportedHere).toBe(false);
+  });
+
+  it("an archive from another host (no such bundle here) is checked on its own, with a warning", async () => {
+    const out = join(root, "web1.tar.gz");
+    await exportBundle(stateDir, ID, out, "user:test");
+    const elsewhere = join(root, "other-state");
+    const r = await verifyAndRecord(elsewhere, out, { who: "user:test" });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.warnings.join("\n")).toMatch(/holds no bundle with that id/);
+  });
+
+  it("refuses, unread, an archive with a symlink, a name outside the bundle, or two top directories", async () => {
+    const x = join(root, "evil");
+    await mkdir(join(x, ID), { recursive: true });
+    await cp(dir, join(x, ID), { recursive: true });
+    symlinkSync("/etc/shadow", join(x, ID, "shadow"));
+    const withLink = join(root, "link.tar.gz");
+    tar("-czf", withLink, "-C", x, ID);
+    await expect(verifyAndRecord(stateDir, withLink, { who: "user:test" })).rejects.toThrow(/not a plain file or directory: refused/);
+    rmSync(join(x, ID, "shadow"));
+    await mkdir(join(x, "second"));
+    const two = join(root, "two.tar.gz");
+    tar("-czf", two, "-C", x, ID, "second");
+    await expect(verifyAndRecord(stateDir, two, { who: "user:test" })).rejects.toThrow(/one bundle directory, it holds/);
+    const dotdot = join(root, "dotdot.tar.gz");
+    tar("-czf", dotdot, "-C", join(x, ID), "--transform", "s,^,../,", "manifest.json");
+    await expect(verifyAndRecord(stateDir, dotdot, { who: "user:test" })).rejects.toThrow(/outside the bundle: refused/);
+    const garbage = join(root, "garbage.tar.gz");
+    writeFileSync(garbage, "not an archive");
+    await expect(verifyAndRecord(stateDir, garbage, { who: "user:test" })).rejects.toThrow(/not a .tar.gz that hv forensics export wrote/);
   });
 });
 

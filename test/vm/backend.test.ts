@@ -182,10 +182,17 @@ describe.skipIf(skip !== undefined)("LibvirtBackend against the real libvirtd", 
     expect(await stopDomain(b, NAME)).toBe("already-off");
     await b.start(NAME);
     expect(await waitForState(b, NAME, "running", 10_000)).toBe(true);
-    const r = await deleteDomain(b, NAME, { removeStorage: true });
+    // Running: refused without force, and nothing changes.
+    expect((await failure(deleteDomain(b, NAME, { removeStorage: true }))).code).toBe("operation-invalid");
+    expect(await b.domainState(NAME)).toBe("running");
+    expect(existsSync(disk)).toBe(true);
+    const r = await deleteDomain(b, NAME, { removeStorage: true, force: true });
     expect(r.destroyed).toBe(true);
     expect(r.storage.map((s) => s.target)).toContain(disk);
     expect(existsSync(disk)).toBe(false);
+    // The serial log the guest wrote is the domain's own file too.
+    expect(r.storage).toContainEqual({ target: serialLog, removed: true, via: "file" });
+    expect(existsSync(serialLog)).toBe(false);
     // The shared base image is not this domain's: it stays.
     expect(existsSync(guestFiles().disk)).toBe(true);
     expect((await failure(b.domainInfo(NAME))).code).toBe("not-found");

@@ -93,7 +93,11 @@ describe("hv vm audit --file", () => {
     expect(JSON.parse(r.out).summary.findings).toBe(0);
     const bad = await hv("--file", file("web.xml", RISKY), "--fail-on", "severe");
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/Allowed choices are info, low, medium, high, critical/);
+    expect(bad.err).toMatch(/one of info\|informational, low, med\|medium, high, crit\|critical/);
+    // The short names the live view and hv alerts list print are accepted here too.
+    expect((await hv("--file", file("web.xml", RISKY), "--fail-on", "HIGH")).code).toBe(1);
+    expect((await hv("--file", file("web.xml", RISKY), "--fail-on", "crit")).code).toBe(0);
+    expect(JSON.parse((await hv("--file", file("web.xml", RISKY), "--min-severity", "med", "--json")).out).summary.findings).toBe(2);
   });
 
   it("filters domains by NAME and says when a name is not in the files", async () => {

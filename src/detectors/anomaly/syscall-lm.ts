@@ -10,11 +10,10 @@
 //   → Dense(H1→H2) → ReLU → Dense(H2→V) → LogSoftmax → pick log p(next) → negate → nll[N, 1]
 // Index 0 is "a syscall not in the vocabulary", index V is padding before the trace starts.
 
-import * as tf from "@tensorflow/tfjs";
+import type * as Tf from "@tensorflow/tfjs";
 import { attr, encodeModel, floatTensor, int32Tensor, int64Tensor, node, valueInfo, type GraphFragment } from "./onnx-build.js";
 import { createRng, shuffle } from "./rng.js";
 import type { Trace } from "./traces.js";
-import { registerWasmSegmentSum } from "./wasm-segment-sum.js";
 
 export interface LmShape {
   /** Syscall numbers in vocabulary order; index i+1 in the model. */
@@ -119,12 +118,12 @@ export interface TrainOptions {
 }
 
 interface Vars {
-  emb: tf.Variable;
-  b1: tf.Variable;
-  w2: tf.Variable;
-  b2: tf.Variable;
-  w3: tf.Variable;
-  b3: tf.Variable;
+  emb: Tf.Variable;
+  b1: Tf.Variable;
+  w2: Tf.Variable;
+  b2: Tf.Variable;
+  w3: Tf.Variable;
+  b3: Tf.Variable;
 }
 
 function glorot(rng: ReturnType<typeof createRng>, fanIn: number, fanOut: number, size: number): Float32Array {
@@ -150,7 +149,7 @@ function initialVars(shape: LmShape, seed: number): Vars {
 }
 
 /** log p(next | context) for a batch, as the ONNX graph computes it. */
-function logProbNext(v: Vars, shape: LmShape, ctx: tf.Tensor2D, next: tf.Tensor1D): tf.Tensor1D {
+function logProbNext(v: Vars, shape: LmShape, ctx: Tf.Tensor2D, next: Tf.Tensor1D): Tf.Tensor1D {
   const V = classes(shape);
   const n = ctx.shape[0];
   const offsets = tf.range(0, shape.context, 1, "int32").mul(tf.scalar(V + 1, "int32"));
@@ -158,19 +157,25 @@ function logProbNext(v: Vars, shape: LmShape, ctx: tf.Tensor2D, next: tf.Tensor1
   // Gather + sum over the context positions: the ONNX graph's Gather/ReduceSum, op for op.
   const summed = tf.gather(v.emb, rows.flatten()).reshape([n, shape.context, shape.hidden1]).sum(1);
   const h1 = tf.relu(summed.add(v.b1));
-  const h2 = tf.relu(tf.matMul(h1 as tf.Tensor2D, v.w2 as tf.Tensor2D).add(v.b2));
-  const logp = tf.logSoftmax(tf.matMul(h2 as tf.Tensor2D, v.w3 as tf.Tensor2D).add(v.b3));
-  return logp.mul(tf.oneHot(next, V)).sum(1) as tf.Tensor1D;
+  const h2 = tf.relu(tf.matMul(h1 as Tf.Tensor2D, v.w2 as Tf.Tensor2D).add(v.b2));
+  const logp = tf.logSoftmax(tf.matMul(h2 as Tf.Tensor2D, v.w3 as Tf.Tensor2D).add(v.b3));
+  return logp.mul(tf.oneHot(next, V)).sum(1) as Tf.Tensor1D;
 }
+
+// tfjs takes about half a second to import and only training needs it: scoring runs the exported
+// graph on onnxruntime (syscall-model.ts), so the agent and `hv model score` import this file for
+// its window helpers without loading tfjs. It is set by useWasmBackend, which every user of it awaits.
+let tf: typeof Tf;
 
 let backendReady: Promise<void> | undefined;
 /** tfjs on its wasm backend (single-threaded here, so results are deterministic). */
 export function useWasmBackend(): Promise<void> {
   backendReady ??= (async () => {
+    tf = await import("@tensorflow/tfjs");
     await import("@tensorflow/tfjs-backend-wasm");
     await tf.setBackend("wasm");
     await tf.ready();
-    registerWasmSegmentSum();
+    (await import("./wasm-segment-sum.js")).registerWasmSegmentSum();
   })();
   return backendReady;
 }
@@ -202,7 +207,7 @@ export async function trainLm(set: TrainingSet, shape: LmShape, opts: TrainOptio
       const nextT = tf.tensor1d(next, "int32");
       const wT = tf.tensor1d(w);
       const total = wT.sum();
-      const loss = optimizer.minimize(() => logProbNext(vars, shape, ctxT, nextT).mul(wT).sum().neg().div(total) as tf.Scalar, true);
+      const loss = optimizer.minimize(() => logProbNext(vars, shape, ctxT, nextT).mul(wT).sum().neg().div(total) as Tf.Scalar, true);
       const value = loss ? (await loss.data())[0]! : NaN;
       tf.dispose([ctxT, nextT, wT, total, ...(loss ? [loss] : [])]);
       opts.onProgress?.(epoch, s + 1, steps, epochs, value);
