@@ -20,7 +20,7 @@ describe("hv monitor: audit coverage at start", () => {
     const auditd = await startAuditdWhenFree();
     const dir = await mkdtemp(join(tmpdir(), "hv-monitor-coverage-"));
     try {
-      await auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "exec");
+      await auditctl("-A", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "exec");
       const child = spawn(process.execPath, [HV_BIN, "monitor", "--audit-log", auditd.logPath, "--state-dir", join(dir, "state"), "--no-libvirt", "--no-tui", "--status-every", "0"], {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, LC_ALL: "C" },
@@ -34,11 +34,11 @@ describe("hv monitor: audit coverage at start", () => {
       await exited;
       const line = stderr.split("\n").find((l) => l.includes("audit coverage")) ?? "";
       expect(line, stderr).toMatch(/^hv monitor: audit coverage \(auditctl -l\): [1-9]\d* detections blind, \d+ partial of \d+ \(e\.g\. .+\) — see `hv rules coverage`$/);
-      // The same count as `hv rules coverage` gives for the same rule as text: the live rules
-      // (auditctl -l) are read as the file would be. ptrace is not recorded by a program-start
-      // rule: that detection is among the blind ones.
-      const ruleFile = join(dir, "exec.rules");
-      await writeFile(ruleFile, "-a always,exit -F arch=b64 -S execve -k exec\n");
+      // The same count as `hv rules coverage` gives for the same rules as text: the live rules
+      // (auditctl -l, the test's rule and any the host had) are read as the file would be. ptrace
+      // is not recorded by a program-start rule: that detection is among the blind ones.
+      const ruleFile = join(dir, "live.rules");
+      await writeFile(ruleFile, `${(await execa("auditctl", ["-l"])).stdout}\n`);
       const coverage = await execa(process.execPath, [HV_BIN, "rules", "coverage", "--audit-rules", ruleFile, "--no-libvirt", "--json"], { reject: false, env: { LC_ALL: "C" } });
       expect(coverage.exitCode, coverage.stderr).toBe(1);
       const blind = (JSON.parse(coverage.stdout) as { rules: { status: string; title: string }[] }).rules.filter((r) => r.status === "blind").map((r) => r.title);
