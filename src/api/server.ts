@@ -150,6 +150,15 @@ export async function createApiServer(opts: ApiServerOptions): Promise<FastifyIn
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
     if (crossOrigin(req)) throw new ApiError(403, "cross_origin", `a ${req.method} from another site (Origin ${String(req.headers.origin).slice(0, 100)}) is refused`);
   });
+  // ajv coerces "Infinity" and "1e400" (a query string; JSON's 1e400 parses to Infinity too) into
+  // Infinity and then skips minimum/maximum, which it applies to finite numbers only: refuse them
+  // here, after validation, before a handler hands one to SQLite.
+  app.addHook("preHandler", async (req) => {
+    for (const [where, value] of [["querystring", req.query], ["params", req.params], ["body", req.body]] as const) {
+      const field = nonFiniteField(value);
+      if (field !== undefined) throw new ApiError(400, "bad_request", `${where}${field ? ` field ${field}` : ""}: must be a finite number`);
+    }
+  });
   // Open streams would keep the server from closing.
   app.addHook("preClose", async () => {
     streams.endAll();
@@ -321,6 +330,21 @@ function sendError(err: FastifyError | ApiError | LibvirtError | InputError | Er
   }
   req.log.error({ err }, "API request failed");
   void reply.code(500).send({ error: "internal", message: "internal error (see hv's log)" });
+}
+
+/** The dotted path of the first number in `value` that is not finite ("" for `value` itself), or undefined. */
+function nonFiniteField(value: unknown): string | undefined {
+  // A stack, not recursion: a 64 KiB body can nest 32k levels deep.
+  const todo: Array<[unknown, string]> = [[value, ""]];
+  while (todo.length > 0) {
+    const [v, path] = todo.pop()!;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) return path;
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) todo.push([child, path ? `${path}.${k}` : k]);
+    }
+  }
+  return undefined;
 }
 
 /** "querystring field limit: must be <= 1000", "body: unknown field extra". */

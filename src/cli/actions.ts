@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ApprovalError } from "../playbooks/engine.js";
 import { openResponse, type CliOptions } from "../agent/response-context.js";
 import { actingUser } from "../events/actor.js";
+import { positiveInt } from "../events/input.js";
 import { ACTION_STATUSES, denyAction, getAction, listActions, OPEN_STATUSES, type ActionRecord } from "../store/actions.js";
 import { LineWriter } from "./output.js";
 import { writeSafe } from "../events/terminal.js";
@@ -48,7 +49,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
       let rows: ActionRecord[];
       try {
         if (opts.status) rows = listActions(ctx.db, { status: opts.status });
-        else if (opts.all) rows = listActions(ctx.db).slice(-Number(opts.limit));
+        else if (opts.all) rows = listActions(ctx.db).slice(-positiveInt(opts.limit, "--limit"));
         else rows = listActions(ctx.db, { statuses: OPEN_STATUSES });
       } finally {
         await ctx.close();
@@ -125,9 +126,7 @@ pending, approved, scheduled, running, done, failed, denied. Lifecycle: docs/pla
 }
 
 export function parseId(id: string): number {
-  const n = Number(id);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`action id must be a positive integer, got ${JSON.stringify(id)}`);
-  return n;
+  return positiveInt(id, "action id");
 }
 
 const time = (ms: number | null): string => (ms === null ? "-" : new Date(ms).toISOString().slice(0, 19).replace("T", " "));

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { SEVERITY_NAMES_HELP, SEVERITY_SHORT, severityArg, type Alert } from "../events/alert.js";
 import { durationMs } from "../events/duration.js";
+import { positiveInt } from "../events/input.js";
 import { ackAlert, getAlert, listAlerts } from "../store/alerts.js";
 import { openStateStore, stateDirOf } from "../store/open.js";
 import { loadAgentConfig } from "../agent/config.js";
@@ -56,7 +57,7 @@ Examples:
       const found = listAlerts(db, {
         status: opts.status, severity, ruleId: opts.rule, vmName: opts.vm,
         sinceMs: opts.since ? Date.now() - durationMs(opts.since, "--since") : undefined,
-        limit: Number(opts.limit),
+        limit: positiveInt(opts.limit, "--limit"),
         signals: opts.signals ? "only" : opts.all ? "include" : "exclude",
       });
       db.close();
@@ -97,9 +98,7 @@ Examples:
 }
 
 function parseId(id: string): number {
-  const n = Number(id);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`alert id must be a positive integer, got ${JSON.stringify(id)}`);
-  return n;
+  return positiveInt(id, "alert id");
 }
 
 /** Alerts as a table with a header; times local, with their zone. */

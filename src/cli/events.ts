@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { AuditDecoder, type DecoderStats } from "../collectors/audit/decoder.js";
 import type { HvEvent } from "../events/event.js";
 import { readStreamLines } from "../collectors/audit/sources/stdin.js";
-import { InputError } from "../events/input.js";
+import { InputError, positiveInt } from "../events/input.js";
 import { LineWriter } from "./output.js";
 import { localTime, parseTimeArg } from "./time.js";
 import { terminalSafe, writeSafe } from "../events/terminal.js";
@@ -63,10 +63,8 @@ Examples:
     .action(async (_opts: unknown, cmd: Command) => {
       // --json may have been taken by `hv events` itself: read the options of both.
       const o = cmd.optsWithGlobals<{ stateDir?: string; since?: string; until?: string; vm?: string; module?: string; action?: string; rule?: string; alert?: string; limit: string; json?: boolean }>();
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`);
-      const alertId = o.alert !== undefined ? Number(o.alert) : undefined;
-      if (alertId !== undefined && !(Number.isInteger(alertId) && alertId > 0)) throw new InputError(`--alert must be an alert id, got ${JSON.stringify(o.alert)}`);
+      const limit = positiveInt(o.limit, "--limit");
+      const alertId = o.alert !== undefined ? positiveInt(o.alert, "--alert") : undefined;
       const [{ openStateStore, stateDirOf }, { getAlert }, { eventIdsFor, queryEvents }] = await Promise.all([
         import("../store/open.js"),
         import("../store/alerts.js"),

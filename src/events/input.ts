@@ -11,6 +11,13 @@ export class InputError extends Error {
   override readonly name: string = "InputError";
 }
 
+/** `text` as a whole number from 1 up (a count, a limit, a row id); anything else — "abc", "-5", "1.5", "Infinity" — is an InputError naming `what`. */
+export function positiveInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`${what} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** An input over its cap. `size` is its real size when known (a regular file, a Content-Length), else undefined. */
 export class InputTooLargeError extends InputError {
   override readonly name = "InputTooLargeError";

@@ -183,3 +183,15 @@ test("forensics through the API: list, show, verify; a changed byte makes verify
     expect([400, 404], id).toContain(r.status);
   }
 });
+
+test("a number that is not finite (Infinity, 1e309) is a 400 naming the field, never a 500: ajv coerces it and skips maximum", async () => {
+  const api = await startApiServer({ db: f.db, stateDir: f.dir, port: 0 });
+  running.push(api);
+  const auth = { authorization: `Bearer ${f.tokens.viewer}` };
+  for (const [path, field] of [["/api/v1/alerts?limit=Infinity", "querystring field limit"], ["/api/v1/alerts?limit=1e309", "querystring field limit"], ["/api/v1/alerts?limit=-Infinity", "querystring field limit"], ["/api/v1/alerts/Infinity", "params field id"]] as const) {
+    const res = await fetch(`${api.url}${path}`, { headers: auth });
+    expect(res.status, path).toBe(400);
+    expect(await res.json(), path).toEqual({ error: "bad_request", message: `${field}: must be a finite number` });
+  }
+  expect((await fetch(`${api.url}/api/v1/alerts?limit=2`, { headers: auth })).status).toBe(200);
+});

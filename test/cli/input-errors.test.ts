@@ -75,3 +75,19 @@ describe("hv feeds sync --allow / config feeds.allowlist", { timeout: 120_000 },
     expectUsageError(m, /hv\.yaml: feeds\.allowlist\.1: not an IP address or CIDR/);
   });
 });
+
+describe("counts and ids on the command line", { timeout: 180_000 }, () => {
+  it("refuses a limit or an id that is not a whole number from 1 (Infinity reached SQLite as a datatype mismatch)", async () => {
+    const { hv } = setup();
+    const cases: Array<[string[], RegExp]> = [
+      [["alerts", "list", "--limit", "Infinity"], /--limit must be a positive integer, got "Infinity"/],
+      [["alerts", "list", "--limit", "-5"], /--limit must be a positive integer, got "-5"/],
+      [["actions", "list", "--all", "--limit", "abc"], /--limit must be a positive integer, got "abc"/],
+      [["events", "list", "--limit", "1e309"], /--limit must be a positive integer, got "1e309"/],
+      [["alerts", "show", "0"], /alert id must be a positive integer, got "0"/],
+    ];
+    for (const [args, message] of cases) expectUsageError(await hv(args), message);
+    const ok = await hv(["alerts", "list", "--limit", "3"]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+});
