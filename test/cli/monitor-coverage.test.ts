@@ -3,7 +3,7 @@
 // (program starts only): ptrace, file and socket evidence is then missing. Needs the host-wide lock
 // (flock /tmp/hv-system.lock): it starts auditd and loads a rule.
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,21 +16,24 @@ const unavailable = await whyNoAuditd();
 if (unavailable) console.warn(`\n*** monitor coverage test ${process.env.CI === "true" ? "FAILS (CI=true)" : "SKIPPED"}: ${unavailable} ***\n`);
 
 describe("hv monitor: audit coverage at start", () => {
-  it.skipIf(unavailable !== undefined && process.env.CI !== "true")("warns in one line when the loaded audit rules leave detections blind", { timeout: 120_000 }, async () => {
+  it.skipIf(unavailable !== undefined && process.env.CI !== "true")("warns in one line when the loaded audit rules leave detections blind", { timeout: 300_000 }, async () => {
+    // Waiting for the host's one auditd can itself take up to two minutes (startAuditdWhenFree).
     const auditd = await startAuditdWhenFree();
     const dir = await mkdtemp(join(tmpdir(), "hv-monitor-coverage-"));
+    let child: ChildProcess | undefined;
     try {
       await auditctl("-A", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "exec");
-      const child = spawn(process.execPath, [HV_BIN, "monitor", "--audit-log", auditd.logPath, "--state-dir", join(dir, "state"), "--no-libvirt", "--no-tui", "--status-every", "0"], {
+      const monitor = spawn(process.execPath, [HV_BIN, "monitor", "--audit-log", auditd.logPath, "--state-dir", join(dir, "state"), "--no-libvirt", "--no-tui", "--status-every", "0"], {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, LC_ALL: "C" },
       });
+      child = monitor;
       let stderr = "";
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      monitor.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => monitor.on("exit", resolve));
       const deadline = Date.now() + 60_000;
       while (!/audit coverage/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      child.kill("SIGINT");
+      monitor.kill("SIGINT");
       await exited;
       const line = stderr.split("\n").find((l) => l.includes("audit coverage")) ?? "";
       expect(line, stderr).toMatch(/^hv monitor: audit coverage \(auditctl -l\): [1-9]\d* detections blind, \d+ partial of \d+ \(e\.g\. .+\) — see `hv rules coverage`$/);
@@ -46,6 +49,8 @@ describe("hv monitor: audit coverage at start", () => {
       expect(Number(/(\d+) detections blind/.exec(line)?.[1])).toBe(blind.length);
       expect(line).toContain(`(e.g. ${blind.slice(0, 3).join("; ")})`);
     } finally {
+      // A monitor left running would keep reading and keep the test's auditd busy.
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await auditd.stop();
       await rm(dir, { recursive: true, force: true });
     }
