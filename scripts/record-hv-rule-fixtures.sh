@@ -150,13 +150,17 @@ fi
 # a few seconds to settle first.
 libvirt_up() { virsh -q -c qemu:///system version >/dev/null 2>&1 && [[ -s /run/libvirtd.pid ]] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null; }
 for _ in $(seq 50); do libvirt_up && break; sleep 0.2; done
-if ! libvirt_up; then
-  pgrep -x libvirtd >/dev/null && { echo "a libvirtd runs but does not answer on qemu:///system" >&2; exit 1; }
+# Starts libvirtd (noted for cleanup) and waits until it answers; the script ends if it does not.
+start_libvirtd() {
   rm -f /run/libvirt/libvirt-sock
   libvirtd -d
   for _ in $(seq 100); do libvirt_up && break; sleep 0.1; done
   libvirt_up || { echo "libvirtd did not come up" >&2; exit 1; }
   STARTED_DAEMONS+=("$(cat /run/libvirtd.pid)")
+}
+if ! libvirt_up; then
+  pgrep -x libvirtd >/dev/null && { echo "a libvirtd runs but does not answer on qemu:///system" >&2; exit 1; }
+  start_libvirtd
 fi
 LIBVIRTD_PID=$(cat /run/libvirtd.pid)
 
@@ -329,13 +333,7 @@ daemons_up() {
   kill -0 "$LIBVIRTD_PID" 2>/dev/null && return 0
   echo "libvirtd ($LIBVIRTD_PID) was stopped by something else $1: starting it again" >&2
   for _ in $(seq 50); do libvirt_up && break; sleep 0.2; done
-  if ! libvirt_up; then
-    rm -f /run/libvirt/libvirt-sock
-    libvirtd -d
-    for _ in $(seq 100); do libvirt_up && break; sleep 0.1; done
-    libvirt_up || { echo "libvirtd did not come up" >&2; exit 1; }
-    STARTED_DAEMONS+=("$(cat /run/libvirtd.pid)")
-  fi
+  libvirt_up || start_libvirtd
   LIBVIRTD_PID=$(cat /run/libvirtd.pid)
   return 1
 }
