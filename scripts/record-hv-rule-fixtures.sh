@@ -77,7 +77,8 @@ source "$ROOT/scripts/hv-rule-scenarios.sh"
 wanted() { ((${#WANT[@]} == 0)) || [[ " ${WANT[*]} " == *" $1 "* ]]; }
 
 PKGS=(auditd qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables
-  strace gdb kmod iproute2 rsync socat ncat qemu-guest-agent sqlite3 openssh-client curl procps tcpdump util-linux python3 perl)
+  strace gdb kmod iproute2 rsync socat ncat qemu-guest-agent sqlite3 openssh-client curl procps tcpdump util-linux python3 perl
+  bind9-dnsutils)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then echo "missing Debian packages: ${missing[*]} (bash .ci/run and bash scripts/install-recording-tools.sh install them)" >&2; exit 1; fi
@@ -113,6 +114,7 @@ cleanup() {
   [[ -n $LOOPDEV ]] && losetup -d "$LOOPDEV"
   for pid in "${STARTED_DAEMONS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   ip netns del "$NETNS" 2>/dev/null
+  rm -rf "/etc/netns/$NETNS"
   post_hook_script; post_polkit; post_vm_disk_read
   rm -f "$IMG" "$DATA" /var/lib/libvirt/images/hvfx-* /var/lib/libvirt/qemu/dump/hvfx-* /var/lib/libvirt/qemu/hvfx-* /usr/share/qemu/hvfx-* /usr/share/seabios/hvfx-*
   rm -rf /var/lib/libvirt/hvfx
@@ -132,7 +134,7 @@ if [[ $other != 0 ]] && kill -0 "$other" 2>/dev/null; then echo "another auditd 
 for u in hvop hvop2; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash -G libvirt "$u"; done
 id hvadmin >/dev/null 2>&1 || useradd -m -s /bin/bash hvadmin
 declare -A LOGIN=([root]=0 [sudo]="$(id -u hvop)" [user]="$(id -u hvop)" [user2]="$(id -u hvop2)" [admin]="$(id -u hvadmin)")
-for d in /var/lib/hv /etc/hv /etc/NetworkManager; do [[ -e $d ]] || { mkdir -p "$d"; CREATED+=("$d"); }; done
+for d in /var/lib/hv /etc/hv /etc/NetworkManager /etc/netns; do [[ -e $d ]] || { mkdir -p "$d"; CREATED+=("$d"); }; done
 mkdir -p /var/lib/libvirt/images /var/lib/libvirt/qemu/dump /etc/libvirt/secrets /etc/libvirt/hooks /run/libvirt /var/lib/libvirt/hvfx
 chmod 700 /etc/libvirt/secrets
 cp /etc/libvirt/qemu.conf "$WORK/qemu.conf.orig"
@@ -224,6 +226,15 @@ LOOPDEV=$(losetup -f --show "$WORK/loop.img")
 
 ip netns del "$NETNS" 2>/dev/null || true
 ip netns add "$NETNS"
+# DNS out of the namespace: a dummy interface with a default route (queries leave and are lost),
+# and the namespace's own resolv.conf (ip netns exec mounts it over /etc/resolv.conf).
+ip -n "$NETNS" link set lo up
+ip -n "$NETNS" link add hvfxdns0 type dummy
+ip -n "$NETNS" addr add 10.78.0.2/24 dev hvfxdns0
+ip -n "$NETNS" link set hvfxdns0 up
+ip -n "$NETNS" route add default dev hvfxdns0
+mkdir -p "/etc/netns/$NETNS"
+printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$DNS_RESOLVER" > "/etc/netns/$NETNS/resolv.conf"
 printf '#!/bin/sh\n# a tap "ifup" script, as qemu -netdev tap,script= runs it\nid >/dev/null\nexit 0\n' > "$WORK/ifup.sh"
 printf '#!/bin/bash\n# the same in bash\nid >/dev/null\n' > "$WORK/ifup.bash"
 printf '#!/bin/sh\n# a libvirt hook\nexit 0\n' > "$WORK/hook.sh"
