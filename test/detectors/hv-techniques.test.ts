@@ -12,14 +12,14 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { assessCoverage, readFixCatalogue } from "../../src/detectors/sigma/coverage.js";
-import { loadRules } from "../../src/detectors/sigma/ruleset.js";
 import { readFileSync } from "node:fs";
+import { loadRules } from "../../src/detectors/sigma/ruleset.js";
 import {
-  benignDetections, coverageTable, detectionsOf, eventsOf, evaluateTechniques, FIXTURES, isNotRecorded, loadAuditRulesets, NOT_RECORDED, readRecordings, RULESETS, summary, techniquesOf,
+  benignDetections, coverageTable, detectionsOf, eventsOf, evaluateTechniques, FIXTURES, isNotRecorded, loadAuditRulesets, loadHvRules, NOT_RECORDED, readRecordings, RULESETS, summary, techniquesOf,
 } from "../../bench/hv-techniques.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const rules = loadRules([join(ROOT, "rules", "hv")]);
+const rules = loadHvRules();
 const audit = loadAuditRulesets();
 const results = evaluateTechniques(rules, audit);
 const techniques = techniquesOf(rules);
@@ -93,6 +93,26 @@ describe("hv's techniques under hv's, Neo23x0's and the STIG audit rules", () =>
     // and the legitimate half of a take: -vnc 127.0.0.1:78 is fine, -vnc 0.0.0.0:77 is not
     const vnc = detectionsOf(rules, eventsOf(join(FIXTURES, "hv", "a", "vnc_exposed.log"))).filter((d) => d.rule.file?.endsWith("hv_vnc_spice_all_interfaces.yml"));
     expect(vnc.map((d) => d.events[0]?.process?.command_line)).toEqual([expect.stringContaining("-vnc 0.0.0.0:77")]);
+  });
+
+  it("dns: the benign lookups really asked the configured resolver and a local stub, and only those filters keep the rule quiet", () => {
+    const dnsRule = "hv_dns_to_unconfigured_resolver.yml";
+    // placeholders as on a host whose resolv.conf names some other resolver
+    const elsewhere = loadRules([join(ROOT, "rules", "hv")], { placeholders: { dns_resolvers: ["192.0.2.53"] } });
+    for (const rs of ["hv", "neo23x0"]) {
+      const events = eventsOf(join(FIXTURES, rs, "benign", "dns.log"));
+      const asked = new Set(events.filter((e) => e.audit?.syscall === "connect" && e.destination?.port === 53).map((e) => `${e.process?.executable} → ${e.destination?.ip}`));
+      expect([...asked].filter((a) => a.endsWith("→ 10.78.0.53")).length, `${rs}: ${[...asked].join(", ")}`).toBeGreaterThanOrEqual(3);
+      expect([...asked].some((a) => a.endsWith("→ 127.0.0.53")), rs).toBe(true);
+      expect(detectionsOf(rules, events).filter((d) => d.rule.file?.endsWith(dnsRule))).toEqual([]);
+      const fired = detectionsOf(elsewhere, events).filter((d) => d.rule.file?.endsWith(dnsRule));
+      expect(new Set(fired.map((d) => d.events[0]?.destination?.ip)), rs).toEqual(new Set(["10.78.0.53"]));
+      // and the attack takes name the address they sent to
+      for (const take of ["a", "b"]) {
+        const attack = detectionsOf(rules, eventsOf(join(FIXTURES, rs, take, "dns_tunnel.log"))).filter((d) => d.rule.file?.endsWith(dnsRule));
+        expect(attack.map((d) => d.events[0]?.destination?.ip).every((ip) => ip === "10.78.0.99" || ip === "198.51.100.53"), `${rs}/${take}`).toBe(true);
+      }
+    }
   });
 
   it("reports the evaluation figures (take b)", () => {

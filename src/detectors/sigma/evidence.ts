@@ -12,6 +12,8 @@
 //         parent: [/usr/bin/qemu-system-*]      # …this parent (whose start must be recorded too)
 //       - syscall: [ptrace]                     # a syscall, optionally with its first argument
 //         a0: [0x10, 0x4206]
+//       - syscall: [connect]                    # …or its third (connect's address length: 16 IPv4, 28 IPv6)
+//         a2: [16, 28]
 //         by: [/usr/bin/strace, /usr/bin/gdb]   # programs that typically make it (probes only)
 //       - read: [/var/lib/libvirt/images/]      # a file opened for reading (dir/ = anything under it)
 //       - write: [/etc/libvirt/qemu/*.xml]      # a file written, created, renamed, removed
@@ -47,7 +49,7 @@ export const ACTOR_TEXT: Record<ActorName, string> = {
 
 export type EvidenceItem =
   | { kind: "exec"; programs: string[] | "any"; naming?: string[]; parent?: string[]; actors: ActorName[] }
-  | { kind: "syscall"; syscalls: string[]; a0?: number[]; by: string[]; actors: ActorName[] }
+  | { kind: "syscall"; syscalls: string[]; a0?: number[]; a2?: number[]; by: string[]; actors: ActorName[] }
   | { kind: "read" | "write" | "connect"; paths: string[]; by: string[]; actors: ActorName[] }
   | { kind: "record"; types: string[]; actors: ActorName[] }
   /** Events by virsh's name (lifecycle, graphics, …); empty: any. */
@@ -64,10 +66,11 @@ export interface RuleEvidence {
 const actorList = z.array(z.enum(ACTOR_NAMES as [ActorName, ...ActorName[]])).min(1);
 const strings = z.array(z.string().min(1)).min(1);
 const path = z.string().regex(/^\//, "an absolute path");
+const argValues = z.array(z.number().int().nonnegative()).min(1);
 const by = { by: z.array(path).min(1).optional(), actors: actorList.optional() };
 const itemSchema = z.union([
   z.strictObject({ exec: z.union([z.literal("any"), z.array(path).min(1)]), naming: strings.optional(), parent: z.array(path).min(1).optional(), actors: actorList.optional() }),
-  z.strictObject({ syscall: strings, a0: z.array(z.number().int().nonnegative()).min(1).optional(), ...by }),
+  z.strictObject({ syscall: strings, a0: argValues.optional(), a2: argValues.optional(), ...by }),
   z.strictObject({ read: z.array(path).min(1), ...by }),
   z.strictObject({ write: z.array(path).min(1), ...by }),
   z.strictObject({ connect: z.array(path).min(1), ...by }),
@@ -108,7 +111,7 @@ function toItem(i: ParsedItem, actors: readonly ActorName[]): EvidenceItem {
   const who = ("actors" in i && i.actors ? i.actors : [...actors]) as ActorName[];
   const tools = "by" in i && i.by ? i.by : [SOME_PROGRAM];
   if ("exec" in i) return { kind: "exec", programs: i.exec, ...(i.naming && { naming: i.naming }), ...(i.parent && { parent: i.parent }), actors: who };
-  if ("syscall" in i) return { kind: "syscall", syscalls: i.syscall, ...(i.a0 && { a0: i.a0 }), by: tools, actors: who };
+  if ("syscall" in i) return { kind: "syscall", syscalls: i.syscall, ...(i.a0 && { a0: i.a0 }), ...(i.a2 && { a2: i.a2 }), by: tools, actors: who };
   if ("read" in i) return { kind: "read", paths: i.read, by: tools, actors: who };
   if ("write" in i) return { kind: "write", paths: i.write, by: tools, actors: who };
   if ("connect" in i) return { kind: "connect", paths: i.connect, by: tools, actors: who };
@@ -121,7 +124,7 @@ export function describeItem(item: EvidenceItem): string {
     case "exec":
       return `start of ${item.programs === "any" ? "any program" : item.programs.join(", ")}${item.naming ? ` naming ${item.naming.join(" or ")}` : ""}${item.parent ? ` by ${item.parent.join(", ")}` : ""}`;
     case "syscall":
-      return `${item.syscalls.join("/")}()${item.a0 ? ` with a0 ${item.a0.map((n) => `0x${n.toString(16)}`).join("/")}` : ""}`;
+      return `${item.syscalls.join("/")}()${item.a0 ? ` with a0 ${item.a0.map((n) => `0x${n.toString(16)}`).join("/")}` : ""}${item.a2 ? ` with a2 ${item.a2.join("/")}` : ""}`;
     case "read":
       return `reads of ${item.paths.join(", ")}`;
     case "write":
@@ -160,7 +163,11 @@ export function probesOf(item: EvidenceItem): Probe[] {
       case "syscall":
         for (const sc of item.syscalls) {
           for (const a0 of item.a0 ?? [undefined]) {
-            for (const exe of item.by) add({ kind: "syscall", syscall: sc, ...(a0 !== undefined && { args: { a0 } }), exe, actor: a }, `${sc}(${a0 === undefined ? "" : `0x${a0.toString(16)}`}) from ${exe}`);
+            for (const a2 of item.a2 ?? [undefined]) {
+              const args = { ...(a0 !== undefined && { a0 }), ...(a2 !== undefined && { a2 }) };
+              const shown = [a0 === undefined ? "" : `0x${a0.toString(16)}`, ...(a2 === undefined ? [] : ["…", String(a2)])].join(", ");
+              for (const exe of item.by) add({ kind: "syscall", syscall: sc, ...(Object.keys(args).length > 0 && { args }), exe, actor: a }, `${sc}(${shown}) from ${exe}`);
+            }
           }
         }
         break;
@@ -213,9 +220,9 @@ export function eventShows(item: EvidenceItem, e: HvEvent): boolean {
       return !item.parent || item.parent.some((p) => pathMatches(p, e.process?.parent?.executable));
     case "syscall": {
       if (!item.syscalls.includes(e.audit.syscall ?? "")) return false;
-      if (!item.a0) return true;
-      const a0 = recs.find((r) => r.type === "SYSCALL")?.fields.a0;
-      return a0 != null && item.a0.includes(parseInt(a0, 16));
+      const sc = recs.find((r) => r.type === "SYSCALL")?.fields;
+      const argIn = (name: "a0" | "a2", allowed: number[] | undefined): boolean => !allowed || (sc?.[name] != null && allowed.includes(parseInt(sc[name]!, 16)));
+      return argIn("a0", item.a0) && argIn("a2", item.a2);
     }
     case "read":
     case "write":

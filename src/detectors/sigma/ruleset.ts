@@ -5,6 +5,7 @@ import { compileFilter, compileRule, type CompiledFilter, type CompiledRule, typ
 import { compileCorrelation, type CompiledCorrelation } from "./correlation.js";
 import { loadDocs, parseDocs, type SigmaDoc } from "./load.js";
 import { describeLogsource } from "./mapping.js";
+import { hostPlaceholders } from "./placeholders.js";
 
 export type RuleStatus = "loaded" | "dormant" | "unsupported" | "invalid";
 
@@ -42,7 +43,9 @@ export function loadRulesFromText(text: string, file = "<text>", options: Compil
   return compileDocs(parseDocs(text, file), options);
 }
 
-export function compileDocs(docs: SigmaDoc[], options: CompileOptions = {}): RuleSet {
+/** Placeholders: the host's own (placeholders.ts), then the given ones over them. */
+export function compileDocs(docs: SigmaDoc[], given: CompileOptions = {}): RuleSet {
+  const options: CompileOptions = { ...given, placeholders: { ...hostPlaceholders(), ...given.placeholders } };
   const set: RuleSet = { rules: [], dormant: [], correlations: [], filters: [], report: [] };
   const byRef = new Map<string, CompiledRule>();
   const claims = new Map<string, string>();

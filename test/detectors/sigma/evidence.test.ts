@@ -50,6 +50,19 @@ describe("hv.evidence", () => {
     ]);
   });
 
+  it("a syscall's third argument (connect's address length) goes into its probes and is matched on events", () => {
+    const ev = evidenceOf(docOf(rule("hv:\n    actors: [root]\n    evidence:\n        - syscall: [connect]\n          a2: [16, 28]\n          by: ['/usr/bin/dig']")));
+    if (typeof ev !== "object") throw new Error(String(ev));
+    expect(probesOf(ev.items[0]!).map((p) => p.probe)).toEqual([16, 28].map((a2) => ({ kind: "syscall", syscall: "connect", args: { a2 }, exe: "/usr/bin/dig", actor: { uid: 0, euid: 0, auid: 0 } })));
+    const connect = (a2: string) => decodeAuditLines([
+      `type=SYSCALL msg=audit(10.000:1): arch=c000003e syscall=42 success=yes exit=0 a0=3 a1=7ffd a2=${a2} a3=0 items=0 ppid=1 pid=9 auid=0 uid=0 euid=0 ses=1 comm="dig" exe="/usr/bin/dig"`,
+      "type=SOCKADDR msg=audit(10.000:1): saddr=02000035C6336435000000000000000000",
+      "type=EOE msg=audit(10.000:1): ",
+    ])[0]!;
+    expect(eventShows(ev.items[0]!, connect("10"))).toBe(true);
+    expect(eventShows(ev.items[0]!, connect("6e"))).toBe(false);
+  });
+
   it("path patterns: dir/ is anything under it, * one segment, /bin is /usr/bin", () => {
     expect(pathMatches("/var/lib/libvirt/images/", "/var/lib/libvirt/images/a/b.qcow2")).toBe(true);
     expect(pathMatches("/var/lib/libvirt/images/", "/var/lib/libvirt/images")).toBe(false);
