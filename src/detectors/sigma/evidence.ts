@@ -165,7 +165,8 @@ export function probesOf(item: EvidenceItem): Probe[] {
           for (const a0 of item.a0 ?? [undefined]) {
             for (const a2 of item.a2 ?? [undefined]) {
               const args = { ...(a0 !== undefined && { a0 }), ...(a2 !== undefined && { a2 }) };
-              const shown = [a0 === undefined ? "" : `0x${a0.toString(16)}`, ...(a2 === undefined ? [] : ["…", String(a2)])].join(", ");
+              const first = a0 === undefined ? "" : `0x${a0.toString(16)}`;
+              const shown = a2 === undefined ? first : `${first || "_"}, _, ${a2}`;
               for (const exe of item.by) add({ kind: "syscall", syscall: sc, ...(Object.keys(args).length > 0 && { args }), exe, actor: a }, `${sc}(${shown}) from ${exe}`);
             }
           }
