@@ -16,7 +16,7 @@
 #
 # Network traffic goes only to 127.0.0.1 and 192.0.2.10 (TEST-NET-1, unreachable); netfilter,
 # bridge, tap and sysctl changes happen inside the private network namespace $NETNS. DNS goes out
-# of that namespace's dummy interface (10.78.0.2/24, default route; nothing answers), and its
+# of that namespace's veth hvfxdns0 (10.78.0.2/24, default route; nothing answers), and its
 # resolv.conf (/etc/netns/$NETNS/resolv.conf) names the resolver 10.78.0.53: DNS_RESOLVER below.
 
 # shellcheck shell=bash disable=SC2034  # the tables below are read by the recording script

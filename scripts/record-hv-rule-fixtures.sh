@@ -226,11 +226,13 @@ LOOPDEV=$(losetup -f --show "$WORK/loop.img")
 
 ip netns del "$NETNS" 2>/dev/null || true
 ip netns add "$NETNS"
-# DNS out of the namespace: a dummy interface with a default route (queries leave and are lost),
-# and the namespace's own resolv.conf (ip netns exec mounts it over /etc/resolv.conf).
+# DNS out of the namespace: a veth pair inside it (no dummy driver in every kernel) with a default
+# route (queries leave and are lost), and the namespace's own resolv.conf (ip netns exec mounts it
+# over /etc/resolv.conf).
 ip -n "$NETNS" link set lo up
-ip -n "$NETNS" link add hvfxdns0 type dummy
+ip -n "$NETNS" link add hvfxdns0 type veth peer name hvfxdns1
 ip -n "$NETNS" addr add 10.78.0.2/24 dev hvfxdns0
+ip -n "$NETNS" link set hvfxdns1 up
 ip -n "$NETNS" link set hvfxdns0 up
 ip -n "$NETNS" route add default dev hvfxdns0
 mkdir -p "/etc/netns/$NETNS"
