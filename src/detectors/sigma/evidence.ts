@@ -12,9 +12,9 @@
 //         parent: [/usr/bin/qemu-system-*]      # …this parent (whose start must be recorded too)
 //       - syscall: [ptrace]                     # a syscall, optionally with its first argument
 //         a0: [0x10, 0x4206]
+//         by: [/usr/bin/strace, /usr/bin/gdb]   # programs that typically make it (probes only)
 //       - syscall: [connect]                    # …or its third (connect's address length: 16 IPv4, 28 IPv6)
 //         a2: [16, 28]
-//         by: [/usr/bin/strace, /usr/bin/gdb]   # programs that typically make it (probes only)
 //       - read: [/var/lib/libvirt/images/]      # a file opened for reading (dir/ = anything under it)
 //       - write: [/etc/libvirt/qemu/*.xml]      # a file written, created, renamed, removed
 //       - connect: [/run/libvirt/libvirt-sock]  # connect() to a unix socket
