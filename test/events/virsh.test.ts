@@ -4,22 +4,12 @@
 
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { LibvirtError } from "../../src/events/libvirt-error.js";
 import { parseDomIfList, runVirsh } from "../../src/events/virsh.js";
 import { interfacesOf } from "../../src/collectors/libvirt/inventory.js";
+import { failure } from "../helpers/vm-errors.js";
 
 const hasVirsh = (await execa("virsh", ["--version"], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!hasVirsh) console.warn("\n*** virsh is not installed: skipping runVirsh tests (apt-get install libvirt-clients) ***\n");
-
-async function failure(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof LibvirtError) return err;
-    throw err;
-  }
-  throw new Error("expected a LibvirtError");
-}
 
 describe("parseDomIfList", () => {
   it("keeps rows whose fifth column is a MAC, with or without -q's header and ruler", () => {
