@@ -1,7 +1,8 @@
 // Where `hv vm audit` gets domain XML: files, or libvirt through virsh (virsh through runVirsh,
 // never a shell). Sizes are capped before anything is read into memory.
 import { collectCapped, InputTooLargeError, readChunksCapped } from "../events/input.js";
-import { runVirsh } from "../events/virsh.js";
+import { LibvirtError } from "../events/libvirt-error.js";
+import { runVirsh, type VirshCall } from "../events/virsh.js";
 import { MAX_XML_BYTES } from "./xml.js";
 import { DomainXmlError } from "./risk-xml.js";
 
@@ -19,8 +20,18 @@ export async function readXmlFile(path: string, maxBytes = MAX_XML_BYTES): Promi
   }
 }
 
+/** runVirsh, its failure saying which virsh command failed: `hv vm audit` reads several domains in one run. */
+async function virsh(args: string[], call: VirshCall): Promise<string> {
+  try {
+    return await runVirsh(args, call);
+  } catch (err) {
+    if (!(err instanceof LibvirtError) || err.message.startsWith(`virsh ${args[0]}`)) throw err;
+    throw new LibvirtError(err.code, `virsh ${args[0]} failed: ${err.message}`, err.libvirtMessage, err.command);
+  }
+}
+
 export async function listDomainNames(uri: string): Promise<string[]> {
-  const out = await runVirsh(["list", "--all", "--name"], { uri });
+  const out = await virsh(["list", "--all", "--name"], { uri });
   return out.split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
@@ -34,7 +45,7 @@ export async function readDomainXml(uri: string, names?: readonly string[]): Pro
   const out: XmlInput[] = [];
   for (const name of list) {
     // --domain keeps a name such as "--help" or "-x" from being read as an option.
-    out.push({ source: `libvirt:${name}`, xml: await runVirsh(["dumpxml", "--security-info", "--domain", name], { uri, maxBytes: MAX_XML_BYTES }) });
+    out.push({ source: `libvirt:${name}`, xml: await virsh(["dumpxml", "--security-info", "--domain", name], { uri, maxBytes: MAX_XML_BYTES }) });
   }
   return out;
 }
