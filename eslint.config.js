@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // The layer check's configuration (.dependency-cruiser.cjs) is CommonJS, as dependency-cruiser reads it.
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
+  },
+  {
     // Text reaches the terminal through one printer that escapes control characters (src/events/terminal.ts).
     files: ["src/**/*.ts", "src/**/*.tsx"],
     rules: {

@@ -10,7 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import type { Registry } from "prom-client";
 import { packageVersion } from "../events/version.js";
 import { InputError } from "../events/input.js";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { registerConsole, SECURITY_HEADERS, type ConsoleAssets } from "./console.js";
 import { ApiError, codeForStatus } from "./errors.js";

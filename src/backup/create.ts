@@ -6,7 +6,7 @@ import { packageVersion } from "../events/version.js";
 import { captureDisks, type DiskCaptureResult } from "../forensics/disk.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { parseDomainXml } from "../vm/domain-xml.js";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkName } from "../vm/names.js";
 import { withSelfAction } from "../vm/self-action.js";
 import { isLocalUri } from "../vm/storage.js";

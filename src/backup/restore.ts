@@ -5,7 +5,7 @@ import { runProgram } from "../events/programs.js";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { domainExists, useImageFile } from "../vm/clone.js";
 import { renameForCopy, toXml } from "../vm/domain-edit.js";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkName } from "../vm/names.js";
 import { isLocalUri } from "../vm/storage.js";
 import { child, elements, ensureChild, parseLibvirtXml, setText } from "../vm/xml.js";

@@ -10,6 +10,7 @@ import { auditRuleKeys, shippedAuditRulesFile, detectAuditSource, loadAgentConfi
 import { hasNetAdmin, isRoot } from "../agent/system.js";
 import { agentStatus, type AgentStatus } from "./agent-status.js";
 import { SEED_TOOLS } from "../vm/seed.js";
+import { runVirsh } from "../events/virsh.js";
 import { AUDIT_RULES_INSTALLED_NAME } from "../agent/install.js";
 
 export type CheckStatus = "ok" | "warn" | "problem" | "skip";
@@ -177,14 +178,16 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
 
 async function libvirtCheck(uri: string, add: (c: Check) => void): Promise<void> {
   if (!findProgram("virsh")) return; // the programs check names the package
-  const r = await runProgram("virsh", ["-c", uri, "version"], { timeout: 15_000, stdin: "ignore", env: { LC_ALL: "C" } });
-  if (r.exitCode !== 0) {
-    const why = (/error: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.trim()).split("\n")[0];
+  let version: string;
+  try {
+    version = await runVirsh(["version"], { uri, timeoutMs: 15_000 });
+  } catch (err) {
+    const why = (err as Error).message.split("\n")[0];
     add({ area: "libvirt", name: "libvirt", status: "problem", detail: `${uri} does not answer: ${why}`, fix: isRoot() ? "systemctl start libvirtd (apt-get install libvirt-daemon-system)" : `run as root, or join the libvirt group (adduser $USER libvirt) for ${uri}` });
     return;
   }
-  const lib = /Using library: libvirt (\S+)/.exec(r.stdout)?.[1];
-  const hyp = /Running hypervisor: (.+)/.exec(r.stdout)?.[1];
+  const lib = /Using library: libvirt (\S+)/.exec(version)?.[1];
+  const hyp = /Running hypervisor: (.+)/.exec(version)?.[1];
   add({ area: "libvirt", name: "libvirt", status: "ok", detail: `${uri}: libvirt ${lib ?? "?"}${hyp ? `, ${hyp.trim()}` : ""}` });
   if (!existsSync("/dev/kvm")) add({ area: "libvirt", name: "kvm", status: "warn", detail: "/dev/kvm is missing: guests run under TCG emulation (slow); templates with domainType kvm cannot start", fix: "enable virtualisation in the firmware and load kvm_intel or kvm_amd" });
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkName } from "../vm/names.js";
 import { buildNetworkXml, networkFromCidr, parseNetworkXml } from "../vm/network-xml.js";
 import { backendFor, emit, sub, table, type VirtOptions as O } from "./vm.js";

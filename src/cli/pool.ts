@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkArg, checkName } from "../vm/names.js";
 import { buildPoolXml, buildVolumeXml } from "../vm/pool-xml.js";
 import { formatBytes, parseSize } from "../vm/size.js";

@@ -8,7 +8,7 @@ import type { LibvirtBackend } from "../vm/backend.js";
 import { registerVmAudit } from "./vm-audit.js";
 import { diskToTree, interfaceToTree, parseDomainXml, type DiskModel } from "../vm/domain-xml.js";
 import { randomMac, setMemory, setVcpus, toXml } from "../vm/domain-edit.js";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { deleteDomain, stopDomain } from "../vm/lifecycle.js";
 import { checkArg, checkMac, checkName, checkTarget } from "../vm/names.js";
 import { buildVolumeXml, parseVolumeXml } from "../vm/pool-xml.js";

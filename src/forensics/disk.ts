@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { LibvirtBackend } from "../vm/backend.js";
 import { parseDomainXml, type DiskModel } from "../vm/domain-xml.js";
-import { LibvirtError } from "../vm/errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { convertImage as copyImage } from "../vm/qemu-img.js";
 
 // A consistent image of every disk of a running guest without stopping it: an external disk-only

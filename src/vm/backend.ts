@@ -1,6 +1,7 @@
 // The one interface hv uses to manage VMs, networks and storage. The CLI and playbook actions
 // both go through it; virsh.ts implements it with `virsh` (DESIGN.md says why not a binding).
-// Every method throws LibvirtError (errors.ts) on failure; names are checked before any call.
+// Every method throws LibvirtError (src/events/libvirt-error.ts) on failure; names are checked before any call.
+import type { InterfaceRow } from "../events/virsh.js";
 
 export type DomainState = "running" | "idle" | "paused" | "in shutdown" | "shut off" | "crashed" | "pmsuspended" | "dying" | "blocked" | "unknown";
 
@@ -130,15 +131,8 @@ export interface BlockDeviceRow {
   source?: string;
 }
 
-/** One row of `virsh domiflist`. */
-export interface InterfaceRow {
-  /** The host-side device (vnetN) while running; absent ("-") otherwise. */
-  interface?: string;
-  type: string;
-  source: string;
-  model: string;
-  mac: string;
-}
+// One row of `virsh domiflist` (the parser is shared with the libvirt collector).
+export type { InterfaceRow };
 
 export interface MigrateOptions {
   /** Move it while it runs (otherwise only the definition moves: --offline). */

@@ -2,7 +2,7 @@ import { access, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LibvirtBackend } from "./backend.js";
 import { renameForCopy, toXml } from "./domain-edit.js";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkName } from "./names.js";
 import { isLocalUri } from "./storage.js";
 import { child, elements, ensureChild, removeChildren, parseLibvirtXml, type XmlElement } from "./xml.js";

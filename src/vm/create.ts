@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import type { LibvirtBackend } from "./backend.js";
 import { buildDomainXml, type DiskModel, type DomainModel, type InterfaceModel } from "./domain-xml.js";
 import { randomMac } from "./domain-edit.js";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkArg, checkName } from "./names.js";
 import { buildVolumeXml, parsePoolXml, parseVolumeXml } from "./pool-xml.js";
 import { buildSeedIso, SEED_TOOLS } from "./seed.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { buildXml, child, el, elements, ensureChild, removeChildren, setText, text, type XmlElement } from "./xml.js";
 
 // Changes to an existing definition are made on its parsed XML tree, not on the model, so that

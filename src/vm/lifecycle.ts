@@ -1,5 +1,5 @@
 import type { DomainState, LibvirtBackend } from "./backend.js";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { removeDomainStorage, removeLocalFiles, serialLogsOf, storageOf, type StorageRemoval } from "./storage.js";
 
 // Operations made of several libvirt calls: a graceful stop that may end in a destroy, and a

@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import type { JobInfo, LibvirtBackend, MigrateOptions } from "./backend.js";
 import { parseDomainXml } from "./domain-xml.js";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { checkName } from "./names.js";
 import { auditXml } from "./risk.js";
 import { withSelfAction } from "./self-action.js";

@@ -1,4 +1,4 @@
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 
 // Names reach virsh as separate arguments (never through a shell), so metacharacters are harmless
 // there; they are still refused because they end up in file names, logs and nftables comments.

@@ -1,4 +1,4 @@
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { buildXml, child, el, elements, parseLibvirtXml, text, textEl, type XmlElement } from "./xml.js";
 
 // A libvirt virtual network: isolated (no <forward>) or NAT/routed, one bridge, IPv4/IPv6

@@ -1,7 +1,8 @@
-// Where `hv vm audit` gets domain XML: files, or libvirt through virsh (DESIGN.md: virsh through
-// execa, never a shell). Sizes are capped before anything is read into memory.
+// Where `hv vm audit` gets domain XML: files, or libvirt through virsh (virsh through runVirsh,
+// never a shell). Sizes are capped before anything is read into memory.
 import { collectCapped, InputTooLargeError, readChunksCapped } from "../events/input.js";
-import { runProgram } from "../events/programs.js";
+import { LibvirtError } from "../events/libvirt-error.js";
+import { runVirsh, type VirshCall } from "../events/virsh.js";
 import { MAX_XML_BYTES } from "./xml.js";
 import { DomainXmlError } from "./risk-xml.js";
 
@@ -19,25 +20,18 @@ export async function readXmlFile(path: string, maxBytes = MAX_XML_BYTES): Promi
   }
 }
 
-export class VirshError extends Error {
-  override name = "VirshError";
-}
-
-async function virsh(uri: string, args: string[], maxBytes: number): Promise<string> {
-  let r;
+/** runVirsh, its failure saying which virsh command failed: `hv vm audit` reads several domains in one run. */
+async function virsh(args: string[], call: VirshCall): Promise<string> {
   try {
-    r = await runProgram("virsh", ["-q", "-c", uri, ...args], { maxBuffer: maxBytes, timeout: 30_000, stripFinalNewline: false });
+    return await runVirsh(args, call);
   } catch (err) {
-    throw new VirshError((err as Error).message);
+    if (!(err instanceof LibvirtError) || err.message.startsWith(`virsh ${args[0]}`)) throw err;
+    throw new LibvirtError(err.code, `virsh ${args[0]} failed: ${err.message}`, err.libvirtMessage, err.command);
   }
-  if (r.isMaxBuffer) throw new VirshError(`virsh ${args[0]}: output is larger than ${maxBytes} bytes`);
-  if (r.exitCode === 0) return r.stdout;
-  const msg = r.stderr.replace(/^error:\s*/gm, "").trim().split("\n").join("; ");
-  throw new VirshError(`virsh ${args[0]} failed: ${msg || r.shortMessage || `exit code ${r.exitCode}`}`);
 }
 
 export async function listDomainNames(uri: string): Promise<string[]> {
-  const out = await virsh(uri, ["list", "--all", "--name"], MAX_XML_BYTES);
+  const out = await virsh(["list", "--all", "--name"], { uri });
   return out.split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
@@ -51,7 +45,7 @@ export async function readDomainXml(uri: string, names?: readonly string[]): Pro
   const out: XmlInput[] = [];
   for (const name of list) {
     // --domain keeps a name such as "--help" or "-x" from being read as an option.
-    out.push({ source: `libvirt:${name}`, xml: await virsh(uri, ["dumpxml", "--security-info", "--domain", name], MAX_XML_BYTES) });
+    out.push({ source: `libvirt:${name}`, xml: await virsh(["dumpxml", "--security-info", "--domain", name], { uri, maxBytes: MAX_XML_BYTES }) });
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { MissingProgramError, PROGRAMS, runProgram, type Program } from "../events/programs.js";
 
 // A cloud-init NoCloud seed: an ISO 9660 image labelled `cidata` holding user-data and

@@ -1,4 +1,4 @@
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 
 // Sizes as people type them (512M, 2G, 1.5GiB, 1048576) and as libvirt writes them (a number
 // with a unit attribute). Binary units throughout, as libvirt and qemu-img use them.

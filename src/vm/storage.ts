@@ -2,7 +2,7 @@ import { unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { LibvirtBackend } from "./backend.js";
 import { parseDomainXml } from "./domain-xml.js";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 import { runProgram } from "../events/programs.js";
 
 // What `delete --remove-storage` removes, and how. A domain owns its writable disks and the files

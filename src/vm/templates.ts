@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readYamlData } from "../events/yaml.js";
 import { z } from "zod";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 
 // VM templates: YAML files describing how to build a new VM. Three kinds — a kernel + initrd
 // boot, a cloud image with a cloud-init seed, an installer ISO. `hv vm create --template NAME`

@@ -6,8 +6,9 @@ import type {
   ChangeScope, DhcpLease, DomainInfo, DomainState, DomainStats, DomainSummary, LibvirtBackend, NetworkSummary, PoolSummary,
   SnapshotInfo, SnapshotOptions, VolumeSummary,
 } from "./backend.js";
-import { MissingProgramError, runProgram } from "../events/programs.js";
-import { codeForMessage, LibvirtError, libvirtMessageOf } from "./errors.js";
+import { runProgram } from "../events/programs.js";
+import { LibvirtError } from "../events/libvirt-error.js";
+import { keyValues, parseDomIfList, runVirsh, VIRSH_TIMEOUT_MS } from "../events/virsh.js";
 import { checkArg, checkMac, checkName, checkTarget } from "./names.js";
 import { parseDomainStats } from "./stats.js";
 import { child, parseLibvirtXml, text } from "./xml.js";
@@ -22,7 +23,7 @@ export function resolveUri(flag?: string): string {
 
 export interface VirshOptions {
   uri?: string;
-  /** Most calls take ~15 ms; a minute means libvirtd or qemu is stuck. */
+  /** Default VIRSH_TIMEOUT_MS (src/events/virsh.ts). */
   timeoutMs?: number;
   /** save, restore, snapshots, migrate, shutdown of big guests. */
   longTimeoutMs?: number;
@@ -38,29 +39,14 @@ export class VirshBackend implements LibvirtBackend {
 
   constructor(opts: VirshOptions = {}) {
     this.uri = checkArg(resolveUri(opts.uri), "libvirt URI");
-    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.timeoutMs = opts.timeoutMs ?? VIRSH_TIMEOUT_MS;
     this.longTimeoutMs = opts.longTimeoutMs ?? 15 * 60_000;
     this.virsh = opts.virsh ?? "virsh";
   }
 
   /** Runs one virsh command and returns its stdout; failures become LibvirtError. */
-  async run(args: string[], opts: { long?: boolean } = {}): Promise<string> {
-    const full = ["-q", "-c", this.uri, ...args];
-    const timeout = opts.long ? this.longTimeoutMs : this.timeoutMs;
-    let r;
-    try {
-      r = await runProgram("virsh", full, { timeout, stdin: "ignore", env: { LC_ALL: "C" } }, this.virsh);
-    } catch (err) {
-      if (err instanceof MissingProgramError) throw new LibvirtError("connection-failed", err.message, undefined, args);
-      throw new LibvirtError("other", `could not run ${this.virsh}: ${(err as Error).message}`, undefined, args);
-    }
-    if (r.timedOut) throw new LibvirtError("timeout", `virsh ${args[0]} did not finish within ${timeout / 1000} s`, undefined, args);
-    if (r.exitCode !== 0) {
-      const stderr = String(r.stderr ?? "");
-      const msg = libvirtMessageOf(stderr) ?? (stderr.trim() || `virsh ${args[0]} failed with exit code ${r.exitCode ?? r.signal}`);
-      throw new LibvirtError(codeForMessage(msg), msg, msg, args);
-    }
-    return String(r.stdout ?? "");
+  run(args: string[], opts: { long?: boolean } = {}): Promise<string> {
+    return runVirsh(args, { uri: this.uri, timeoutMs: opts.long ? this.longTimeoutMs : this.timeoutMs, bin: this.virsh });
   }
 
   /** Writes XML to a private temp file for `virsh define`-style commands, then removes it. */
@@ -437,16 +423,6 @@ export class VirshBackend implements LibvirtBackend {
 
 // ---- output parsing -----------------------------------------------------------------------
 
-/** "Key:   value" lines (dominfo, pool-info, vol-info). */
-export function keyValues(out: string): Record<string, string> {
-  const kv: Record<string, string> = {};
-  for (const line of out.split("\n")) {
-    const i = line.indexOf(":");
-    if (i > 0) kv[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-  }
-  return kv;
-}
-
 /** `virsh domblklist --details` rows (the header is gone with -q). */
 export function parseDomBlkList(out: string): BlockDeviceRow[] {
   const rows: BlockDeviceRow[] = [];
@@ -454,18 +430,6 @@ export function parseDomBlkList(out: string): BlockDeviceRow[] {
     const m = /^\s*(\S+)\s+(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
     if (!m || m[1] === "Type" || /^-+$/.test(m[1]!)) continue;
     rows.push({ type: m[1]!, device: m[2]!, target: m[3]!, ...(m[4] !== "-" ? { source: m[4]! } : {}) });
-  }
-  return rows;
-}
-
-/** `virsh domiflist` rows: Interface Type Source Model MAC. */
-export function parseDomIfList(out: string): InterfaceRow[] {
-  const rows: InterfaceRow[] = [];
-  for (const line of out.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 5 || f[0] === "Interface" || /^-+$/.test(f[0]!)) continue;
-    const [iface, type, source, model, mac] = f as [string, string, string, string, string];
-    rows.push({ ...(iface !== "-" ? { interface: iface } : {}), type, source, model, mac });
   }
   return rows;
 }

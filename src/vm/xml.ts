@@ -1,5 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
-import { LibvirtError } from "./errors.js";
+import { LibvirtError } from "../events/libvirt-error.js";
 
 // One small element tree for all libvirt XML (domain, network, pool, volume, snapshot). Parsing
 // keeps element order, attributes, comments and unknown elements, so editing a definition and

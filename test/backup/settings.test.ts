@@ -10,7 +10,8 @@ import { backupConfigSchema, defaultPasswordFile, redactRepository, resolveRepo 
 import { keepArgs } from "../../src/backup/snapshots.js";
 import { useImageFile } from "../../src/vm/clone.js";
 import { renameForCopy, toXml } from "../../src/vm/domain-edit.js";
-import { keyValues, parseJobInfo } from "../../src/vm/virsh.js";
+import { keyValues } from "../../src/events/virsh.js";
+import { parseJobInfo } from "../../src/vm/virsh.js";
 import { child, elements, parseLibvirtXml } from "../../src/vm/xml.js";
 
 describe("backup settings", () => {

@@ -5,7 +5,8 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InventoryIndex, keyValues, loadInventoryFile, parseDomifaddr, parseDomiflist } from "../../src/collectors/libvirt/inventory.js";
+import { interfacesOf, InventoryIndex, loadInventoryFile, parseDomifaddr } from "../../src/collectors/libvirt/inventory.js";
+import { keyValues } from "../../src/events/virsh.js";
 
 describe("virsh output", () => {
   it("reads domiflist rows (tap, network or bridge, MAC)", () => {
@@ -14,7 +15,7 @@ describe("virsh output", () => {
       " vnet7   bridge    br0        e1000    52:54:00:aa:bb:02",
       " -       user      -          virtio   52:54:00:aa:bb:03",
     ].join("\n");
-    expect(parseDomiflist(text)).toEqual([
+    expect(interfacesOf(text)).toEqual([
       { tap: "vnet0", network: "hvrecnet", mac: "52:54:00:aa:bb:01" },
       { tap: "vnet7", bridge: "br0", mac: "52:54:00:aa:bb:02" },
       { mac: "52:54:00:aa:bb:03" },

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { LibvirtError } from "../../src/vm/errors.js";
+import { LibvirtError } from "../../src/events/libvirt-error.js";
 
 /** Awaits an operation that must fail with a typed LibvirtError, and returns the error. */
 export async function failure(p: Promise<unknown>): Promise<LibvirtError> {

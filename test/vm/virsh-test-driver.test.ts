@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure } from "../helpers/vm-errors.js";
-import { codeForMessage, LibvirtError, libvirtMessageOf } from "../../src/vm/errors.js";
+import { codeForMessage, LibvirtError, libvirtMessageOf } from "../../src/events/libvirt-error.js";
 import { checkName } from "../../src/vm/names.js";
 import { parseSize } from "../../src/vm/size.js";
 import { parseDomainStats } from "../../src/vm/stats.js";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildDomainXml, parseDomainXml, type DomainModel } from "../../src/vm/domain-xml.js";
 import { renameForCopy, setMemory, setVcpus } from "../../src/vm/domain-edit.js";
-import { LibvirtError } from "../../src/vm/errors.js";
+import { LibvirtError } from "../../src/events/libvirt-error.js";
 import { buildNetworkXml, networkFromCidr, parseNetworkXml } from "../../src/vm/network-xml.js";
 import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml } from "../../src/vm/pool-xml.js";
 import { buildXml, child, elements, parseLibvirtXml, parseXml, text } from "../../src/vm/xml.js";

@@ -6,7 +6,8 @@ import { MAX_DOCUMENT_BYTES, readTextCapped } from "../../events/input.js";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Inventory, VmInterface, VmRecord } from "../../events/inventory.js";
-import { virsh, type VirshOptions } from "./virsh.js";
+import { LibvirtError } from "../../events/libvirt-error.js";
+import { keyValues, parseDomIfList, runVirsh, type VirshCall } from "../../events/virsh.js";
 
 /** Lookups over a set of VmRecords; MACs compare case-insensitively. */
 export class InventoryIndex implements Inventory {
@@ -102,7 +103,7 @@ export function loadInventoryFile(path: string): InventoryIndex {
   return new InventoryIndex(records);
 }
 
-export interface LibvirtInventoryOptions extends VirshOptions {
+export interface LibvirtInventoryOptions extends VirshCall {
   /** Where libvirt's qemu driver writes NAME.pid (default /run/libvirt/qemu). */
   runDir?: string;
   procDir?: string;
@@ -120,6 +121,11 @@ export class LibvirtInventory extends InventoryIndex {
     super();
     this.runDir = opts.runDir ?? "/run/libvirt/qemu";
     this.procDir = opts.procDir ?? "/proc";
+  }
+
+  /** One virsh call. The inventory is re-read on every lifecycle event, so it gives up sooner than the VM backend. */
+  private virsh(args: string[]): Promise<string> {
+    return runVirsh(args, { ...this.opts, timeoutMs: this.opts.timeoutMs ?? 10_000 });
   }
 
   /** The domain's uuid now, or the last one it had. */
@@ -148,7 +154,7 @@ export class LibvirtInventory extends InventoryIndex {
 
   /** Reads every domain; throws when libvirtd cannot be reached (the records are then kept). */
   async refresh(): Promise<VmRecord[]> {
-    const list = await virsh(this.opts, ["list", "--all", "--uuid", "--name"]);
+    const list = await this.virsh(["list", "--all", "--uuid", "--name"]);
     const names = list.split("\n").map((l) => /^(\S+) (.+)$/.exec(l.trim())).filter((m) => m !== null).map((m) => ({ uuid: m[1]!, name: m[2]! }));
     const records: VmRecord[] = [];
     for (const { name, uuid } of names) {
@@ -164,9 +170,9 @@ export class LibvirtInventory extends InventoryIndex {
   async refreshDomain(name: string): Promise<VmRecord | undefined> {
     let info: string;
     try {
-      info = await virsh(this.opts, ["dominfo", "--domain", name]);
+      info = await this.virsh(["dominfo", "--domain", name]);
     } catch (err) {
-      if (/failed to get domain|not found/i.test(String(err))) {
+      if (err instanceof LibvirtError && err.code === "not-found") {
         this.set(name, undefined);
         return undefined;
       }
@@ -178,14 +184,14 @@ export class LibvirtInventory extends InventoryIndex {
   }
 
   private async read(name: string, uuid: string | undefined, info?: string): Promise<VmRecord> {
-    const fields = keyValues(info ?? (await virsh(this.opts, ["dominfo", "--domain", name])));
+    const fields = keyValues(info ?? (await this.virsh(["dominfo", "--domain", name])));
     const rec: VmRecord = { name, uuid: fields.UUID ?? uuid ?? "", interfaces: [] };
     if (fields.State) rec.state = fields.State;
     const running = fields.Id !== undefined && fields.Id !== "-";
     if (!running) return rec;
     const pid = (await this.pidFromFile(name)) ?? (await this.pidFromProc(rec.uuid));
     if (pid !== undefined) rec.qemuPid = pid;
-    rec.interfaces = parseDomiflist(await virsh(this.opts, ["domiflist", "--domain", name]));
+    rec.interfaces = interfacesOf(await this.virsh(["domiflist", "--domain", name]));
     if (rec.interfaces.length > 0) await this.addAddresses(name, rec.interfaces);
     return rec;
   }
@@ -211,7 +217,7 @@ export class LibvirtInventory extends InventoryIndex {
   /** Guest IPs: the network's DHCP leases first, then the host's ARP table; a guest agent is not assumed. */
   private async addAddresses(name: string, ifaces: VmInterface[]): Promise<void> {
     for (const source of ["lease", "arp"]) {
-      const out = await virsh(this.opts, ["domifaddr", "--domain", name, "--source", source]).catch(() => "");
+      const out = await this.virsh(["domifaddr", "--domain", name, "--source", source]).catch(() => "");
       for (const { mac, ip } of parseDomifaddr(out)) {
         const i = ifaces.find((x) => x.mac?.toLowerCase() === mac.toLowerCase());
         if (!i) continue;
@@ -223,30 +229,15 @@ export class LibvirtInventory extends InventoryIndex {
   }
 }
 
-/** `virsh -q dominfo`: "Key:   value" lines. */
-export function keyValues(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^([^:]+):\s*(.*)$/.exec(line);
-    if (m) out[m[1]!.trim()] = m[2]!.trim();
-  }
-  return out;
-}
-
-/** `virsh -q domiflist`: " vnet0   network   default   virtio   52:54:00:aa:bb:01" (Interface is "-" without a host device). */
-export function parseDomiflist(text: string): VmInterface[] {
-  const out: VmInterface[] = [];
-  for (const line of text.split("\n")) {
-    const cols = line.trim().split(/\s+/);
-    if (cols.length < 5 || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(cols[4]!)) continue;
-    const [tap, type, source, , mac] = cols as [string, string, string, string, string];
-    const i: VmInterface = { mac: mac.toLowerCase() };
-    if (tap !== "-") i.tap = tap;
-    if (type === "network" && source !== "-") i.network = source;
-    if (type === "bridge" && source !== "-") i.bridge = source;
-    out.push(i);
-  }
-  return out;
+/** The interfaces of `virsh -q domiflist` as VM attribution keys them: tap, MAC (lower case), network or bridge. */
+export function interfacesOf(domiflist: string): VmInterface[] {
+  return parseDomIfList(domiflist).map((row) => {
+    const i: VmInterface = { mac: row.mac.toLowerCase() };
+    if (row.interface !== undefined) i.tap = row.interface;
+    if (row.type === "network" && row.source !== "-") i.network = row.source;
+    if (row.type === "bridge" && row.source !== "-") i.bridge = row.source;
+    return i;
+  });
 }
 
 /** `virsh -q domifaddr`: " vnet0  52:54:00:aa:bb:01  ipv4  10.0.0.5/24"; further addresses of the same interface have "-" for name and MAC. */

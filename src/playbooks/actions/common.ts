@@ -5,7 +5,7 @@
 
 import type { Alert } from "../../events/alert.js";
 import { ActionError, refuse } from "../../events/errors.js";
-import { LibvirtError } from "../../vm/errors.js";
+import { LibvirtError } from "../../events/libvirt-error.js";
 import { checkName } from "../../vm/names.js";
 import type { ActionEnv, ActionRun, ActionTarget } from "../action.js";
 

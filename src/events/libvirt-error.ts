@@ -1,5 +1,6 @@
-// Every failure of the VM backend is a LibvirtError with a code a caller can branch on (the CLI
-// prints the message, a playbook decides whether to retry) and libvirt's own words when there
+// Every failure of a virsh call (src/events/virsh.ts: the VM backend, the libvirt collector's
+// inventory, `hv vm audit`, `hv doctor`) is a LibvirtError with a code a caller can branch on (the
+// CLI prints the message, a playbook decides whether to retry) and libvirt's own words when there
 // are any.
 
 export type LibvirtErrorCode =
