@@ -1,6 +1,7 @@
 // How loud hv is on recorded benign days (scripts/record-benign-days.sh): the agent's detection
 // stage (routing, learned exceptions, the store) over decoded events, counting the alerts it would
-// send. A "day" is one log, or a directory of logs read as one stream. Used by bench/noise.ts (prints the figures) and test/detectors/noise-days.test.ts.
+// send. A "day" is one log, or a directory of logs read as one stream. Used by bench/noise.ts
+// (prints the figures) and test/detectors/noise-days.test.ts.
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -6,8 +6,9 @@
 //
 // DIR (default test/fixtures/audit/benign-days) holds <ruleset>-day<N>.log.gz from
 // scripts/record-benign-days.sh, or RULESET/benign/*.log from scripts/record-hv-rule-fixtures.sh
-// (the benign look-alikes of every family under one audit ruleset, read as one day). Rules: hv's rules/hv plus SigmaHQ's linux rules from
-// ../shared/data/sigma (or $HV_SHARED_DATA). For each ruleset it prints:
+// (the benign look-alikes of every family under one audit ruleset, read as one day). Rules: hv's
+// rules/hv plus SigmaHQ's linux rules from ../shared/data/sigma (or $HV_SHARED_DATA). For each
+// ruleset it prints:
 //   everything    every detection an alert (routing.signalsBelow: none), all days together
 //   defaults      the documented defaults, all days together
 //   learned i→j   defaults plus the exceptions learned on day i, judged on day j (each j ≠ i)

@@ -170,6 +170,11 @@ async function auditChecks(opts: DoctorOptions, config: AgentConfig, add: (c: Ch
     add({ area: "audit", name: "audit coverage", status: "problem", detail: `the loaded audit rules cannot be read: ${audit}`, fix: "check that auditctl -l runs as root" });
     return;
   }
+  if (audit.enabled === 0) {
+    // Lines to add would not help: nothing is recorded until auditing is on.
+    add({ area: "audit", name: "audit coverage", status: "problem", detail: "auditing is disabled (-e 0): every detection is blind, whatever the rules", fix: "auditctl -e 1, then hv doctor again" });
+    return;
+  }
   const installed = existsSync(join(opts.root ?? "/", opts.auditRulesDir ?? "etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME));
   const report = coverageReport(audit, config.rules ?? [shippedRulesDir()], { fixRules: shippedAuditRulesFile(), libvirt: findProgram("virsh") !== undefined });
   add(auditCoverageCheck(report, installed));
