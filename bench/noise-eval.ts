@@ -1,8 +1,9 @@
 // How loud hv is on recorded benign days (scripts/record-benign-days.sh): the agent's detection
 // stage (routing, learned exceptions, the store) over decoded events, counting the alerts it would
-// send. Used by bench/noise.ts (prints the figures) and test/detectors/noise-days.test.ts.
+// send. A "day" is one log, or a directory of logs read as one stream. Used by bench/noise.ts
+// (prints the figures) and test/detectors/noise-days.test.ts.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { decodeAuditLines } from "../src/collectors/audit/decoder.js";
@@ -14,6 +15,12 @@ import { listObservations, type Observation } from "../src/store/learning.js";
 import { openStore } from "../src/store/open.js";
 
 export function decodeDay(file: string): HvEvent[] {
+  if (statSync(file).isDirectory()) {
+    // A take of several logs (the benign look-alikes, one per family, recorded one after another):
+    // one stream in time order.
+    const logs = readdirSync(file).filter((f) => f.endsWith(".log")).sort();
+    return logs.flatMap((f) => decodeDay(join(file, f))).sort((a, b) => a["@timestamp"].localeCompare(b["@timestamp"]));
+  }
   const raw = readFileSync(file);
   const text = file.endsWith(".gz") ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
   return decodeAuditLines(text.split("\n"));

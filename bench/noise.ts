@@ -2,15 +2,18 @@
 // routing and learning (docs/noise.md). Prints numbers, asserts nothing.
 //
 //   npm run build && node dist/bench/noise.js [DIR]
+//   node dist/bench/noise.js test/fixtures/audit/hv     # the benign takes of the technique recordings
 //
 // DIR (default test/fixtures/audit/benign-days) holds <ruleset>-day<N>.log.gz from
-// scripts/record-benign-days.sh. Rules: hv's rules/hv plus SigmaHQ's linux rules from
-// ../shared/data/sigma (or $HV_SHARED_DATA). For each ruleset it prints:
+// scripts/record-benign-days.sh, or RULESET/benign/*.log from scripts/record-hv-rule-fixtures.sh
+// (the benign look-alikes of every family under one audit ruleset, read as one day). Rules: hv's
+// rules/hv plus SigmaHQ's linux rules from ../shared/data/sigma (or $HV_SHARED_DATA). For each
+// ruleset it prints:
 //   everything    every detection an alert (routing.signalsBelow: none), all days together
 //   defaults      the documented defaults, all days together
 //   learned i→j   defaults plus the exceptions learned on day i, judged on day j (each j ≠ i)
 
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Alert } from "../src/events/alert.js";
@@ -30,7 +33,11 @@ function main(): void {
     days.set(Number(m[2]), join(dir, f));
     byRuleset.set(m[1]!, days);
   }
-  if (byRuleset.size === 0) throw new Error(`no <ruleset>-day<N>.log.gz in ${dir} (scripts/record-benign-days.sh)`);
+  for (const f of readdirSync(dir)) {
+    const take = join(dir, f, "benign");
+    if (existsSync(take) && statSync(take).isDirectory()) byRuleset.set(`${f} (benign take)`, new Map([[1, take]]));
+  }
+  if (byRuleset.size === 0) throw new Error(`no <ruleset>-day<N>.log.gz nor RULESET/benign/*.log in ${dir} (scripts/record-benign-days.sh, scripts/record-hv-rule-fixtures.sh)`);
   console.log(`rules: ${rulePaths.join(", ")}\nrecordings: ${dir}\n`);
   for (const [ruleset, files] of [...byRuleset].sort()) {
     const days = [...files].sort((a, b) => a[0] - b[0]).map(([n, f]) => ({ n, events: decodeDay(f) }));

@@ -6,12 +6,15 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from "node:
 import { connect } from "node:net";
 import { join } from "node:path";
 import { findProgram, PROGRAMS, programStatus, runProgram, type Program } from "../events/programs.js";
-import { auditRuleKeys, shippedAuditRulesFile, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { shippedAuditRulesFile, detectAuditSource, loadAgentConfig, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { hasNetAdmin, isRoot } from "../agent/system.js";
 import { agentStatus, type AgentStatus } from "./agent-status.js";
 import { SEED_TOOLS } from "../vm/seed.js";
 import { runVirsh } from "../events/virsh.js";
 import { AUDIT_RULES_INSTALLED_NAME } from "../agent/install.js";
+import { loadedAuditRules } from "../collectors/audit/rules.js";
+import type { CoverageReport } from "../detectors/sigma/coverage.js";
+import { coverageReport } from "./rules.js";
 
 export type CheckStatus = "ok" | "warn" | "problem" | "skip";
 
@@ -57,7 +60,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     }
   };
   await guarded("programs", () => programChecks(add));
-  await guarded("audit", () => auditChecks(opts, add));
+  await guarded("audit", () => auditChecks(opts, config, add));
   await guarded("libvirt", () => libvirtCheck(opts.uri, add));
   await guarded("rules", () => rulesCheck(config, opts.configPath, add));
   const status = await agentStatus({ stateDir: opts.stateDir, config, ...(opts.configPath ? { configPath: opts.configPath } : {}) });
@@ -144,7 +147,7 @@ function auditStatusOf(text: string): Record<string, number> {
   return out;
 }
 
-async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promise<void> {
+async function auditChecks(opts: DoctorOptions, config: AgentConfig, add: (c: Check) => void): Promise<void> {
   const source = detectAuditSource();
   if (source.kind === "none") add({ area: "audit", name: "audit source", status: "problem", detail: `no audit source is readable: ${source.reasons.join("; ")}`, fix: "apt-get install auditd, start it (systemctl start auditd), and run hv as root or in the log's group" });
   else add({ area: "audit", name: "audit source", status: "ok", detail: `${source.kind} ${source.path}` });
@@ -163,17 +166,44 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
     else if (st.enabled === 2) add({ area: "audit", name: "audit enabled", status: "warn", detail: "the rules are locked (enabled 2, immutable) until reboot: new rules load only at boot" });
     if ((st.lost ?? 0) > 0) add({ area: "audit", name: "audit backlog", status: "warn", detail: `the kernel lost ${st.lost} audit records (backlog_limit ${st.backlog_limit ?? "?"})`, fix: "a larger backlog in the host's base rules: -b 8192 and --backlog_wait_time 60000" });
   }
-  const expected = auditRuleKeys(readFileSync(shippedAuditRulesFile(), "utf8"));
-  const l = await runProgram("auditctl", ["-l"], { timeout: 10_000, stdin: "ignore" });
-  const loaded = l.stdout.split("\n").filter((line) => /(?:-k |key=)hv_/.test(line));
-  const loadedKeys = new Set(loaded.map((line) => /(?:-k |key=)(hv_\w+)/.exec(line)?.[1]));
-  const missingKeys = [...new Set(expected.keys)].filter((k) => !loadedKeys.has(k));
-  const installed = join(opts.root ?? "/", opts.auditRulesDir ?? "etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME);
-  const fix = existsSync(installed) ? "augenrules --load (the file is installed but not loaded)" : "hv service install (installs rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
-  if (missingKeys.length > 0) add({ area: "audit", name: "hv's audit rules", status: "problem", detail: `${loaded.length} of ${expected.count} loaded; missing keys: ${missingKeys.join(", ")}: hv's detections that need them see nothing`, fix });
-  else add({ area: "audit", name: "hv's audit rules", status: "ok", detail: `every key of hv.rules loaded (${loaded.length} rules with hv keys; hv.rules has ${expected.count})` });
-  // HOOK(issue 19, `hv rules coverage`): once that command is on main, report here what the loaded
-  // rules (the host's and hv's) cover of hv's detections, instead of the key count above.
+  const audit = await loadedAuditRules();
+  if (typeof audit === "string") {
+    add({ area: "audit", name: "audit coverage", status: "problem", detail: `the loaded audit rules cannot be read: ${audit}`, fix: "check that auditctl -l runs as root" });
+    return;
+  }
+  if (audit.enabled === 0) {
+    // Lines to add would not help: nothing is recorded until auditing is on.
+    add({ area: "audit", name: "audit coverage", status: "problem", detail: "auditing is disabled (-e 0): every detection is blind, whatever the rules", fix: "auditctl -e 1, then hv doctor again" });
+    return;
+  }
+  const installed = existsSync(join(opts.root ?? "/", opts.auditRulesDir ?? "etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME));
+  const report = coverageReport(audit, config.rules ?? [shippedRulesDir()], { fixRules: shippedAuditRulesFile(), libvirt: findProgram("virsh") !== undefined });
+  add(auditCoverageCheck(report, installed));
+}
+
+/**
+ * What the loaded audit rules (the host's and hv's) can record of the detections hv runs, judged by
+ * the model of `hv rules coverage` and in its words: blind detections are a problem, fixed by the
+ * lines of hv.rules that record their evidence; partial ones a warning. `hvRulesInstalled`: hv's
+ * rules file is in rules.d, so loading it is the whole fix.
+ */
+export function auditCoverageCheck(report: CoverageReport, hvRulesInstalled: boolean): Check {
+  const s = report.summary;
+  const name = "audit coverage";
+  const counts = `${s.blind} detections blind, ${s.partial} partial of ${report.rules.length} with ${report.auditRules}`;
+  const ignored = report.auditProblems.length > 0 ? ` (${report.auditProblems.length} audit rule lines not understood, ignored)` : "";
+  const blind = report.rules.filter((r) => r.status === "blind");
+  if (blind.length === 0 && s.partial === 0) return { area: "audit", name, status: "ok", detail: `${s.visible} visible, ${s["not-assessed"]} not assessed of ${report.rules.length} detections with ${report.auditRules}: none blind${ignored}` };
+  if (blind.length === 0) return { area: "audit", name, status: "warn", detail: `${counts}${ignored}: some of their evidence is recorded (some programs, paths or actors only)`, fix: "hv rules coverage names them and the lines that complete them" };
+  const lines = [...new Set(blind.flatMap((r) => r.fix.map((f) => f.line)))];
+  const unfixable = blind.filter((r) => r.fix.length === 0).map((r) => r.title);
+  const load = hvRulesInstalled ? "augenrules --load (hv's rules are installed in rules.d but not loaded)" : "hv service install (installs all of hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
+  const fix = [
+    lines.length > 0 ? `${load}; or add only these lines to the host's audit rules (hv rules coverage says what each records):` : load,
+    ...lines,
+    ...(unfixable.length > 0 ? [`no audit rule line fixes: ${unfixable.join("; ")}`] : []),
+  ].join("\n");
+  return { area: "audit", name, status: "problem", detail: `${counts}${ignored}; blind: ${blind.map((r) => r.title).join("; ")}`, fix };
 }
 
 async function libvirtCheck(uri: string, add: (c: Check) => void): Promise<void> {

@@ -93,7 +93,8 @@ export function formatDoctor(r: DoctorReport): string {
       lines.push(area);
     }
     lines.push(`  ${MARK[c.status].padEnd(7)} ${c.name}: ${c.detail}`);
-    if (c.fix && (c.status === "warn" || c.status === "problem")) lines.push(`          fix: ${c.fix}`);
+    // A fix of several lines (audit rule lines to add) keeps them under one another.
+    if (c.fix && (c.status === "warn" || c.status === "problem")) lines.push(`          fix: ${c.fix.replaceAll("\n", "\n               ")}`);
   }
   const s = r.summary;
   lines.push("", `${s.problem} problem(s), ${s.warn} warning(s), ${s.ok} ok, ${s.skip} skipped`);

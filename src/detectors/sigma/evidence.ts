@@ -239,17 +239,21 @@ function isExec(e: HvEvent): boolean {
   return (e.event.action === "execve" || e.event.action === "execveat") && e.event.outcome !== "failure";
 }
 
-const WRITE_SYSCALLS = new Set(["creat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "truncate", "ftruncate", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat"]);
-
-/** Reads, writes or both, from the syscall and (for open/openat) its access mode. */
+/**
+ * Reads, writes or both. An open says which by its access mode; any other file syscall the decoder
+ * calls a creation, change or deletion writes: rename, unlink, truncate, link, and attribute
+ * changes (chmod, chown, xattrs: a hook script "made executable" is a change hv's rules select).
+ */
 function accessKinds(e: HvEvent): Array<"read" | "write"> {
   const sc = e.audit?.syscall ?? "";
-  if (WRITE_SYSCALLS.has(sc)) return ["write"];
   const arg = sc === "open" ? "a1" : sc === "openat" ? "a2" : undefined;
-  const flags = arg ? e.audit!.records.find((r) => r.type === "SYSCALL")?.fields[arg] : undefined;
-  if (flags == null) return [];
-  const mode = parseInt(flags, 16) & 3;
-  return mode === 0 ? ["read"] : mode === 1 ? ["write"] : ["read", "write"];
+  if (arg) {
+    const flags = e.audit!.records.find((r) => r.type === "SYSCALL")?.fields[arg];
+    if (flags == null) return [];
+    const mode = parseInt(flags, 16) & 3;
+    return mode === 0 ? ["read"] : mode === 1 ? ["write"] : ["read", "write"];
+  }
+  return e.event.category.includes("file") && e.event.type.some((t) => t === "creation" || t === "change" || t === "deletion") ? ["write"] : [];
 }
 
 /** Every path the event's PATH records name, made absolute with its CWD record where they follow it. */
@@ -316,6 +320,8 @@ function blur(text: string): string {
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, "UUID")
     .replace(/\b0x[0-9a-f]+\b/gi, "0xN")
     .replace(/\.[A-Za-z0-9]{6}(?=\/|\s|$)/g, ".X")
+    // sed -i writes a temporary sedXXXXXX beside the file and renames it over the file
+    .replace(/\/sed[A-Za-z0-9]{6}(?=[/,\s]|$)/g, "/sedX")
     .replace(/\d+/g, "N");
 }
 

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { decodeAuditLines } from "../../../src/collectors/audit/decoder.js";
-import { eventShows, evidenceOf, pathMatches, probesOf } from "../../../src/detectors/sigma/evidence.js";
+import { eventShows, evidenceOf, factOf, pathMatches, probesOf } from "../../../src/detectors/sigma/evidence.js";
 import { loadRulesFromText } from "../../../src/detectors/sigma/ruleset.js";
 
 const rule = (hv: string, logsource = "product: linux\n    category: process_creation"): string => `title: t
@@ -85,5 +85,36 @@ describe("hv.evidence", () => {
     expect(events.map((e) => eventShows(write, e))).toEqual([false, false, true]);
     expect(events.map((e) => e.file?.path)).toEqual(["/var/lib/libvirt/images/vm.qcow2", "vm.qcow2", "/var/lib/libvirt/images/vm.qcow2"]);
     expect(events.map((e) => e.event.type)).toEqual([["access"], ["access"], ["change"]]);
+  });
+
+  it("a write is also an attribute change or a removal (what hv's rules select as a file change), never a stat", () => {
+    // install -m 755 … /etc/libvirt/hooks/lxc as a STIG host records it: fchmodat (perm_mod) only
+    const call = (serial: number, nr: number, comm: string, name: string): string[] => [
+      `type=SYSCALL msg=audit(10.000:${serial}): arch=c000003e syscall=${nr} success=yes exit=0 a0=ffffff9c a1=55d0 a2=1ed a3=0 items=1 ppid=1 pid=9 auid=1001 uid=0 euid=0 ses=1 comm="${comm}" exe="/usr/bin/${comm}"`,
+      `type=CWD msg=audit(10.000:${serial}): cwd="/root"`,
+      `type=PATH msg=audit(10.000:${serial}): item=0 name="${name}" inode=5 mode=0100755 nametype=NORMAL`,
+      `type=EOE msg=audit(10.000:${serial}):`,
+    ];
+    // fchmodat, unlinkat, newfstatat
+    const events = decodeAuditLines([...call(1, 268, "install", "/etc/libvirt/hooks/lxc"), ...call(2, 263, "rm", "/etc/libvirt/hooks/lxc"), ...call(3, 262, "stat", "/etc/libvirt/hooks/lxc")]);
+    const write = { kind: "write" as const, paths: ["/etc/libvirt/hooks/"], by: [], actors: ["sudo" as const] };
+    expect(events.map((e) => eventShows(write, e))).toEqual([true, true, false]);
+    expect(events.map((e) => eventShows({ ...write, kind: "read" }, e))).toEqual([false, false, false]);
+  });
+
+  it("a fact is the act, not sed -i's temporary name", () => {
+    const rename = (tmp: string): string[] => [
+      `type=SYSCALL msg=audit(10.000:1): arch=c000003e syscall=82 success=yes exit=0 a0=1 a1=2 a2=0 a3=0 items=4 ppid=1 pid=9 auid=1001 uid=0 euid=0 ses=1 comm="sed" exe="/usr/bin/sed"`,
+      `type=PATH msg=audit(10.000:1): item=0 name="/etc/hv/" inode=5 mode=040755 nametype=PARENT`,
+      `type=PATH msg=audit(10.000:1): item=1 name="/etc/hv/" inode=5 mode=040755 nametype=PARENT`,
+      `type=PATH msg=audit(10.000:1): item=2 name="/etc/hv/${tmp}" inode=6 mode=0100644 nametype=DELETE`,
+      `type=PATH msg=audit(10.000:1): item=3 name="/etc/hv/hv.yaml" inode=7 mode=0100644 nametype=DELETE`,
+      `type=EOE msg=audit(10.000:1):`,
+    ];
+    const write = { kind: "write" as const, paths: ["/etc/hv/"], by: [], actors: ["sudo" as const] };
+    const [a] = decodeAuditLines(rename("sedNpQyVZ"));
+    const [b] = decodeAuditLines(rename("sed4aBcDe"));
+    expect(factOf(write, a!)).toBe(factOf(write, b!));
+    expect(factOf(write, a!)).toContain("/etc/hv/sedX");
   });
 });
