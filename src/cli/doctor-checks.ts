@@ -168,8 +168,8 @@ async function auditChecks(opts: DoctorOptions, add: (c: Check) => void): Promis
   const loadedKeys = new Set(loaded.map((line) => /(?:-k |key=)(hv_\w+)/.exec(line)?.[1]));
   const missingKeys = [...new Set(expected.keys)].filter((k) => !loadedKeys.has(k));
   const installed = join(opts.root ?? "/", opts.auditRulesDir ?? "etc/audit/rules.d", AUDIT_RULES_INSTALLED_NAME);
-  const fix = existsSync(installed) ? "augenrules --load (the file is installed but not loaded)" : "hv service install (installs rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
-  if (missingKeys.length > 0) add({ area: "audit", name: "hv's audit rules", status: "problem", detail: `${loaded.length} of ${expected.count} loaded; missing keys: ${missingKeys.join(", ")}: hv's detections that need them see nothing`, fix });
+  const fix = existsSync(installed) ? "augenrules --load (the file is installed but not loaded)" : "hv setup or hv service install (either installs rules/audit/hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
+  if (missingKeys.length > 0) add({ area: "audit", name: "hv's audit rules", status: "problem", detail: `${loaded.length} of ${expected.count} loaded; ${missingKeys.length} key(s) missing (${missingKeys.slice(0, 5).join(", ")}${missingKeys.length > 5 ? ", …" : ""}): hv's detections that need them see nothing`, fix });
   else add({ area: "audit", name: "hv's audit rules", status: "ok", detail: `every key of hv.rules loaded (${loaded.length} rules with hv keys; hv.rules has ${expected.count})` });
   // HOOK(issue 19, `hv rules coverage`): once that command is on main, report here what the loaded
   // rules (the host's and hv's) cover of hv's detections, instead of the key count above.

@@ -14,6 +14,10 @@ type Register = (program: Command) => unknown;
  */
 export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Promise<Register> }[] = [
   {
+    commands: { setup: "set hv up on this host: audit rules, mode, allowlists, feeds, alert sinks, API, services; writes /etc/hv/hv.yaml (on NixOS: prints the module options)" },
+    load: async () => (await import("./setup.js")).registerSetup,
+  },
+  {
     commands: { events: "stored events (hv events list), or a recorded audit log parsed and grouped (hv events --replay FILE)" },
     load: async () => (await import("./events.js")).registerEvents,
   },
