@@ -87,16 +87,23 @@ export function registerSetup(program: Command): void {
     .addHelpText(
       "after",
       `
+First it checks the host with hv doctor's checks (programs, auditd, libvirt) and shows what hv's
+audit rules add to the host's own (hv rules coverage of /etc/audit/rules.d with and without
+60-hv.rules). Then, on a terminal, it asks; with --yes, --answers or --json it asks nothing.
 Run it again to see the current answers (they are the defaults) and change them; what setup does
 not manage in the config (rules, exceptions, flowDetectors, …) and its comments are kept.
 Nothing acts on a VM unless you choose interactive or automatic: then hv's playbooks are copied
-next to the config with that mode (their risks are listed first).
+next to the config with that mode (what each action does and risks is listed first).
+Exit status: 0 written (or printed, on NixOS; host problems are listed, not fatal), 1 a step
+failed or the wizard was cancelled, 2 answers with problems or an unreadable config or answers
+file (nothing is written).
 
 Examples:
   sudo hv setup                                       the wizard
   sudo hv setup --yes --allow-network 10.0.0.0/24 --feed feodo,spamhaus-drop
   sudo hv setup --answers answers.yaml --json
-  hv setup --config ./hv.yaml --root ./img --dry-run --yes
+  hv setup --root ./img --yes --dry-run                  what would be written into an image
+  sudo hv setup --yes --mode monitor --feed -           change two answers, keep the rest
 Answers file:
   mode: monitor
   allowlist: { networks: [10.0.0.0/24], users: [admin], vms: [db1] }

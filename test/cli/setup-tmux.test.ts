@@ -47,7 +47,8 @@ function screen(session: string): string {
 
 /** Waits until the last question on the screen is `prompt`, then types `answer` and Enter. */
 async function answer(session: string, prompt: RegExp, text: string): Promise<string> {
-  const deadline = Date.now() + 60_000;
+  // The first question comes after hv doctor's checks and two coverage assessments: generous on a loaded machine.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     const s = screen(session);
     const last = s.trimEnd().split("\n").pop() ?? "";
@@ -88,7 +89,14 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     const shown = screen("first");
     // The risks are said before the mode is chosen.
     expect(shown).toMatch(/quarantine_vm: cuts the VM off the network.*undo: hv quarantine release/);
-    expect(shown).toMatch(/This host has 2 rules in 1 file\(s\) under \/etc\/audit\/rules\.d \(10-base-config\.rules\)/);
+    // The host was checked with hv doctor's checks, and hv rules coverage said what hv's rules add to the host's.
+    expect(shown).toMatch(/This host \(hv doctor's checks of programs, auditd and libvirt\):/);
+    const before = /with this host's rules \(10-base-config\.rules\): (\d+) visible, (\d+) partial, (\d+) blind/.exec(shown);
+    const after = /with hv's rules added as \/etc\/audit\/rules\.d\/60-hv\.rules: +(\d+) visible, (\d+) partial, (\d+) blind/.exec(shown);
+    expect(before, shown).not.toBeNull();
+    expect(after, shown).not.toBeNull();
+    expect(Number(after![3])).toBeLessThan(Number(before![3]));
+    expect(shown).toMatch(/hv's rules make \d+ more visible: /);
     await answer("first", /Mode \(monitor, interactive, automatic\) \[monitor\]:\s*$/, "interactive");
     await answer("first", /Management networks \(CIDRs\) \(comma separated; - for none\):\s*$/, "10.0.0.0/24,10.0.0.300");
     expect(screen("first")).toMatch(/"10\.0\.0\.300" is not an address or CIDR/);
@@ -149,5 +157,5 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     expect(c2.playbooks).toBeUndefined();
     expect(c2.api).toEqual({ enabled: true, port: 8899 });
     expect(c2.response?.allowlist).toEqual({ networks: ["10.0.0.0/24"], users: ["admin"] });
-  }, 240_000);
+  }, 600_000);
 });

@@ -34,14 +34,63 @@ afterEach(async () => {
 
 const setup = (...args: string[]) => runHv(["setup", "--config", config, "--root", root, "--state-dir", stateDir, ...args], { stateDir, timeoutMs: 120_000 });
 
+type Summary = Record<"visible" | "partial" | "blind" | "not-assessed", number>;
+
 interface SetupJson {
   answers: SetupAnswers;
+  host: Array<{ area: string; status: string; name: string }>;
+  coverage: { hostFiles: string[]; before: Summary; after: Summary; gained: string[]; stillBlind: string[] };
   files: Array<{ path: string; action: string }>;
   feeds: Array<{ name: string; action: string }>;
   token?: { name: string; token: string };
 }
 
-describe("hv setup --yes and flags", () => {
+describe("hv setup --yes and flags", { timeout: 300_000 }, () => {
+  it("shows the host's problems from hv doctor's checks and what hv's audit rules add, as hv rules coverage counts it", async () => {
+    const r = mustSucceed(["setup"], await setup("--yes", "--json"));
+    const out = r.json as SetupJson;
+    for (const c of out.host) {
+      expect(["programs", "audit", "libvirt"]).toContain(c.area);
+      expect(["problem", "warn"]).toContain(c.status);
+    }
+    expect(out.coverage.hostFiles).toEqual(["10-base-config.rules"]);
+    // The same numbers hv rules coverage gives for the host's file alone, and with the file setup installed.
+    const rulesd = join(root, "etc/audit/rules.d");
+    const coverage = async (...files: string[]) => (await runHv(["rules", "coverage", "--json", "--audit-rules", ...files], { stateDir, timeoutMs: 120_000 })).stdout;
+    const before = JSON.parse(await coverage(join(rulesd, "10-base-config.rules"))) as { summary: Record<string, number> };
+    const after = JSON.parse(await coverage(join(rulesd, "10-base-config.rules"), join(rulesd, "60-hv.rules"))) as { summary: Record<string, number>; rules: Array<{ title: string; status: string }> };
+    expect(out.coverage.before).toEqual(before.summary);
+    expect(out.coverage.after).toEqual(after.summary);
+    expect(out.coverage.after.blind).toBeLessThan(out.coverage.before.blind);
+    expect(out.coverage.gained.length).toBe(out.coverage.after.visible - out.coverage.before.visible);
+    expect(out.coverage.stillBlind).toEqual(after.rules.filter((x) => x.status === "blind").map((x) => x.title));
+  });
+
+  it("--root alone puts the config and the store under it", async () => {
+    const r = await runHv(["setup", "--root", root, "--yes", "--json", "--feed", "feodo"], { stateDir: join(dir, "elsewhere"), timeoutMs: 120_000 });
+    mustSucceed(["setup", "--root"], r);
+    expect(loadAgentConfig(join(root, "etc/hv/hv.yaml")).sinks).toEqual([{ type: "jsonl", path: "/var/log/hv/alerts.jsonl" }]);
+    const db = openStore(join(root, "var/lib/hv/hv.db"));
+    expect(listFeeds(db).map((f) => f.name)).toEqual(["feodo"]);
+    db.close();
+    expect(existsSync(join(dir, "elsewhere"))).toBe(false);
+  });
+
+  it("a wrong flag value is a usage error: exit 2, the flag named, nothing written", async () => {
+    for (const [args, message] of [
+      [["--mode", "yolo"], /--mode must be one of monitor, interactive, automatic/],
+      [["--api-port", "0"], /--api-port must be a port/],
+      [["--api-port", "http"], /--api-port must be a port/],
+      [["--bogus"], /unknown option '--bogus'/],
+    ] as Array<[string[], RegExp]>) {
+      const r = await setup("--yes", ...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(existsSync(config)).toBe(false);
+    expect(existsSync(join(root, "etc/audit/rules.d/60-hv.rules"))).toBe(false);
+  });
+
   it("writes a config the agent loads, hv's audit rules next to the host's, the feeds and a token", async () => {
     const r = await setup("--yes", "--json", "--allow-network", "10.0.0.0/24,192.0.2.0/24", "--allow-user", "admin", "--critical-vm", "db1", "--feed", "feodo,spamhaus-drop", "--syslog", "127.0.0.1:5514", "--api", "--api-port", "8899", "--api-token");
     mustSucceed(["setup"], r);
