@@ -216,9 +216,13 @@ async function runSetup(o: SetupOptions): Promise<number> {
     return 0;
   }
   const result = await apply(wanted, current, paths, Boolean(o.dryRun));
-  if (o.json) writeSafe(process.stdout, JSON.stringify({ answers: wanted, host: survey.host, coverage: survey.coverage, ...result }) + "\n");
+  const playbooks = await setup.shippedPlaybookSummaries();
+  if (o.json) writeSafe(process.stdout, JSON.stringify({ answers: wanted, host: survey.host, coverage: survey.coverage, playbooks, ...result }) + "\n");
   else {
-    if (!canAskHere(o)) writeSafe(process.stdout, surveyText(survey).join("\n") + "\n\n");
+    if (!canAskHere(o)) {
+      const acting = wanted.mode === "monitor" ? [] : ["", `Mode ${wanted.mode}: hv's playbooks ${wanted.mode === "automatic" ? "act at once" : "act once a person approves (hv actions approve ID)"}; what each action risks:`, ...playbookRiskLines(playbooks).map((l) => `  ${l}`)];
+      writeSafe(process.stdout, [...surveyText(survey), ...acting].join("\n") + "\n\n");
+    }
     printResult(result, wanted, paths, Boolean(o.dryRun));
   }
   return result.failed.length > 0 ? 1 : 0;
@@ -301,6 +305,11 @@ function surveyText(s: HostSurvey): string[] {
   if (c.stillBlind.length > 0) out.push(`  still blind: ${c.stillBlind.join("; ")} (hv rules coverage --audit-rules … says why)`);
   out.push("  hv's file only adds rules (no -D, no -e): the host's own rules and keys stay as they are.");
   return out;
+}
+
+/** Each shipped playbook and, for each of its actions, what it risks and how it is undone. */
+function playbookRiskLines(playbooks: setup.PlaybookSummary[]): string[] {
+  return playbooks.flatMap((p) => [`${p.id}: ${p.title}`, ...p.actions.map((a) => `  ${a.action}: ${a.risk}${a.undo ? `; undo: ${a.undo}` : ""}`)]);
 }
 
 /** The enabled feeds of the store; none (said) when it cannot be read: the other answers still apply. */
@@ -407,10 +416,7 @@ async function wizard(q: Asker, start: SetupAnswers, paths: SetupPaths, nixos: b
   a.auditRules = await q.confirm(`   Install hv's rules as /etc/audit/rules.d/60-hv.rules${installed ? " (installed now)" : ""}?`, a.auditRules);
 
   say("2. Mode: what hv does when a playbook matches an alert");
-  for (const p of await setup.shippedPlaybookSummaries()) {
-    say(`   ${p.id}: ${p.title}`);
-    for (const s of p.actions) say(`     ${s.action}: ${s.risk}${s.undo ? `; undo: ${s.undo}` : s.risk.includes("changes nothing") ? "" : "; not undone"}`);
-  }
+  for (const line of playbookRiskLines(await setup.shippedPlaybookSummaries())) say(`   ${line}`);
   say("   monitor     the playbooks only record what they would do; nothing changes (start here)");
   say("   interactive their actions wait for a person: hv actions approve ID (or deny)");
   say("   automatic   their actions run at once, with the risks above; allowlists still win");

@@ -66,6 +66,18 @@ describe("hv setup --yes and flags", { timeout: 300_000 }, () => {
     expect(out.coverage.stillBlind).toEqual(after.rules.filter((x) => x.status === "blind").map((x) => x.title));
   });
 
+  it("says what each shipped playbook's actions risk: in --json, and in the text when the mode acts", async () => {
+    const json = mustSucceed(["setup"], await setup("--yes", "--json", "--dry-run")).json as SetupJson & { playbooks: Array<{ id: string; actions: Array<{ action: string; risk: string; undo?: string }> }> };
+    const escape = json.playbooks.find((p) => p.id === "vm-escape");
+    expect(escape?.actions.find((a) => a.action === "quarantine_vm")).toEqual(expect.objectContaining({ risk: expect.stringMatching(/cuts the VM off the network/), undo: "hv quarantine release VM" }));
+    for (const p of json.playbooks) for (const a of p.actions) expect(a.risk, `${p.id} ${a.action}`).not.toBe("");
+    const monitor = mustSucceed(["setup"], await setup("--yes", "--dry-run"));
+    expect(monitor.stdout).not.toMatch(/what each action risks/);
+    const automatic = mustSucceed(["setup"], await setup("--yes", "--dry-run", "--mode", "automatic"));
+    expect(automatic.stdout).toMatch(/Mode automatic: hv's playbooks act at once; what each action risks:\n {2}host-audit-tampering: /);
+    expect(automatic.stdout).toMatch(/^ {4}quarantine_vm: cuts the VM off the network.*; undo: hv quarantine release VM$/m);
+  });
+
   it("--root alone puts the config and the store under it", async () => {
     const r = await runHv(["setup", "--root", root, "--yes", "--json", "--feed", "feodo"], { stateDir: join(dir, "elsewhere"), timeoutMs: 120_000 });
     mustSucceed(["setup", "--root"], r);
