@@ -474,8 +474,11 @@ async function wizard(q: Asker, start: SetupAnswers, paths: SetupPaths, nixos: b
   }
 
   say();
-  const changes = describeChanges(start, a);
-  say(changes.length > 0 ? `Changes:\n${changes.map((c) => `  ${c}`).join("\n")}` : "No answer changed.");
+  if (!existsSync(paths.config)) say(`The answers (a first configuration):\n${Object.entries(answerTexts(a)).map(([k, v]) => `  ${k}: ${v}`).join("\n")}`);
+  else {
+    const changes = describeChanges(start, a);
+    say(changes.length > 0 ? `Changes:\n${changes.map((c) => `  ${c}`).join("\n")}` : "No answer changed.");
+  }
   return (await q.confirm(nixos ? "Print the NixOS options?" : `Write ${paths.config} and the rest?`, true)) ? a : undefined;
 }
 
@@ -512,9 +515,9 @@ async function vmNames(uri: string): Promise<string[]> {
   }
 }
 
-/** One line per answer that differs from before. */
-export function describeChanges(before: SetupAnswers, after: SetupAnswers): string[] {
-  const flat = (a: SetupAnswers): Record<string, string> => ({
+/** Each answer as people read it. */
+function answerTexts(a: SetupAnswers): Record<string, string> {
+  return {
     "audit rules": a.auditRules ? "install" : "no",
     mode: a.mode,
     "allowlist networks": a.allowlist.networks.join(", ") || "-",
@@ -527,9 +530,13 @@ export function describeChanges(before: SetupAnswers, after: SetupAnswers): stri
     "alertmanager sink": a.sinks.alertmanager ?? "-",
     api: a.api.enabled ? `${a.api.host}:${a.api.port}${a.api.createToken ? " + new token" : ""}` : "off",
     services: a.service ? "install" : "no",
-  });
-  const b = flat(before);
-  return Object.entries(flat(after))
+  };
+}
+
+/** One line per answer that differs from before. */
+function describeChanges(before: SetupAnswers, after: SetupAnswers): string[] {
+  const b = answerTexts(before);
+  return Object.entries(answerTexts(after))
     .filter(([k, v]) => b[k] !== v)
     .map(([k, v]) => `${k}: ${b[k]} -> ${v}`);
 }

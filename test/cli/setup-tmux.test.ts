@@ -116,7 +116,7 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     await answer("first", /Write .*hv\.yaml and the rest\? \[Y\/n\]\s*$/, "");
     expect(await exitOf("first")).toBe(0);
     const done = screen("first");
-    expect(done).toMatch(/mode: monitor -> interactive/);
+    expect(done).toMatch(/The answers \(a first configuration\):\n(\s+.*\n)*?\s+mode: interactive\n/);
     expect(done).toMatch(/hv\.yaml\s+created/);
 
     const c = loadAgentConfig(config);
