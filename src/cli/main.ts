@@ -128,6 +128,7 @@ export async function buildProgram(load?: string[]): Promise<Command> {
       "after",
       `
 Examples:
+  hv setup                           the first step on a new host: checks, audit rules, mode, allowlists, feeds
   hv monitor                         watch this host live (audit log or audisp socket)
   hv monitor --replay audit.log      run the pipeline over a recorded log and exit
   hv events --replay audit.log --json   normalized events as JSON lines
