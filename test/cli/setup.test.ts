@@ -78,6 +78,25 @@ describe("hv setup --yes and flags", { timeout: 300_000 }, () => {
     expect(automatic.stdout).toMatch(/^ {4}quarantine_vm: cuts the VM off the network.*; undo: hv quarantine release VM$/m);
   });
 
+  it("hv monitor reads the config setup wrote without --config ($HV_CONFIG here; /etc/hv/hv.yaml on a host)", async () => {
+    const alerts = join(dir, "alerts.jsonl");
+    mustSucceed(["setup"], await setup("--yes", "--jsonl", alerts));
+    // Fields setup does not manage, kept by it: a replay here touches neither conntrack nor nft.
+    await writeFile(config, `${await readFile(config, "utf8")}flows: { conntrack: false }\nfirewall: { enabled: false }\n`);
+    // One finit_module call with hv's key: hv's "Kernel Module Loaded" rule raises one alert.
+    const log = join(dir, "kmod.log");
+    await writeFile(log, [
+      'type=SYSCALL msg=audit(1795674429.220:901): arch=c000003e syscall=313 success=yes exit=0 a0=3 a1=0 a2=0 a3=0 items=0 ppid=1 pid=4242 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="insmod" exe="/usr/bin/kmod" key="hv_kmod"',
+      "type=PROCTITLE msg=audit(1795674429.220:901): proctitle=696E736D6F64",
+      "type=EOE msg=audit(1795674429.220:901): ",
+    ].join("\n") + "\n");
+    const r = await runHv(["monitor", "--replay", log, "--no-libvirt"], { stateDir, env: { HV_CONFIG: config }, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = (await readFile(alerts, "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ rule: { title: expect.stringMatching(/Kernel Module/) } });
+  });
+
   it("--root alone puts the config and the store under it", async () => {
     const r = await runHv(["setup", "--root", root, "--yes", "--json", "--feed", "feodo"], { stateDir: join(dir, "elsewhere"), timeoutMs: 120_000 });
     mustSucceed(["setup", "--root"], r);
