@@ -86,8 +86,9 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     start("first");
     const rulesQ = await answer("first", /Install hv's rules as \/etc\/audit\/rules\.d\/60-hv\.rules\? \[Y\/n\]/, "");
     expect(rulesQ).toBeDefined();
+    // The risks are said before the mode is chosen: all of it is on the screen once the mode question is.
+    await waitFor(() => /Mode \(monitor, interactive, automatic\) \[monitor\]:\s*$/.test(screen("first").trimEnd().split("\n").pop() ?? ""), "the mode question", "first");
     const shown = screen("first");
-    // The risks are said before the mode is chosen.
     expect(shown).toMatch(/quarantine_vm: cuts the VM off the network.*undo: hv quarantine release/);
     // The host was checked with hv doctor's checks, and hv rules coverage said what hv's rules add to the host's.
     expect(shown).toMatch(/This host \(hv doctor's checks of programs, auditd and libvirt\):/);
@@ -99,7 +100,7 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     expect(shown).toMatch(/hv's rules make \d+ more visible: /);
     await answer("first", /Mode \(monitor, interactive, automatic\) \[monitor\]:\s*$/, "interactive");
     await answer("first", /Management networks \(CIDRs\) \(comma separated; - for none\):\s*$/, "10.0.0.0/24,10.0.0.300");
-    expect(screen("first")).toMatch(/"10\.0\.0\.300" is not an address or CIDR/);
+    await waitFor(() => /"10\.0\.0\.300" is not an address or CIDR/.test(screen("first")), "the refusal of 10.0.0.300", "first");
     await answer("first", /Management networks \(CIDRs\) \(comma separated; - for none\):\s*$/, "10.0.0.0/24");
     await answer("first", /Admin users \(comma separated; - for none\):\s*$/, "admin");
     await answer("first", /Critical VMs.*\(comma separated; - for none\):\s*$/, "");
@@ -148,6 +149,7 @@ describe.skipIf(!HAVE_TMUX)("hv setup wizard under tmux", () => {
     await answer("second", /Port \[8899\]:\s*$/, "");
     await answer("second", /Create an admin API token .*\[y\/N\]\s*$/, "");
     await answer("second", /Install the systemd units .*\? \[y\/N\]\s*$/, "");
+    await waitFor(() => /Write .*\? \[Y\/n\]\s*$/.test(screen("second").trimEnd().split("\n").pop() ?? ""), "the write question", "second");
     const summary = screen("second");
     expect(summary).toMatch(/Changes:\n\s+mode: interactive -> monitor\nWrite/);
     await answer("second", /Write .*\? \[Y\/n\]\s*$/, "");
