@@ -197,7 +197,7 @@ export function auditCoverageCheck(report: CoverageReport, hvRulesInstalled: boo
   if (blind.length === 0) return { area: "audit", name, status: "warn", detail: `${counts}${ignored}: some of their evidence is recorded (some programs, paths or actors only)`, fix: "hv rules coverage names them and the lines that complete them" };
   const lines = [...new Set(blind.flatMap((r) => r.fix.map((f) => f.line)))];
   const unfixable = blind.filter((r) => r.fix.length === 0).map((r) => r.title);
-  const load = hvRulesInstalled ? "augenrules --load (hv's rules are installed in rules.d but not loaded)" : "hv service install (installs all of hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
+  const load = hvRulesInstalled ? "augenrules --load (hv's rules are installed in rules.d but not loaded)" : "hv setup or hv service install (either installs all of hv.rules as /etc/audit/rules.d/60-hv.rules), then augenrules --load";
   const fix = [
     lines.length > 0 ? `${load}; or add only these lines to the host's audit rules (hv rules coverage says what each records):` : load,
     ...lines,

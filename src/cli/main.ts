@@ -14,6 +14,10 @@ type Register = (program: Command) => unknown;
  */
 export const COMMAND_GROUPS: { commands: Record<string, string>; load: () => Promise<Register> }[] = [
   {
+    commands: { setup: "set hv up on this host: audit rules, mode, allowlists, feeds, alert sinks, API, services; writes /etc/hv/hv.yaml (on NixOS: prints the module options)" },
+    load: async () => (await import("./setup.js")).registerSetup,
+  },
+  {
     commands: { events: "stored events (hv events list), or a recorded audit log parsed and grouped (hv events --replay FILE)" },
     load: async () => (await import("./events.js")).registerEvents,
   },
@@ -124,6 +128,7 @@ export async function buildProgram(load?: string[]): Promise<Command> {
       "after",
       `
 Examples:
+  hv setup                           the first step on a new host: checks, audit rules, mode, allowlists, feeds
   hv monitor                         watch this host live (audit log or audisp socket)
   hv monitor --replay audit.log      run the pipeline over a recorded log and exit
   hv events --replay audit.log --json   normalized events as JSON lines
@@ -135,7 +140,19 @@ Examples:
     if (load === undefined || names.some((n) => load.includes(n))) (await group.load())(program);
     else for (const [name, description] of Object.entries(group.commands)) program.command(name).description(description);
   }
+  exitUsageErrorsWith2(program);
   return program;
+}
+
+/**
+ * Commander exits 1 on its own usage errors (unknown option or command, missing argument, a value
+ * an option refuses, a group without its subcommand); hv's table says 2 for usage, 1 for a
+ * command that failed or found problems. Set on every command after all are registered, so none
+ * a module adds escapes it; help and --version keep their 0.
+ */
+function exitUsageErrorsWith2(cmd: Command): void {
+  cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT));
+  for (const sub of cmd.commands) exitUsageErrorsWith2(sub);
 }
 
 /** The command group an invocation runs (`hv vm …`, `hv help vm`), if any. */
@@ -157,6 +174,9 @@ export function fail(err: unknown): never {
   process.exit(exitCodeOf(err));
 }
 
+/** The exit code for usage errors and input hv cannot use. */
+export const USAGE_EXIT = 2;
+
 export function exitCodeOf(err: unknown): number {
-  return err instanceof InputError ? 2 : 1;
+  return err instanceof InputError ? USAGE_EXIT : 1;
 }

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
-import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedAuditRulesFile, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { configLocator, resolveConfigPath, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedAuditRulesFile, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { loadedAuditRules } from "../collectors/audit/rules.js";
 import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { coverageReport, coverageWarning } from "./rules.js";
@@ -79,7 +79,7 @@ export function registerMonitor(program: Command): void {
     .option("--playbooks <paths...>", "playbook files or directories (default: the config's, else hv's shipped ones, all in monitor mode)")
     .option("--fleet <url>", "show every fleet host's alerts live from NATS instead (nats://…; see hv fleet watch)")
     .option("--since <age>", "with --fleet: start this far back (e.g. 1h)")
-    .option("--config <file>", "YAML config: rules, exceptions, sinks, dedupWindow, stateDir, flows, flowDetectors, feeds, firewall, anomaly, playbooks, response, api, metrics, fleet")
+    .option("--config <file>", "YAML config (default $HV_CONFIG, else /etc/hv/hv.yaml when it exists): rules, exceptions, sinks, dedupWindow, stateDir, flows, flowDetectors, feeds, firewall, anomaly, playbooks, response, api, metrics, fleet")
     .option("--state-dir <dir>", "where the SQLite store lives")
     .option("--inventory <file>", "VMs as JSON ([{name, uuid, interfaces: [{tap, mac, ip}]}]) instead of asking libvirt")
     .option("--libvirt-uri <uri>", "libvirt connection for VM events and the inventory", "qemu:///system")
@@ -114,7 +114,10 @@ Examples:
     });
 }
 
-async function runMonitor(opts: MonitorOptions): Promise<number> {
+async function runMonitor(given: MonitorOptions): Promise<number> {
+  // The config hv setup wrote is read without --config, as every command does ($HV_CONFIG, else /etc/hv/hv.yaml when it exists).
+  const configPath = resolveConfigPath(given.config);
+  const opts: MonitorOptions = { ...given, ...(configPath ? { config: configPath } : {}) };
   if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
   const cannotRead = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;

@@ -140,7 +140,7 @@ cooldown and rate limit (they depend on what ran before).`,
     .action(async (opts: { json?: boolean }) => {
       const out = new LineWriter();
       for (const d of createRegistry().values()) {
-        out.line(opts.json ? JSON.stringify({ name: d.name, summary: d.summary, reversible: d.reversible ? d.reversible.how : null }) : `${d.name.padEnd(18)} ${d.reversible ? "reversible" : "one-way   "} ${d.summary}`);
+        out.line(opts.json ? JSON.stringify({ name: d.name, summary: d.summary, risk: d.risk, reversible: d.reversible ? d.reversible.how : null }) : `${d.name.padEnd(18)} ${d.reversible ? "reversible" : "one-way   "} ${d.summary}`);
       }
       await out.end();
     });

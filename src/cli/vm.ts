@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { readTextCapped } from "../events/input.js";
+import { positiveInt, readTextCapped } from "../events/input.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -536,12 +536,6 @@ function nextTarget(used: Set<string>, prefix: string): string {
     if (!used.has(t)) return t;
   }
   throw new LibvirtError("operation-invalid", `no free ${prefix}X target left`);
-}
-
-export function positiveInt(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new LibvirtError("invalid-argument", `${what} must be a positive integer, got ${JSON.stringify(text)}`);
-  return n;
 }
 
 /**

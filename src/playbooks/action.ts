@@ -83,6 +83,8 @@ export interface ActionDefinition<P = Record<string, unknown>> {
   name: string;
   /** One line for `hv playbooks actions` and the docs. */
   summary: string;
+  /** What can go wrong when it runs, said plainly (a false positive's cost): hv setup shows it before the mode is chosen. */
+  risk: string;
   /** Validates a playbook's `with:` parameters; zod errors name the field. */
   params: z.ZodType<P>;
   /** What the action would act on for this alert, or why it cannot run on it. */

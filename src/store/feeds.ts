@@ -61,6 +61,13 @@ export function updateFeedSpec(db: Database.Database, spec: FeedSpec): boolean {
   return prepared(db, `UPDATE feeds SET spec = ? WHERE name = ?`).run(JSON.stringify(spec), spec.name).changes > 0;
 }
 
+/** Turns a feed on or off, keeping its spec otherwise, its entries and its state; false when there is no such feed. */
+export function setFeedEnabled(db: Database.Database, name: string, enabled: boolean): boolean {
+  const spec = prepared<[string], string>(db, `SELECT spec FROM feeds WHERE name = ?`).pluck().get(name);
+  if (spec === undefined) return false;
+  return updateFeedSpec(db, { ...(JSON.parse(spec) as FeedSpec), enabled });
+}
+
 /** Removes a feed and its entries (its sync history stays). */
 export function removeFeed(db: Database.Database, name: string): boolean {
   return prepared(db, `DELETE FROM feeds WHERE name = ?`).run(name).changes > 0;

@@ -1,4 +1,5 @@
-import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { createRequire } from "node:module";
+import type { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 import { LibvirtError } from "../events/libvirt-error.js";
 
 // One small element tree for all libvirt XML (domain, network, pool, volume, snapshot). Parsing
@@ -21,7 +22,26 @@ export class XmlError extends Error {
   override name = "XmlError";
 }
 
-const parser = new XMLParser({
+/**
+ * fast-xml-parser, loaded on first use from its one-file CommonJS build: its ESM build is ~25
+ * modules (~45 ms at start), which `hv vm list` and every command that only imports this module
+ * would pay without parsing any XML (bench/startup.ts).
+ */
+interface XmlLibrary {
+  parser: XMLParser;
+  builder: XMLBuilder;
+  validator: typeof XMLValidator;
+}
+let library: XmlLibrary | undefined;
+
+function xmlLibrary(): XmlLibrary {
+  if (library) return library;
+  const fxp = createRequire(import.meta.url)("fast-xml-parser") as typeof import("fast-xml-parser");
+  library = { parser: new fxp.XMLParser(PARSER_OPTIONS), builder: new fxp.XMLBuilder(BUILDER_OPTIONS), validator: fxp.XMLValidator };
+  return library;
+}
+
+const PARSER_OPTIONS: ConstructorParameters<typeof XMLParser>[0] = {
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
   preserveOrder: true,
@@ -36,9 +56,9 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   maxNestedTags: MAX_XML_DEPTH,
-});
+};
 
-const builder = new XMLBuilder({
+const BUILDER_OPTIONS: ConstructorParameters<typeof XMLBuilder>[0] = {
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
   preserveOrder: true,
@@ -47,7 +67,7 @@ const builder = new XMLBuilder({
   suppressEmptyNode: true,
   commentPropName: "#comment",
   processEntities: true,
-});
+};
 
 /** Parses one XML document into its root element. Throws XmlError on anything malformed or hostile. */
 export function parseXml(xml: string): XmlElement {
@@ -70,16 +90,16 @@ export function parseXmlDocuments(xml: string): XmlElement[] {
   if (!/<[A-Za-z_]/.test(xml)) throw new XmlError("not an XML document: no element found");
   // The validator walks the text without recursion, so it is safe before the depth cap applies.
   let text = xml;
-  let valid = XMLValidator.validate(text);
+  let valid = xmlLibrary().validator.validate(text);
   if (valid !== true && /multiple possible root/i.test(valid.err.msg)) {
     // Wrap the roots in one element, on the same line, so positions in errors stay right.
     text = `<hv-roots>${xml.replace(/^\s*<\?xml[^>]*\?>/, "")}</hv-roots>`;
-    valid = XMLValidator.validate(text);
+    valid = xmlLibrary().validator.validate(text);
   }
   if (valid !== true) throw new XmlError(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
   let raw: RawNode[];
   try {
-    raw = parser.parse(text) as RawNode[];
+    raw = xmlLibrary().parser.parse(text) as RawNode[];
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new XmlError(/nested/i.test(msg) ? `XML nests deeper than ${MAX_XML_DEPTH} levels` : `cannot parse XML: ${msg}`);
@@ -108,7 +128,7 @@ export function parseLibvirtXml(xml: string, expected: string): XmlElement {
 }
 
 export function buildXml(root: XmlElement): string {
-  return (builder.build([toRaw(root)]) as string).trim() + "\n";
+  return (xmlLibrary().builder.build([toRaw(root)]) as string).trim() + "\n";
 }
 
 // ---- tree helpers ---------------------------------------------------------------------------

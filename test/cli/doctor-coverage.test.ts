@@ -37,7 +37,7 @@ describe("hv doctor: audit coverage", () => {
     expect(blind.length).toBeGreaterThan(0);
     expect(check.detail).toMatch(new RegExp(`^${blind.length} detections blind, ${report.summary.partial} partial of ${report.rules.length} with `));
     expect(check.detail.split("; blind: ")[1]!.split("; ")).toEqual(blind.map((r) => r.title));
-    expect(check.fix).toMatch(/^hv service install .*then augenrules --load; or add only these lines/);
+    expect(check.fix).toMatch(/^hv setup or hv service install .*then augenrules --load; or add only these lines/);
     const lines = fixLines(check.fix);
     expect(lines.sort()).toEqual([...new Set(blind.flatMap((r) => r.fix.map((f) => f.line)))].sort());
     // hv's ptrace lines are among them (STIG does not record ptrace).

@@ -85,6 +85,8 @@ describe("counts and ids on the command line", { timeout: 180_000 }, () => {
       [["actions", "list", "--all", "--limit", "abc"], /--limit must be a positive integer, got "abc"/],
       [["events", "list", "--limit", "1e309"], /--limit must be a positive integer, got "1e309"/],
       [["alerts", "show", "0"], /alert id must be a positive integer, got "0"/],
+      // Refused before libvirt is asked anything.
+      [["vm", "stop", "web1", "--timeout", "abc", "--uri", "test:///default"], /--timeout must be a positive integer, got "abc"/],
     ];
     for (const [args, message] of cases) expectUsageError(await hv(args), message);
     const ok = await hv(["alerts", "list", "--limit", "3"]);

@@ -110,6 +110,7 @@ export function recordingAction(name: string, o: RecordingOptions): ActionDefini
   const def: ActionDefinition<Record<string, unknown>> = {
     name,
     summary: `recording ${name}`,
+    risk: "records the call; changes nothing",
     params: o.params ?? z.strictObject({ note: z.string().optional() }),
     targetOf: o.targetOf ?? ((a) => vmTarget(a)),
     async run(run) {

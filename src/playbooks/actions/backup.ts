@@ -22,6 +22,7 @@ export type BackupParams = z.infer<typeof params>;
 
 export const backupVm: ActionDefinition<BackupParams> = {
   name: "backup_vm",
+  risk: "copies the VM's disks into the backup repository: disk space and I/O while it runs; the guest keeps running",
   summary: "back up the VM (disks, definition, NVRAM) into the configured restic repository",
   params,
   targetOf: (alert) => vmTargetOf(alert),

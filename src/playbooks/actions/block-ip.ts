@@ -51,6 +51,7 @@ function fieldAddress(alert: Alert, field: Field): { address: string; from: stri
 
 export const blockIp: ActionDefinition<BlockIpParams> = {
   name: "block_ip",
+  risk: "drops traffic with an address: a false positive cuts a legitimate peer off",
   summary: "drop traffic to and from an address or CIDR (hv's block set, with the action's TTL)",
   params,
   targetOf(alert, p) {

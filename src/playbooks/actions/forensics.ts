@@ -26,6 +26,7 @@ export type ForensicCaptureParams = z.infer<typeof captureParams>;
 
 export const forensicCapture: ActionDefinition<ForensicCaptureParams> = {
   name: "forensic_capture",
+  risk: "copies the VM's memory and disks: disk space and I/O, and the guest may pause briefly",
   summary: "capture a signed evidence bundle of the VM (memory, disk, XML, logs, alerts, host context)",
   params: captureParams,
   targetOf: (alert) => vmTargetOf(alert),
@@ -75,6 +76,7 @@ export type CapturePcapParams = z.infer<typeof pcapParams>;
 
 export const capturePcapAction: ActionDefinition<CapturePcapParams> = {
   name: "capture_pcap",
+  risk: "records the VM's traffic: disk space, and the traffic's content is kept",
   summary: "record the VM's tap traffic for N seconds into STATE/pcap/<action id>.pcap (size-capped)",
   params: pcapParams,
   targetOf: (alert) => vmTargetOf(alert),

@@ -22,6 +22,7 @@ export type KillProcessParams = z.infer<typeof params>;
 
 export const killProcess: ActionDefinition<KillProcessParams> = {
   name: "kill_process",
+  risk: "kills a host process: its work is lost and cannot be brought back",
   summary: "signal the host process the alert names (after checking the pid was not reused)",
   params,
   targetOf(alert) {

@@ -41,6 +41,7 @@ async function lock(env: ActionEnv, user: string, systemUsers: boolean): Promise
 
 export const lockAccount: ActionDefinition<LockAccountParams> = {
   name: "lock_account",
+  risk: "locks a host user's account: that person cannot log in until it is unlocked",
   summary: "lock a host user's password and expire the account (usermod -L -e 1)",
   params,
   targetOf(alert) {

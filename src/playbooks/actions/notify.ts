@@ -20,6 +20,7 @@ const FLUSH_WAIT_MS = 10_000;
 
 export const notify: ActionDefinition<NotifyParams> = {
   name: "notify",
+  risk: "sends a message; changes nothing",
   summary: "send the alert (with a note) to the configured sinks",
   params,
   targetOf(alert) {

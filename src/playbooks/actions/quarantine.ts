@@ -30,6 +30,7 @@ export type QuarantineParams = z.infer<typeof quarantineParams>;
 
 export const quarantineVm: ActionDefinition<QuarantineParams> = {
   name: "quarantine_vm",
+  risk: "cuts the VM off the network: a false positive takes its service offline until released",
   summary: "drop all traffic of the VM's tap devices (optionally keeping some addresses reachable)",
   params: quarantineParams,
   targetOf: (alert) => vmTargetOf(alert),
@@ -63,6 +64,7 @@ const noParams = z.strictObject({});
 
 export const releaseVm: ActionDefinition<z.infer<typeof noParams>> = {
   name: "release_vm",
+  risk: "ends a quarantine: the VM's traffic flows again",
   summary: "end the VM's quarantine (its traffic flows again)",
   params: noParams,
   targetOf: (alert) => vmTargetOf(alert),

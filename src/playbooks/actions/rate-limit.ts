@@ -50,6 +50,7 @@ export type RateLimitParams = z.infer<typeof params>;
 
 export const rateLimitVm: ActionDefinition<RateLimitParams> = {
   name: "rate_limit_vm",
+  risk: "limits the VM's bandwidth: its service slows down",
   summary: "cap the bandwidth of the VM's tap devices (each direction)",
   params,
   targetOf: (alert) => vmTargetOf(alert),

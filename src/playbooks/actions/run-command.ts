@@ -33,6 +33,7 @@ class CappedText {
 
 export const runCommand: ActionDefinition<RunParams> = {
   name: "run",
+  risk: "runs one of your allowlisted commands: whatever that command does",
   summary: "run an allowlisted command with the alert as JSON on stdin",
   params,
   targetOf: () => ({ kind: "host" }),

@@ -30,6 +30,7 @@ export type SnapshotParams = z.infer<typeof params>;
 
 export const snapshotVm: ActionDefinition<SnapshotParams> = {
   name: "snapshot_vm",
+  risk: "takes a snapshot: disk space; the guest may pause briefly",
   summary: "take a libvirt snapshot of the VM (named hv-<action id> unless given)",
   params,
   targetOf: (alert) => vmTargetOf(alert),

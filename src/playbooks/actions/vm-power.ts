@@ -36,6 +36,7 @@ async function resume(env: ActionEnv, target: ActionTarget): Promise<ActionOutco
 
 export const pauseVm: ActionDefinition<NoParams> = {
   name: "pause_vm",
+  risk: "freezes the guest: its service stops answering until resumed",
   summary: "suspend the VM's vCPUs (memory and connections stay; nothing runs in it)",
   params: noParams,
   targetOf: (alert) => vmTargetOf(alert),
@@ -48,6 +49,7 @@ export const pauseVm: ActionDefinition<NoParams> = {
 
 export const resumeVm: ActionDefinition<NoParams> = {
   name: "resume_vm",
+  risk: "resumes a paused guest",
   summary: "resume a paused VM",
   params: noParams,
   targetOf: (alert) => vmTargetOf(alert),
@@ -65,6 +67,7 @@ export type ShutdownParams = z.infer<typeof shutdownParams>;
 
 export const shutdownVm: ActionDefinition<ShutdownParams> = {
   name: "shutdown_vm",
+  risk: "powers the guest off: its service stops, and nothing starts it again",
   summary: "power the VM off (ACPI, then, with force, destroy after the timeout)",
   params: shutdownParams,
   targetOf: (alert) => vmTargetOf(alert),
