@@ -63,14 +63,6 @@ export function auditRuleKeys(text: string): { count: number; keys: string[] } {
   return { count: rules.length, keys: rules.flatMap((r) => /(?:-k |key=)(\S+)/.exec(r)?.[1] ?? []) };
 }
 
-/** Where hv's configuration is, when no --config is given: $HV_CONFIG, else /etc/hv/hv.yaml when it exists. */
-export const DEFAULT_CONFIG_PATH = "/etc/hv/hv.yaml";
-
-export function resolveConfigPath(flag?: string): string | undefined {
-  if (flag) return flag;
-  if (process.env.HV_CONFIG) return process.env.HV_CONFIG;
-  return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined;
-}
 
 /** The audit rules hv's own rules need (rules/audit/hv.rules): `hv rules coverage` takes its fix lines from here. */
 export function shippedAuditRulesFile(): string {

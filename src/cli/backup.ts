@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { loadAgentConfig } from "../agent/config.js";
 import { defaultStateDir } from "../store/open.js";
@@ -27,7 +26,6 @@ interface Common {
   json?: boolean;
 }
 
-const DEFAULT_CONFIG = "/etc/hv/hv.yaml";
 
 export function registerBackup(program: Command): void {
   const b = program.command("backup").description("VM backups in a restic repository: init, create, list, restore, verify, forget");
@@ -182,7 +180,7 @@ Examples:
 function common(cmd: Command, examples: string): Command {
   return cmd
     .option("--state-dir <dir>", "hv's state directory", defaultStateDir())
-    .option("--config <file>", `hv's config (its backup: section; default $HV_CONFIG, else ${DEFAULT_CONFIG} when present)`)
+    .option("--config <file>", "hv's config (its backup: section; default $HV_CONFIG, else /etc/hv/hv.yaml when it exists)")
     .option("--repo <repository>", "restic repository: a directory, sftp:user@host:/path, rest:https://…")
     .option("--password-file <file>", "file holding the repository password")
     .option("--password-command <command>", "command printing the repository password")
@@ -192,7 +190,7 @@ function common(cmd: Command, examples: string): Command {
 
 
 function settings(o: Common): { repo: ResticRepo; config: BackupConfig | undefined } {
-  const path = o.config ?? process.env.HV_CONFIG ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  const path = o.config;
   let config: BackupConfig | undefined;
   try {
     config = path ? loadAgentConfig(path).backup : undefined;

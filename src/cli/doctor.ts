@@ -23,8 +23,8 @@ function common(cmd: Command): Command {
 }
 
 async function settings(o: Common): Promise<{ configPath?: string; stateDir: string; config: import("../agent/config.js").AgentConfig }> {
-  const [{ loadAgentConfig, resolveConfigPath }, { defaultStateDir }] = await Promise.all([import("../agent/config.js"), import("../store/open.js")]);
-  const configPath = resolveConfigPath(o.config);
+  const [{ loadAgentConfig }, { defaultStateDir }] = await Promise.all([import("../agent/config.js"), import("../store/open.js")]);
+  const configPath = o.config;
   let config = {};
   try {
     config = configPath ? loadAgentConfig(configPath) : {};

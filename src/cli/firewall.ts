@@ -57,7 +57,7 @@ Examples:
 
   common(fw.command("reconcile").description("make hv's tables hold the store's enabled block feeds and active enforcements (no-op when they already do)"))
     .option("--state-dir <dir>", "where the store lives (default: the config's stateDir, else hv's default state directory)")
-    .option("--config <file>", "agent config: its stateDir, and its response.allowlist is left out of the tables (default: /etc/hv/config.yaml when present)")
+    .option("--config <file>", "agent config: its stateDir, and its response.allowlist is left out of the tables (default $HV_CONFIG, else /etc/hv/hv.yaml when it exists)")
     .option("--tap <dev...>", "VM tap devices for feeds on the taps path and blocks (default: the vnetN devices present)")
     .option("--dry-run", "say what would be written, write nothing")
     .addHelpText(
@@ -67,8 +67,7 @@ Examples:
     .action(async (opts: FwOptions & { stateDir?: string; config?: string; tap?: string[]; dryRun?: boolean }) => {
       const nft = nftOptions(opts);
       const taps = opts.tap ?? (await libvirtTaps(nft));
-      const configPath = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const config = configPath ? loadAgentConfig(configPath) : {};
+      const config = opts.config ? loadAgentConfig(opts.config) : {};
       const allowlist = buildAllowlist(config.response?.allowlist ?? {});
       const db = openStateStore(stateDirOf(opts.stateDir, config));
       try {
@@ -91,8 +90,6 @@ Examples:
       emit(opts, { flushed: [`inet ${nft.tables!.inet}`, `netdev ${nft.tables!.netdev}`] }, `removed inet ${nft.tables!.inet} and netdev ${nft.tables!.netdev}`);
     });
 }
-
-const DEFAULT_CONFIG = "/etc/hv/config.yaml";
 
 /** A VM's taps as libvirt reports them now; undefined (use the stored taps) when libvirt cannot tell. */
 async function libvirtVmTaps(vm: string): Promise<string[] | undefined> {

@@ -9,6 +9,7 @@ import { readStreamLines } from "../collectors/audit/sources/stdin.js";
 import { createAttribution } from "../agent/attribution.js";
 import { readYamlData, readYamlFile } from "../events/yaml.js";
 import { DURATION_EXAMPLES, parseDuration } from "../events/duration.js";
+import { InputError } from "../events/input.js";
 import { createConntrackDecoder, type ConntrackProblem, type ConntrackStats } from "../collectors/flows/conntrack-decode.js";
 import { InventoryIndex, loadInventoryFile } from "../collectors/libvirt/inventory.js";
 import { Alerter } from "../detectors/alerts.js";
@@ -159,23 +160,23 @@ export function feedSpec(spec: string): { name: string; path: string } {
 
 function readConfig(path: string): { flowDetectors: unknown; dedupMs: number | undefined } {
   const read = readYamlFile(path);
-  if ("problem" in read) throw new Error(`${path}: ${read.problem}`);
+  if ("problem" in read) throw new InputError(`${path}: ${read.problem}`);
   const yaml = readYamlData(read.text);
-  if ("problem" in yaml) throw new Error(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
+  if ("problem" in yaml) throw new InputError(`${path}:${yaml.problem.line}: ${yaml.problem.reason}`);
   const doc = yaml.data ?? {};
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${path}: expected a YAML mapping`);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new InputError(`${path}: expected a YAML mapping`);
   const o = doc as Record<string, unknown>;
   let dedupMs: number | undefined;
   if (o.dedupWindow !== undefined) {
     dedupMs = parseDuration(String(o.dedupWindow));
-    if (dedupMs === undefined) throw new Error(`${path}: dedupWindow: must look like ${DURATION_EXAMPLES}`);
+    if (dedupMs === undefined) throw new InputError(`${path}: dedupWindow: must look like ${DURATION_EXAMPLES}`);
   }
   // Validated now so a mistake names the file; createFlowDetectors validates again (cheap).
   const section = o.flowDetectors;
   try {
     createFlowDetectors(section);
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
+    throw new InputError(`${path}: ${(err as Error).message}`);
   }
   return { flowDetectors: section, dedupMs };
 }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { resolveConfigPath } from "../agent/config-path.js";
 import { InputError } from "../events/input.js";
 import { printErr, writeSafe } from "../events/terminal.js";
 import { registerVersion } from "./version.js";
@@ -141,7 +142,23 @@ Examples:
     else for (const [name, description] of Object.entries(group.commands)) program.command(name).description(description);
   }
   exitUsageErrorsWith2(program);
+  program.hook("preAction", (_program, command) => useDefaultConfig(command));
   return program;
+}
+
+/** Commands whose --config names the file they write, not one to read: they pick their own default. */
+const WRITES_CONFIG = new Set(["setup"]);
+
+/**
+ * Every command that takes --config reads the same configuration when none is given: $HV_CONFIG,
+ * else /etc/hv/hv.yaml when it exists (what hv setup writes), so `hv monitor`, `hv alerts`,
+ * `hv firewall` … agree on the state directory, allowlists and sinks without repeating the flag.
+ */
+function useDefaultConfig(command: Command): void {
+  if (WRITES_CONFIG.has(command.name()) || !command.options.some((o) => o.long === "--config")) return;
+  if (command.getOptionValue("config") !== undefined) return;
+  const path = resolveConfigPath();
+  if (path !== undefined) command.setOptionValueWithSource("config", path, "env");
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { AuditCollector, type AuditSource } from "../collectors/audit/collector.js";
-import { configLocator, resolveConfigPath, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedAuditRulesFile, shippedRulesDir, type AgentConfig } from "../agent/config.js";
+import { configLocator, DEFAULT_AUDISP_SOCKET, DEFAULT_RETENTION, detectAuditSource, loadAgentConfig, shippedAuditRulesFile, shippedRulesDir, type AgentConfig } from "../agent/config.js";
 import { loadedAuditRules } from "../collectors/audit/rules.js";
 import { describeExceptionProblem } from "../detectors/sigma/exceptions.js";
 import { coverageReport, coverageWarning } from "./rules.js";
@@ -114,10 +114,7 @@ Examples:
     });
 }
 
-async function runMonitor(given: MonitorOptions): Promise<number> {
-  // The config hv setup wrote is read without --config, as every command does ($HV_CONFIG, else /etc/hv/hv.yaml when it exists).
-  const configPath = resolveConfigPath(given.config);
-  const opts: MonitorOptions = { ...given, ...(configPath ? { config: configPath } : {}) };
+async function runMonitor(opts: MonitorOptions): Promise<number> {
   if (opts.fleet) return runFleetView({ servers: [opts.fleet], ...(opts.json ? { json: true } : {}), ...(opts.since ? { since: opts.since } : {}) });
   const config: AgentConfig = opts.config ? loadAgentConfig(opts.config) : {};
   const cannotRead = opts.replay !== undefined ? unreadableReplay(opts.replay) : undefined;

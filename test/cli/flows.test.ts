@@ -97,7 +97,7 @@ describe("hv flows --replay", () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "flowDetectors:\n  portScan:\n    portz: 3\n");
     const rb = await runHv(["flows", "--replay", log, "--config", bad], { stateDir: dir, timeoutMs: 60_000 });
-    expect(rb.code).not.toBe(0);
+    expect(rb.code, "an unusable config is unusable input").toBe(2);
     expect(rb.stderr).toContain("bad.yaml");
     expect(rb.stderr).toContain("portScan");
   });
