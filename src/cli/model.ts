@@ -1,7 +1,7 @@
 // `hv model`: train, inspect, score and evaluate the one-class anomaly models (docs/anomaly.md).
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { InputError, MAX_TRAINING_BYTES, readFileCapped, readTextCapped } from "../events/input.js";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { InputError, MAX_TRAINING_BYTES, positiveInt, readFileCapped, readTextCapped } from "../events/input.js";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { decodeAuditLines } from "../collectors/audit/decoder.js";
@@ -85,19 +85,19 @@ Examples:
       const { trainFlowModelFromFile } = await onnxModules();
       const fpr = Number(opts.fpr);
       const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer: ${opts.seed}`);
-      if (!(fpr > 0 && fpr < 1)) throw new Error(`--fpr must be between 0 and 1: ${opts.fpr}`);
+      if (!Number.isInteger(seed)) throw new InputError(`--seed must be an integer: ${opts.seed}`);
+      if (!(fpr > 0 && fpr < 1)) throw new InputError(`--fpr must be between 0 and 1: ${opts.fpr}`);
       const epochs = opts.epochs !== undefined ? Number(opts.epochs) : undefined;
       let report: Record<string, unknown>;
       if (opts.kind === "syscalls") report = await trainSyscallsCommand(opts, seed, fpr, epochs);
       else if (opts.kind === "flows") {
-        if (!opts.flows) throw new Error("--kind flows needs --flows FILE");
+        if (!opts.flows) throw new InputError("--kind flows needs --flows FILE");
         const bar = progress({ label: "flows" });
         const r = await trainFlowModelFromFile(opts.flows, { seed, fpr, inventoryPath: opts.inventory, onProgress: (d, t) => { bar.setTotal(t); bar.update(d); } });
         bar.done();
         writeModel(opts.out, r.onnx);
         report = { out: opts.out, bytes: r.onnx.length, ...r.report };
-      } else throw new Error(`--kind must be syscalls or flows: ${opts.kind}`);
+      } else throw new InputError(`--kind must be syscalls or flows: ${opts.kind}`);
       printReport(report, opts.json);
     });
 
@@ -315,7 +315,7 @@ async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
   const truth = readFlowTruth(opts.truth);
   const { scoreFlowLog, readMetadata, featureExcess, MAX_MODEL_BYTES } = await onnxModules();
   const minutes = await scoreFlowLog(opts.model, opts.flows!, opts.inventory);
-  if (minutes.length === 0) throw new Error(`${opts.flows}: no VM-minutes of flows (is --inventory given so flows map to VMs?)`);
+  if (minutes.length === 0) throw new InputError(`${opts.flows}: no VM-minutes of flows (is --inventory given so flows map to VMs?)`);
   const meta = readMetadata(readFileCapped(opts.model, MAX_MODEL_BYTES));
   const base = JSON.parse(meta.baseline ?? "[]") as FeatureBaseline[];
   // A VM-minute is an attack minute of a kind when that VM ran an attack of that kind during it.
@@ -329,7 +329,7 @@ async function evalFlows(opts: EvalOpts): Promise<EvalResult> {
     const k = kindOf(m);
     if (k) attacks.set(k, [...(attacks.get(k) ?? []), m]);
   }
-  if (normal.length === 0 || attacks.size === 0) throw new Error(`${opts.truth}: need both attack and benign VM-minutes in ${opts.flows}`);
+  if (normal.length === 0 || attacks.size === 0) throw new InputError(`${opts.truth}: need both attack and benign VM-minutes in ${opts.flows}`);
   const rows: EvalRow[] = [];
   const add = (method: string, score: (m: MinuteScore) => number): void => {
     const s = byClass(normal, attacks, (ms) => ms.map(score));
@@ -361,15 +361,16 @@ function readFlowTruth(path: string): Array<{ kind: string; vm: string; start: n
 }
 
 async function trainSyscallsCommand(opts: TrainOpts, seed: number, fpr: number, epochs: number | undefined): Promise<Record<string, unknown>> {
-  if (Boolean(opts.traces) === Boolean(opts.audit)) throw new Error("--kind syscalls needs exactly one of --traces DIR or --audit FILE");
-  const traces = readTraces(opts.traces, opts.audit, Number(opts.minLength));
-  const calibration = opts.calibrate ? readTraces(opts.calibrate, undefined, 1) : undefined;
-  const source = opts.traces ? `trace files in ${opts.traces}` : `audit log ${opts.audit}`;
+  if (Boolean(opts.traces) === Boolean(opts.audit)) throw new InputError("--kind syscalls needs exactly one of --traces DIR or --audit FILE");
+  // Flags first: a typo is said before minutes of reading traces.
   const size = {
     context: opts.context !== undefined ? positiveInt(opts.context, "--context") : undefined,
     hidden1: opts.hidden !== undefined ? positiveInt(opts.hidden, "--hidden") : undefined,
     hidden2: opts.hidden !== undefined ? Math.max(1, Math.floor(positiveInt(opts.hidden, "--hidden") / 2)) : undefined,
   };
+  const traces = readTraces(opts.traces, opts.audit, Number(opts.minLength));
+  const calibration = opts.calibrate ? readTraces(opts.calibrate, undefined, 1) : undefined;
+  const source = opts.traces ? `trace files in ${opts.traces}` : `audit log ${opts.audit}`;
   const trained = await trainWithBar(traces, { seed, fpr, epochs, ...size, calibration, source: calibration ? `${source}; calibrated on ${opts.calibrate}` : source });
   writeModel(opts.out, trained.onnx);
   return { out: opts.out, ...trainReport(trained) };
@@ -404,6 +405,7 @@ function trainReport(t: TrainedSyscallModel): Record<string, unknown> {
 /** Traces from a folder of trace files or from an audit log (one per process); problems go to stderr, counted. */
 function readTraces(dir: string | undefined, audit: string | undefined, minLength: number): Trace[] {
   if (dir) {
+    if (!isDirectory(dir)) throw new InputError(`${dir}: not a directory of trace files`);
     const { traces, problems } = loadTraceDir(dir);
     reportProblems(problems);
     return traces;
@@ -412,10 +414,18 @@ function readTraces(dir: string | undefined, audit: string | undefined, minLengt
     const lines = readTextCapped(audit, MAX_TRAINING_BYTES).split("\n");
     const { traces, unmapped } = tracesFromEvents(decodeAuditLines(lines), minLength);
     if (unmapped.size > 0) writeSafe(process.stderr, `note: ${[...unmapped.values()].reduce((a, b) => a + b, 0)} syscall events without an i386 equivalent skipped (${[...unmapped.keys()].slice(0, 8).join(", ")})\n`);
-    if (traces.length === 0) throw new Error(`${audit}: no process with ≥${minLength} syscall events`);
+    if (traces.length === 0) throw new InputError(`${audit}: no process with ≥${minLength} syscall events`);
     return traces;
   }
-  throw new Error("give --traces DIR or --audit FILE");
+  throw new InputError("give --traces DIR or --audit FILE");
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function reportProblems(problems: TraceProblem[]): void {
@@ -444,12 +454,6 @@ function tryJson(v: string): unknown {
   } catch {
     return v;
   }
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer: ${text}`);
-  return n;
 }
 
 function round(n: number): number {

@@ -93,3 +93,19 @@ describe("counts and ids on the command line", { timeout: 180_000 }, () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 });
+
+describe("hv model train", { timeout: 180_000 }, () => {
+  it("says a bad flag or a missing trace directory as a usage error, flags before any reading", async () => {
+    const { dir, hv } = setup();
+    const out = join(dir, "m.onnx");
+    const cases: Array<[string[], RegExp]> = [
+      [["--traces", join(dir, "none"), "--context", "abc"], /--context must be a positive integer, got "abc"/],
+      [["--traces", join(dir, "none"), "--hidden", "0"], /--hidden must be a positive integer, got "0"/],
+      [["--traces", join(dir, "none")], /none: not a directory of trace files/],
+      [["--traces", dir, "--audit", join(dir, "a.log")], /needs exactly one of --traces DIR or --audit FILE/],
+      [["--traces", dir, "--fpr", "2"], /--fpr must be between 0 and 1/],
+    ];
+    for (const [args, message] of cases) expectUsageError(await hv(["model", "train", "--kind", "syscalls", "--out", out, ...args]), message);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".onnx"))).toEqual([]);
+  });
+});
