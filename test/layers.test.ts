@@ -24,7 +24,9 @@ async function put(path: string, text: string): Promise<void> {
 /** Runs the layer check as `npm run lint:layers` does, in `dir`. */
 async function checkLayers(): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [depcruise, "src", "--config", ".dependency-cruiser.cjs"], { cwd: dir });
+    // Plain text whatever the environment: under CI=true (or a terminal) its report is coloured.
+    const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" };
+    const { stdout, stderr } = await run(process.execPath, [depcruise, "src", "--config", ".dependency-cruiser.cjs"], { cwd: dir, env });
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
