@@ -3,6 +3,7 @@
 // the block feeds. Everything here degrades to "say why and go on": a host without conntrack or
 // nft still monitors its audit stream.
 
+import { onAbort } from "../events/abort.js";
 import { readFileSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { ConntrackCollector } from "../collectors/flows/conntrack.js";
@@ -164,7 +165,7 @@ function warnWhenNothingTracked(conntrack: ConntrackCollector, report: (t: strin
     }
   }, NOTHING_TRACKED_AFTER_MS);
   timer.unref();
-  signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+  onAbort(signal, () => clearTimeout(timer));
 }
 
 /** VMs start and stop: the tap list changes, and with it the netdev chains. */
@@ -178,7 +179,7 @@ function watchTaps(inventory: Inventory, firewall: FirewallSyncer, report: (t: s
     void reconcileNow(firewall, report);
   }, TAP_CHECK_MS);
   timer.unref();
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  onAbort(signal, () => clearInterval(timer));
 }
 
 /** Calls `onChange` when the stored feeds (their sets, specs or presence) change; returns a check-now function. */
@@ -193,7 +194,7 @@ function watchFeeds(db: Database.Database, signal: AbortSignal, onChange: () => 
   };
   const timer = setInterval(check, FEED_CHECK_MS);
   timer.unref();
-  signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  onAbort(signal, () => clearInterval(timer));
   return check;
 }
 

@@ -4,6 +4,7 @@
 // one stopped: rows it left running are run again (actions are idempotent), TTLs keep counting.
 // In replay nothing on this host may change: every playbook only records what it would do.
 
+import { onAbort } from "../events/abort.js";
 import type Database from "better-sqlite3";
 import type { AlertUpdate } from "../detectors/alerts.js";
 import type { Inventory } from "../events/inventory.js";
@@ -110,7 +111,7 @@ export function setUpResponse(opts: ResponseOptions): ResponseSetup {
       };
       tick();
       const timer = setInterval(tick, opts.tickMs ?? DEFAULT_TICK_MS);
-      signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+      onAbort(signal, () => clearInterval(timer));
     },
     close: () => responder.close(),
   };

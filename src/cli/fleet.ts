@@ -2,6 +2,7 @@
 // action results and fleet blocks live; `block` / `unblock` order an address blocked on every
 // host; `status` shows the stream and how far each host's block consumer has got.
 
+import { onAbort } from "../events/abort.js";
 import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { NatsConnection } from "nats";
@@ -141,7 +142,7 @@ export async function runFleetView(opts: FleetViewOptions): Promise<number> {
   const sinceMs = opts.since ? durationMs(opts.since, "--since") : undefined;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
-  if (opts.signal) opts.signal.addEventListener("abort", onSignal, { once: true });
+  if (opts.signal) onAbort(opts.signal, onSignal);
   else {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);

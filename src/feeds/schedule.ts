@@ -2,6 +2,7 @@
 // schedule is due, and reports each result. A feed whose last attempt failed is retried sooner
 // (after at most failureRetryMs) than its schedule, so a short outage does not cost a whole period.
 
+import { onAbort } from "../events/abort.js";
 import type Database from "better-sqlite3";
 import { listFeeds, type StoredFeed } from "../store/feeds.js";
 import { durationMs } from "../events/duration.js";
@@ -72,6 +73,6 @@ export function startFeedScheduler(db: Database.Database, opts: SchedulerOptions
     clearInterval(timer);
     clearTimeout(first);
   };
-  opts.signal.addEventListener("abort", stop, { once: true });
+  onAbort(opts.signal, stop);
   return { stop, idle: () => running };
 }

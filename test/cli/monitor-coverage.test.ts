@@ -30,11 +30,14 @@ describe("hv monitor: audit coverage at start", () => {
       child = monitor;
       let stderr = "";
       monitor.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => monitor.on("exit", resolve));
+      const exited = new Promise<string>((resolve) => monitor.on("exit", (code, signal) => resolve(`${code ?? signal}`)));
       const deadline = Date.now() + 60_000;
       while (!/audit coverage/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       monitor.kill("SIGINT");
-      await exited;
+      // Bounded, so that a monitor that ignores SIGINT fails here and `finally` still unloads the
+      // rule and stops auditd (a test timeout would skip it and leave them on the host).
+      const outcome = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 90_000))]);
+      expect(outcome, `hv monitor after SIGINT; stderr:\n${stderr}`).not.toBe("still running");
       const line = stderr.split("\n").find((l) => l.includes("audit coverage")) ?? "";
       expect(line, stderr).toMatch(/^hv monitor: audit coverage \(auditctl -l\): [1-9]\d* detections blind, \d+ partial of \d+ \(e\.g\. .+\) — see `hv rules coverage`$/);
       // The same count as `hv rules coverage` gives for the same rules as text: the live rules

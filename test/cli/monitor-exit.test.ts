@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { onPath, hasNetAdmin } from "../../src/agent/system.js";
 import { HV_BIN } from "../helpers/hv-cli.js";
@@ -65,5 +66,28 @@ describe("hv monitor --stdin", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/stored 5 new events/);
     expect(r.stderr).not.toMatch(/database connection is not open/i);
+  }, 120_000);
+
+  it("a Ctrl-C during start-up ends a live run: nothing started after it keeps running", async () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, "");
+    const cfgPath = join(dir, "hv.yaml");
+    writeFileSync(cfgPath, "flows: { conntrack: false }\nfirewall: { enabled: false }\n");
+    const monitor = spawn(process.execPath, [HV_BIN, "monitor", "--audit-log", log, "--no-libvirt", "--no-tui", "--config", cfgPath, "--status-every", "0"], {
+      cwd: ROOT,
+      env: { ...process.env, HV_STATE_DIR: join(dir, "state"), LC_ALL: "C" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    const exited = new Promise<string>((resolve) => monitor.on("exit", (code, signal) => resolve(`${code ?? signal}`)));
+    // The first line comes once the rules are loaded, before the response, API and timers start.
+    await new Promise<void>((resolve) => monitor.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), resolve())));
+    monitor.kill("SIGINT");
+    // Generous for a loaded 2-core machine; a monitor that never exits is killed and the test fails.
+    const outcome = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 90_000))]);
+    if (outcome === "still running") monitor.kill("SIGKILL");
+    expect(outcome, stderr).toBe("0");
+    expect(stderr).not.toMatch(/database connection is not open/i);
   }, 120_000);
 });
