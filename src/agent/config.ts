@@ -57,13 +57,6 @@ export function shippedRulesDir(): string {
   return fileURLToPath(new URL(existsSync(new URL("../../rules/hv", import.meta.url)) ? "../../rules/hv" : "../../../rules/hv", import.meta.url));
 }
 
-/** The rules of an audit rules file (comments and blank lines left out) and the keys they set. */
-export function auditRuleKeys(text: string): { count: number; keys: string[] } {
-  const rules = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
-  return { count: rules.length, keys: rules.flatMap((r) => /(?:-k |key=)(\S+)/.exec(r)?.[1] ?? []) };
-}
-
-
 /** The audit rules hv's own rules need (rules/audit/hv.rules): `hv rules coverage` takes its fix lines from here. */
 export function shippedAuditRulesFile(): string {
   return join(shippedRulesDir(), "..", "audit", "hv.rules");
